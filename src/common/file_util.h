@@ -1,0 +1,26 @@
+// Filesystem helpers: bounded reads and atomic, permission-correct writes.
+#ifndef SIGNET_COMMON_FILE_UTIL_H_
+#define SIGNET_COMMON_FILE_UTIL_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace signet {
+
+// Reads the whole file at `path`. Fails with InvalidArgument if it is larger than `max_bytes`.
+absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes = 16 << 20);
+
+// Writes `data` to `path` atomically: a temporary file in the same directory is created with
+// `mode` (e.g. 0600 for keys), written, fsynced and renamed over `path`, then the directory is
+// fsynced. On failure `path` is unchanged and no temporary file is left behind.
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, mode_t mode);
+
+}  // namespace signet
+
+#endif  // SIGNET_COMMON_FILE_UTIL_H_

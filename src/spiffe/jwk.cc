@@ -1,0 +1,158 @@
+#include "src/spiffe/jwk.h"
+
+#include <openssl/core_names.h>
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "src/common/base64.h"
+#include "src/common/status_macros.h"
+#include "src/crypto/ossl.h"
+#include "src/crypto/signature.h"
+
+namespace signet::spiffe {
+namespace {
+
+using crypto::BignumPtr;
+using crypto::EvpPkeyCtxPtr;
+using crypto::EvpPkeyPtr;
+using crypto::OsslError;
+using crypto::OsslParamBldPtr;
+using crypto::OsslParamPtr;
+
+absl::StatusOr<std::string> DecodeMember(const nlohmann::json& jwk, const char* name) {
+  auto it = jwk.find(name);
+  if (it == jwk.end() || !it->is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat("jwk: \"", name, "\" missing or not a string"));
+  }
+  absl::StatusOr<std::string> bytes = Base64UrlDecode(it->get_ref<const std::string&>());
+  if (!bytes.ok()) {
+    return Annotate(bytes.status(), absl::StrCat("jwk: \"", name, "\""));
+  }
+  return bytes;
+}
+
+absl::StatusOr<EvpPkeyPtr> FromParams(const char* type, OSSL_PARAM_BLD* bld) {
+  OsslParamPtr params(OSSL_PARAM_BLD_to_param(bld));
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+  EVP_PKEY* raw = nullptr;
+  if (params == nullptr || ctx == nullptr || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+    return OsslError(absl::StrCat("jwk: invalid ", type, " key"),
+                     absl::StatusCode::kInvalidArgument);
+  }
+  EvpPkeyPtr pkey(raw);
+  EvpPkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
+  if (check == nullptr || EVP_PKEY_public_check(check.get()) != 1) {
+    return OsslError(absl::StrCat("jwk: ", type, " public key fails validation"),
+                     absl::StatusCode::kInvalidArgument);
+  }
+  return pkey;
+}
+
+absl::StatusOr<crypto::PublicKey> EcFromJwk(const nlohmann::json& jwk) {
+  auto crv = jwk.find("crv");
+  if (crv == jwk.end() || !crv->is_string()) {
+    return absl::InvalidArgumentError("jwk: \"crv\" missing or not a string");
+  }
+  const std::string& curve = crv->get_ref<const std::string&>();
+  size_t size = crypto::EcCoordinateSize(curve);
+  if (size == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("jwk: unsupported curve \"", curve, "\""));
+  }
+  SIGNET_ASSIGN_OR_RETURN(std::string x, DecodeMember(jwk, "x"));
+  SIGNET_ASSIGN_OR_RETURN(std::string y, DecodeMember(jwk, "y"));
+  if (x.size() != size || y.size() != size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("jwk: \"x\" and \"y\" must be ", size, " bytes for ", curve));
+  }
+  std::string point = absl::StrCat("\x04", x, y);
+  OsslParamBldPtr bld(OSSL_PARAM_BLD_new());
+  if (bld == nullptr ||
+      OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve.c_str(), 0) !=
+          1 ||
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
+                                       point.size()) != 1) {
+    return OsslError("jwk: build ec key");
+  }
+  SIGNET_ASSIGN_OR_RETURN(EvpPkeyPtr pkey, FromParams("EC", bld.get()));
+  return crypto::PublicKey::FromEvp(std::move(pkey));
+}
+
+absl::StatusOr<crypto::PublicKey> RsaFromJwk(const nlohmann::json& jwk) {
+  SIGNET_ASSIGN_OR_RETURN(std::string n, DecodeMember(jwk, "n"));
+  SIGNET_ASSIGN_OR_RETURN(std::string e, DecodeMember(jwk, "e"));
+  if (n.empty() || e.empty() || n[0] == '\0' || e[0] == '\0') {
+    return absl::InvalidArgumentError("jwk: \"n\" and \"e\" must be minimal big-endian integers");
+  }
+  auto to_bn = [](const std::string& s) {
+    return BignumPtr(
+        BN_bin2bn(reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()),
+                  nullptr));
+  };
+  BignumPtr bn_n = to_bn(n);
+  BignumPtr bn_e = to_bn(e);
+  OsslParamBldPtr bld(OSSL_PARAM_BLD_new());
+  if (bn_n == nullptr || bn_e == nullptr || bld == nullptr ||
+      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
+      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1) {
+    return OsslError("jwk: build rsa key");
+  }
+  SIGNET_ASSIGN_OR_RETURN(EvpPkeyPtr pkey, FromParams("RSA", bld.get()));
+  return crypto::PublicKey::FromEvp(std::move(pkey));
+}
+
+std::string BignumParam(EVP_PKEY* pkey, const char* name) {
+  BIGNUM* raw = nullptr;
+  if (EVP_PKEY_get_bn_param(pkey, name, &raw) != 1) {
+    return "";
+  }
+  BignumPtr bn(raw);
+  std::string out(static_cast<size_t>(BN_num_bytes(bn.get())), '\0');
+  BN_bn2bin(bn.get(), reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<crypto::PublicKey> PublicKeyFromJwk(const nlohmann::json& jwk) {
+  if (!jwk.is_object()) {
+    return absl::InvalidArgumentError("jwk: not a json object");
+  }
+  auto kty = jwk.find("kty");
+  if (kty == jwk.end() || !kty->is_string()) {
+    return absl::InvalidArgumentError("jwk: \"kty\" missing or not a string");
+  }
+  const std::string& type = kty->get_ref<const std::string&>();
+  if (type == "EC") {
+    return EcFromJwk(jwk);
+  }
+  if (type == "RSA") {
+    return RsaFromJwk(jwk);
+  }
+  return absl::UnimplementedError(absl::StrCat("jwk: unsupported kty \"", type, "\""));
+}
+
+nlohmann::json PublicKeyToJwk(const crypto::PublicKey& key) {
+  nlohmann::json jwk = nlohmann::json::object();
+  if (key.info().algorithm == crypto::KeyAlgorithm::kRsa) {
+    jwk["kty"] = "RSA";
+    jwk["n"] = Base64UrlEncode(BignumParam(key.get(), OSSL_PKEY_PARAM_RSA_N));
+    jwk["e"] = Base64UrlEncode(BignumParam(key.get(), OSSL_PKEY_PARAM_RSA_E));
+    return jwk;
+  }
+  size_t size = crypto::EcCoordinateSize(key.info().curve);
+  std::string point(1 + 2 * size, '\0');
+  size_t len = 0;
+  EVP_PKEY_get_octet_string_param(key.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+                                  reinterpret_cast<unsigned char*>(point.data()), point.size(),
+                                  &len);
+  jwk["kty"] = "EC";
+  jwk["crv"] = std::string(key.info().curve);
+  jwk["x"] = Base64UrlEncode(point.substr(1, size));
+  jwk["y"] = Base64UrlEncode(point.substr(1 + size, size));
+  return jwk;
+}
+
+}  // namespace signet::spiffe

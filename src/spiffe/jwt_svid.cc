@@ -1,0 +1,373 @@
+#include "src/spiffe/jwt_svid.h"
+
+#include <cmath>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "src/common/base64.h"
+#include "src/common/status_macros.h"
+#include "src/common/strict_json.h"
+
+namespace signet::spiffe {
+namespace {
+
+using crypto::Hash;
+using crypto::KeyAlgorithm;
+using crypto::RsaPadding;
+
+constexpr JwtAlgorithm kAllAlgorithms[] = {
+    JwtAlgorithm::kES256, JwtAlgorithm::kES384, JwtAlgorithm::kES512,
+    JwtAlgorithm::kRS256, JwtAlgorithm::kRS384, JwtAlgorithm::kRS512,
+    JwtAlgorithm::kPS256, JwtAlgorithm::kPS384, JwtAlgorithm::kPS512};
+constexpr size_t kMaxKeyIdLength = 256;
+constexpr JsonLimits kHeaderLimits = {.max_bytes = 2048, .max_depth = 4};
+constexpr JsonLimits kClaimsLimits = {.max_bytes = kMaxJwtLength, .max_depth = 16};
+// NumericDate values beyond this are rejected rather than overflowing time arithmetic.
+constexpr double kMaxNumericDate = 1e11;
+
+absl::Status Malformed(absl::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat("jwt: ", message));
+}
+
+absl::Status Invalid(absl::string_view message) {
+  return absl::UnauthenticatedError(absl::StrCat("jwt: ", message));
+}
+
+std::string JsonString(absl::string_view s) {
+  return nlohmann::json(std::string(s)).dump(-1, ' ', false,
+                                             nlohmann::json::error_handler_t::replace);
+}
+
+bool IsEc(JwtAlgorithm alg) {
+  return alg == JwtAlgorithm::kES256 || alg == JwtAlgorithm::kES384 || alg == JwtAlgorithm::kES512;
+}
+
+absl::StatusOr<nlohmann::json> DecodeJsonPart(absl::string_view part, const char* what,
+                                              const JsonLimits& limits) {
+  absl::StatusOr<std::string> bytes = Base64UrlDecode(part);
+  if (!bytes.ok()) {
+    return Malformed(absl::StrCat(what, ": ", bytes.status().message()));
+  }
+  absl::StatusOr<nlohmann::json> json = ParseStrictJson(*bytes, limits);
+  if (!json.ok()) {
+    return Malformed(absl::StrCat(what, ": ", json.status().message()));
+  }
+  if (!json->is_object()) {
+    return Malformed(absl::StrCat(what, " is not a json object"));
+  }
+  return json;
+}
+
+struct Parts {
+  absl::string_view header;
+  absl::string_view payload;
+  absl::string_view signature;
+  absl::string_view signing_input;  // header "." payload
+};
+
+absl::StatusOr<Parts> SplitToken(absl::string_view token) {
+  if (token.size() > kMaxJwtLength) {
+    return Malformed(absl::StrCat("token longer than ", kMaxJwtLength, " bytes"));
+  }
+  size_t first = token.find('.');
+  size_t second = first == absl::string_view::npos ? first : token.find('.', first + 1);
+  if (second == absl::string_view::npos || token.find('.', second + 1) != absl::string_view::npos) {
+    return Malformed("not a compact JWS (need exactly three dot-separated parts)");
+  }
+  Parts parts{token.substr(0, first), token.substr(first + 1, second - first - 1),
+              token.substr(second + 1), token.substr(0, second)};
+  if (parts.header.empty() || parts.payload.empty() || parts.signature.empty()) {
+    return Malformed("empty header, payload or signature");
+  }
+  return parts;
+}
+
+absl::StatusOr<JwtAlgorithm> CheckHeader(const nlohmann::json& header, std::string* key_id) {
+  auto alg = header.find("alg");
+  if (alg == header.end() || !alg->is_string()) {
+    return Malformed("header: \"alg\" missing or not a string");
+  }
+  absl::StatusOr<JwtAlgorithm> algorithm = ParseJwtAlgorithm(alg->get_ref<const std::string&>());
+  if (!algorithm.ok()) {
+    return Malformed(algorithm.status().message());
+  }
+  if (header.contains("crit")) {
+    return Malformed("header: \"crit\" is not supported");
+  }
+  auto typ = header.find("typ");
+  if (typ != header.end() && (!typ->is_string() || (*typ != "JWT" && *typ != "JOSE"))) {
+    return Malformed("header: \"typ\" must be \"JWT\" or \"JOSE\"");
+  }
+  auto kid = header.find("kid");
+  if (kid == header.end() || !kid->is_string() || kid->get_ref<const std::string&>().empty()) {
+    return Malformed("header: \"kid\" missing or empty");
+  }
+  *key_id = kid->get_ref<const std::string&>();
+  return algorithm;
+}
+
+absl::StatusOr<absl::Time> NumericDate(const nlohmann::json& claims, const char* name) {
+  const nlohmann::json& v = claims[name];
+  if (!v.is_number()) {
+    return Malformed(absl::StrCat("claim \"", name, "\" is not a number"));
+  }
+  double seconds = v.get<double>();
+  if (!std::isfinite(seconds) || std::fabs(seconds) > kMaxNumericDate) {
+    return Malformed(absl::StrCat("claim \"", name, "\" out of range"));
+  }
+  return absl::FromUnixMicros(static_cast<int64_t>(seconds * 1e6));
+}
+
+absl::StatusOr<std::vector<std::string>> Audience(const nlohmann::json& claims) {
+  auto aud = claims.find("aud");
+  if (aud == claims.end()) {
+    return Malformed("claim \"aud\" missing");
+  }
+  std::vector<std::string> out;
+  if (aud->is_string()) {
+    out.push_back(aud->get<std::string>());
+  } else if (aud->is_array()) {
+    for (const auto& v : *aud) {
+      if (!v.is_string()) {
+        return Malformed("claim \"aud\" has a non-string member");
+      }
+      out.push_back(v.get<std::string>());
+    }
+  } else {
+    return Malformed("claim \"aud\" is neither a string nor an array");
+  }
+  if (out.empty()) {
+    return Malformed("claim \"aud\" is empty");
+  }
+  return out;
+}
+
+absl::Status VerifySignature(const Parts& parts, JwtAlgorithm alg, const crypto::PublicKey& key) {
+  absl::StatusOr<std::string> sig = Base64UrlDecode(parts.signature);
+  if (!sig.ok()) {
+    return Malformed(absl::StrCat("signature: ", sig.status().message()));
+  }
+  if (IsEc(alg)) {
+    size_t size = crypto::EcCoordinateSize(key.info().curve);
+    if (sig->size() != 2 * size) {
+      return Invalid("signature has the wrong length for the algorithm");
+    }
+    absl::StatusOr<std::string> der = crypto::EcdsaRawToDer(*sig);
+    if (!der.ok()) {
+      return Invalid("signature is not a valid ecdsa value");
+    }
+    *sig = *std::move(der);
+  }
+  if (!crypto::Verify(key, JwtSignatureScheme(alg), parts.signing_input, *sig)) {
+    return Invalid("signature verification failed");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTimes(const nlohmann::json& claims, const JwtValidationOptions& options,
+                        JwtSvid* out) {
+  if (!claims.contains("exp")) {
+    return Malformed("claim \"exp\" missing");
+  }
+  SIGNET_ASSIGN_OR_RETURN(out->expiry, NumericDate(claims, "exp"));
+  if (options.now > out->expiry + options.leeway) {
+    return Invalid("token has expired");
+  }
+  if (claims.contains("nbf")) {
+    SIGNET_ASSIGN_OR_RETURN(absl::Time nbf, NumericDate(claims, "nbf"));
+    if (options.now + options.leeway < nbf) {
+      return Invalid("token is not valid yet (nbf)");
+    }
+  }
+  if (claims.contains("iat")) {
+    SIGNET_ASSIGN_OR_RETURN(absl::Time iat, NumericDate(claims, "iat"));
+    if (options.now + options.leeway < iat) {
+      return Invalid("token was issued in the future (iat)");
+    }
+    out->issued_at = iat;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::string_view JwtAlgorithmName(JwtAlgorithm alg) {
+  switch (alg) {
+    case JwtAlgorithm::kES256: return "ES256";
+    case JwtAlgorithm::kES384: return "ES384";
+    case JwtAlgorithm::kES512: return "ES512";
+    case JwtAlgorithm::kRS256: return "RS256";
+    case JwtAlgorithm::kRS384: return "RS384";
+    case JwtAlgorithm::kRS512: return "RS512";
+    case JwtAlgorithm::kPS256: return "PS256";
+    case JwtAlgorithm::kPS384: return "PS384";
+    case JwtAlgorithm::kPS512: return "PS512";
+  }
+  return "";
+}
+
+absl::StatusOr<JwtAlgorithm> ParseJwtAlgorithm(absl::string_view name) {
+  for (JwtAlgorithm alg : kAllAlgorithms) {
+    if (name == JwtAlgorithmName(alg)) {
+      return alg;
+    }
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("alg \"", name.substr(0, 32), "\" is not allowed for JWT-SVIDs"));
+}
+
+crypto::SignatureScheme JwtSignatureScheme(JwtAlgorithm alg) {
+  switch (alg) {
+    case JwtAlgorithm::kES256: return {KeyAlgorithm::kEc, Hash::kSha256};
+    case JwtAlgorithm::kES384: return {KeyAlgorithm::kEc, Hash::kSha384};
+    case JwtAlgorithm::kES512: return {KeyAlgorithm::kEc, Hash::kSha512};
+    case JwtAlgorithm::kRS256: return {KeyAlgorithm::kRsa, Hash::kSha256, RsaPadding::kPkcs1};
+    case JwtAlgorithm::kRS384: return {KeyAlgorithm::kRsa, Hash::kSha384, RsaPadding::kPkcs1};
+    case JwtAlgorithm::kRS512: return {KeyAlgorithm::kRsa, Hash::kSha512, RsaPadding::kPkcs1};
+    case JwtAlgorithm::kPS256: return {KeyAlgorithm::kRsa, Hash::kSha256, RsaPadding::kPss};
+    case JwtAlgorithm::kPS384: return {KeyAlgorithm::kRsa, Hash::kSha384, RsaPadding::kPss};
+    case JwtAlgorithm::kPS512: return {KeyAlgorithm::kRsa, Hash::kSha512, RsaPadding::kPss};
+  }
+  return {KeyAlgorithm::kEc, Hash::kSha256};
+}
+
+bool KeyMatchesAlgorithm(const crypto::KeyInfo& key, JwtAlgorithm alg) {
+  switch (alg) {
+    case JwtAlgorithm::kES256: return key.algorithm == KeyAlgorithm::kEc && key.curve == "P-256";
+    case JwtAlgorithm::kES384: return key.algorithm == KeyAlgorithm::kEc && key.curve == "P-384";
+    case JwtAlgorithm::kES512: return key.algorithm == KeyAlgorithm::kEc && key.curve == "P-521";
+    default: return key.algorithm == KeyAlgorithm::kRsa;
+  }
+}
+
+JwtSigner::JwtSigner(crypto::PrivateKey key, std::string key_id, JwtAlgorithm alg,
+                     std::string header)
+    : key_(std::move(key)), key_id_(std::move(key_id)), alg_(alg),
+      encoded_header_(std::move(header)) {}
+
+absl::StatusOr<JwtSigner> JwtSigner::Create(crypto::PrivateKey key, std::string key_id,
+                                            std::optional<JwtAlgorithm> alg) {
+  if (key_id.empty() || key_id.size() > kMaxKeyIdLength) {
+    return absl::InvalidArgumentError("jwt signer: key id must be 1 to 256 bytes");
+  }
+  if (!alg.has_value()) {
+    const crypto::KeyInfo& info = key.info();
+    alg = info.algorithm == KeyAlgorithm::kRsa ? JwtAlgorithm::kRS256
+          : info.curve == "P-384"              ? JwtAlgorithm::kES384
+          : info.curve == "P-521"              ? JwtAlgorithm::kES512
+                                               : JwtAlgorithm::kES256;
+  }
+  if (!KeyMatchesAlgorithm(key.info(), *alg)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("jwt signer: key does not fit ", JwtAlgorithmName(*alg)));
+  }
+  std::string header = absl::StrCat("{\"alg\":\"", JwtAlgorithmName(*alg),
+                                    "\",\"kid\":", JsonString(key_id), ",\"typ\":\"JWT\"}");
+  std::string encoded = Base64UrlEncode(header);
+  encoded.push_back('.');
+  return JwtSigner(std::move(key), std::move(key_id), *alg, std::move(encoded));
+}
+
+absl::StatusOr<std::string> JwtSigner::Mint(const JwtSvidParams& params) const {
+  if (params.subject.IsTrustDomainId()) {
+    return absl::InvalidArgumentError("jwt svid: subject must have a path");
+  }
+  if (params.audience.empty()) {
+    return absl::InvalidArgumentError("jwt svid: at least one audience is required");
+  }
+  if (params.ttl <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("jwt svid: ttl must be positive");
+  }
+  std::string claims = absl::StrCat("{\"sub\":\"", params.subject.String(), "\",\"aud\":");
+  if (params.audience.size() == 1) {
+    absl::StrAppend(&claims, JsonString(params.audience[0]));
+  } else {
+    claims.push_back('[');
+    for (size_t i = 0; i < params.audience.size(); ++i) {
+      absl::StrAppend(&claims, i == 0 ? "" : ",", JsonString(params.audience[i]));
+    }
+    claims.push_back(']');
+  }
+  for (const auto& aud : params.audience) {
+    if (aud.empty()) {
+      return absl::InvalidArgumentError("jwt svid: empty audience");
+    }
+  }
+  int64_t iat = absl::ToUnixSeconds(params.issued_at);
+  absl::StrAppend(&claims, ",\"exp\":", absl::ToUnixSeconds(params.issued_at + params.ttl),
+                  ",\"iat\":", iat);
+  if (!params.issuer.empty()) {
+    absl::StrAppend(&claims, ",\"iss\":", JsonString(params.issuer));
+  }
+  claims.push_back('}');
+
+  std::string token = encoded_header_;
+  token.reserve(token.size() + claims.size() * 4 / 3 + 200);
+  Base64UrlEncodeAppend(claims, &token);
+  SIGNET_ASSIGN_OR_RETURN(std::string sig, crypto::Sign(key_, JwtSignatureScheme(alg_), token));
+  if (IsEc(alg_)) {
+    SIGNET_ASSIGN_OR_RETURN(sig,
+                            crypto::EcdsaDerToRaw(sig, crypto::EcCoordinateSize(key_.info().curve)));
+  }
+  token.push_back('.');
+  Base64UrlEncodeAppend(sig, &token);
+  return token;
+}
+
+absl::StatusOr<JwtSvid> ValidateJwtSvid(absl::string_view token, const BundleSource& bundles,
+                                        const JwtValidationOptions& options) {
+  if (options.audience.empty()) {
+    return absl::InvalidArgumentError("jwt: expected audience is required");
+  }
+  SIGNET_ASSIGN_OR_RETURN(Parts parts, SplitToken(token));
+  SIGNET_ASSIGN_OR_RETURN(nlohmann::json header,
+                          DecodeJsonPart(parts.header, "header", kHeaderLimits));
+  JwtSvid out{.id = *SpiffeId::Parse("spiffe://unset/x")};
+  SIGNET_ASSIGN_OR_RETURN(out.algorithm, CheckHeader(header, &out.key_id));
+  SIGNET_ASSIGN_OR_RETURN(out.claims, DecodeJsonPart(parts.payload, "claims", kClaimsLimits));
+
+  auto sub = out.claims.find("sub");
+  if (sub == out.claims.end() || !sub->is_string()) {
+    return Malformed("claim \"sub\" missing or not a string");
+  }
+  absl::StatusOr<SpiffeId> id = SpiffeId::Parse(sub->get_ref<const std::string&>());
+  if (!id.ok()) {
+    return Malformed(absl::StrCat("claim \"sub\": ", id.status().message()));
+  }
+  if (id->IsTrustDomainId()) {
+    return Malformed("claim \"sub\" has no path");
+  }
+  std::shared_ptr<const Bundle> bundle = bundles.GetBundle(id->trust_domain());
+  if (bundle == nullptr) {
+    return Invalid(absl::StrCat("no bundle for trust domain ", id->trust_domain().name()));
+  }
+  const JwtAuthority* authority = bundle->FindJwtAuthority(out.key_id);
+  if (authority == nullptr) {
+    return Invalid(absl::StrCat("key id \"", out.key_id.substr(0, 64),
+                                "\" is not a JWT authority of trust domain ",
+                                id->trust_domain().name()));
+  }
+  if (!KeyMatchesAlgorithm(authority->key.info(), out.algorithm)) {
+    return Invalid(absl::StrCat("alg ", JwtAlgorithmName(out.algorithm),
+                                " does not match the type of key \"", out.key_id, "\""));
+  }
+  SIGNET_RETURN_IF_ERROR(VerifySignature(parts, out.algorithm, authority->key));
+  SIGNET_RETURN_IF_ERROR(CheckTimes(out.claims, options, &out));
+  SIGNET_ASSIGN_OR_RETURN(out.audience, Audience(out.claims));
+  if (std::find(out.audience.begin(), out.audience.end(), options.audience) ==
+      out.audience.end()) {
+    return Invalid("audience does not match");
+  }
+  out.id = *std::move(id);
+  return out;
+}
+
+absl::StatusOr<UnverifiedJwt> DecodeJwtUnverified(absl::string_view token) {
+  SIGNET_ASSIGN_OR_RETURN(Parts parts, SplitToken(token));
+  UnverifiedJwt out;
+  SIGNET_ASSIGN_OR_RETURN(out.header, DecodeJsonPart(parts.header, "header", kHeaderLimits));
+  SIGNET_ASSIGN_OR_RETURN(out.claims, DecodeJsonPart(parts.payload, "claims", kClaimsLimits));
+  return out;
+}
+
+}  // namespace signet::spiffe
