@@ -1,0 +1,28 @@
+// The `signet` command: flag parsing and wiring only.
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "src/cli/core_commands.h"
+#include "src/cli/output.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "signet: workload identity for services, containers, VMs, CI jobs and AI agents.\n"
+      "Implements SPIFFE: X.509 and JWT SVIDs, trust bundles and the Workload API.",
+      "signet"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  int exit_code = signet::cli::kExitOk;
+  signet::cli::RegisterVersionCommand(app, &exit_code);
+  signet::cli::RegisterIdCommands(app, &exit_code);
+  signet::cli::RegisterBundleCommands(app, &exit_code);
+  signet::cli::RegisterJwtCommands(app, &exit_code);
+  signet::cli::RegisterDemoCommand(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? signet::cli::kExitOk : signet::cli::kExitUsage;
+  }
+  return exit_code;
+}
