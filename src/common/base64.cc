@@ -61,24 +61,36 @@ absl::StatusOr<std::string> DecodeUnpadded(absl::string_view text, const DecodeT
   if (text.size() % 4 == 1) {
     return absl::InvalidArgumentError("base64: impossible length");
   }
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    int8_t v = table[static_cast<uint8_t>(c)];
-    if (v < 0) {
-      return absl::InvalidArgumentError("base64: character outside the alphabet");
+  const size_t full = text.size() / 4;
+  const size_t rest = text.size() % 4;  // 0, 2 or 3 characters -> 0, 1 or 2 bytes.
+  std::string out(full * 3 + (rest == 0 ? 0 : rest - 1), '\0');
+  const auto* in = reinterpret_cast<const uint8_t*>(text.data());
+  auto* o = reinterpret_cast<uint8_t*>(out.data());
+  int32_t bad = 0;  // Negative if any character is outside the alphabet.
+  for (size_t i = 0; i < full; ++i, in += 4, o += 3) {
+    int32_t a = table[in[0]], b = table[in[1]], c = table[in[2]], d = table[in[3]];
+    bad |= a | b | c | d;
+    uint32_t v = (static_cast<uint32_t>(a) << 18) | (static_cast<uint32_t>(b) << 12) |
+                 (static_cast<uint32_t>(c) << 6) | static_cast<uint32_t>(d);
+    o[0] = static_cast<uint8_t>(v >> 16);
+    o[1] = static_cast<uint8_t>(v >> 8);
+    o[2] = static_cast<uint8_t>(v);
+  }
+  if (rest != 0) {
+    int32_t a = table[in[0]], b = table[in[1]], c = rest == 3 ? table[in[2]] : 0;
+    bad |= a | b | c;
+    uint32_t v = (static_cast<uint32_t>(a) << 18) | (static_cast<uint32_t>(b) << 12) |
+                 (static_cast<uint32_t>(c) << 6);
+    if (bad >= 0 && (rest == 2 ? (v & 0xffff) : (v & 0xff)) != 0) {
+      return absl::InvalidArgumentError("base64: non-zero trailing bits");
     }
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    o[0] = static_cast<uint8_t>(v >> 16);
+    if (rest == 3) {
+      o[1] = static_cast<uint8_t>(v >> 8);
     }
   }
-  if ((acc & ((1u << bits) - 1)) != 0) {
-    return absl::InvalidArgumentError("base64: non-zero trailing bits");
+  if (bad < 0) {
+    return absl::InvalidArgumentError("base64: character outside the alphabet");
   }
   return out;
 }

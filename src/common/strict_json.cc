@@ -1,6 +1,7 @@
 #include "src/common/strict_json.h"
 
 #include <string>
+#include <algorithm>
 #include <unordered_set>
 #include <vector>
 
@@ -10,6 +11,32 @@
 
 namespace signet {
 namespace {
+
+// The member names seen in one object. Objects in the documents we parse are usually small, where
+// a linear scan beats hashing; large ones switch to a hash set so hostile input stays linear.
+class MemberNames {
+ public:
+  // Returns false when `name` was already present.
+  bool Insert(const std::string& name) {
+    if (!large_.empty()) {
+      return large_.insert(name).second;
+    }
+    if (std::find(small_.begin(), small_.end(), name) != small_.end()) {
+      return false;
+    }
+    small_.push_back(name);
+    if (small_.size() > kSmallLimit) {
+      large_.insert(small_.begin(), small_.end());
+      small_.clear();
+    }
+    return true;
+  }
+
+ private:
+  static constexpr size_t kSmallLimit = 16;
+  std::vector<std::string> small_;
+  std::unordered_set<std::string> large_;
+};
 
 // SAX-style checks run through nlohmann's parser callback. Reports the first problem found.
 class StrictChecker {
@@ -37,7 +64,7 @@ class StrictChecker {
         break;
       case Event::key: {
         const auto& key = parsed.get_ref<const std::string&>();
-        if (!keys_.empty() && !keys_.back().insert(key).second) {
+        if (!keys_.empty() && !keys_.back().Insert(key)) {
           error_ = absl::StrCat("duplicate member \"", key, "\"");
         }
         break;
@@ -52,7 +79,7 @@ class StrictChecker {
 
  private:
   int max_depth_;
-  std::vector<std::unordered_set<std::string>> keys_;
+  std::vector<MemberNames> keys_;
   std::string error_;
 };
 
