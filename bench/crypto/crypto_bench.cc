@@ -36,8 +36,8 @@ struct Fixture {
 
 const absl::Time kNow = absl::FromUnixSeconds(1800000000);
 const spiffe::SpiffeId& WorkloadId() {
-  static const auto* id = new spiffe::SpiffeId(*spiffe::SpiffeId::Parse(
-      "spiffe://example.org/ns/production/sa/payments-api"));
+  static const auto* id = new spiffe::SpiffeId(
+      *spiffe::SpiffeId::Parse("spiffe://example.org/ns/production/sa/payments-api"));
   return *id;
 }
 
@@ -52,15 +52,14 @@ Fixture& GetFixture(KeyType type) {
   f.signer = *spiffe::JwtSigner::Create(key, "bench-key");
   f.alg = f.signer->algorithm();
   spiffe::TrustDomain td = WorkloadId().trust_domain();
-  f.ca = *spiffe::IssueCaCertificate({.trust_domain = td, .subject = "CN=bench"},
-                                     key.public_key(), nullptr, key, kNow);
+  f.ca = *spiffe::IssueCaCertificate({.trust_domain = td, .subject = "CN=bench"}, key.public_key(),
+                                     nullptr, key, kNow);
   f.leaf_key = *crypto::PrivateKey::Generate(type);
   spiffe::Bundle bundle;
   bundle.AddX509Authority(*f.ca);
   (void)bundle.AddJwtAuthority({"bench-key", key.public_key()});
   f.bundles.Put(td, std::move(bundle));
-  f.token = *f.signer->Mint(
-      {.subject = WorkloadId(), .audience = {"payments"}, .issued_at = kNow});
+  f.token = *f.signer->Mint({.subject = WorkloadId(), .audience = {"payments"}, .issued_at = kNow});
   f.raw_signature = *crypto::Sign(key, spiffe::JwtSignatureScheme(f.alg), f.token);
   return fixtures->emplace(type, std::move(f)).first->second;
 }
@@ -69,8 +68,7 @@ Fixture& GetFixture(KeyType type) {
 std::string Message(const Fixture& f) { return f.token.substr(0, f.token.rfind('.')); }
 
 bool ConfigureRsa(EVP_PKEY_CTX* pctx, const Fixture& f) {
-  return f.type != KeyType::kRsa2048 ||
-         EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1;
+  return f.type != KeyType::kRsa2048 || EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1;
 }
 
 const EVP_MD* Md(const Fixture& f) {
@@ -117,8 +115,8 @@ void BM_RawVerify(benchmark::State& state, KeyType type) {
 
 void BM_JwtMint(benchmark::State& state, KeyType type) {
   Fixture& f = GetFixture(type);
-  spiffe::JwtSvidParams params{.subject = WorkloadId(), .audience = {"payments"},
-                               .issued_at = kNow};
+  spiffe::JwtSvidParams params{
+      .subject = WorkloadId(), .audience = {"payments"}, .issued_at = kNow};
   for (auto _ : state) {
     absl::StatusOr<std::string> token = f.signer->Mint(params);
     if (!token.ok()) {
@@ -159,11 +157,11 @@ void BM_X509SvidMint(benchmark::State& state, KeyType type) {
   state.SetItemsProcessed(state.iterations());
 }
 
-#define SIGNET_BENCH(fn, type)                                         \
-  BENCHMARK_CAPTURE(fn, type, KeyType::type)                          \
-      ->Repetitions(5)                                                 \
-      ->ReportAggregatesOnly(true)                                     \
-      ->MinTime(0.3)                                                   \
+#define SIGNET_BENCH(fn, type)               \
+  BENCHMARK_CAPTURE(fn, type, KeyType::type) \
+      ->Repetitions(5)                       \
+      ->ReportAggregatesOnly(true)           \
+      ->MinTime(0.3)                         \
       ->Unit(benchmark::kMicrosecond)
 
 SIGNET_BENCH(BM_RawSign, kEcP256);

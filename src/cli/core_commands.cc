@@ -144,11 +144,14 @@ int JwtInspect(std::string token, OutputFormat format) {
     return kExitOk;
   }
   std::cout << "UNVERIFIED: the signature and claims have NOT been checked.\n"
-            << "header:\n" << jwt->header.dump(2) << "\nclaims:\n" << jwt->claims.dump(2) << "\n";
+            << "header:\n"
+            << jwt->header.dump(2) << "\nclaims:\n"
+            << jwt->claims.dump(2) << "\n";
   for (const char* claim : {"iat", "nbf", "exp"}) {
     auto it = jwt->claims.find(claim);
     if (it != jwt->claims.end() && it->is_number_integer()) {
-      std::cout << claim << ": " << FormatRfc3339(absl::FromUnixSeconds(it->get<int64_t>())) << "\n";
+      std::cout << claim << ": " << FormatRfc3339(absl::FromUnixSeconds(it->get<int64_t>()))
+                << "\n";
     }
   }
   return kExitOk;

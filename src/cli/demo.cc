@@ -67,8 +67,9 @@ struct DemoState {
 absl::StatusOr<std::string> MakeCa(DemoState& s) {
   SIGNET_ASSIGN_OR_RETURN(s.ca_key, crypto::PrivateKey::Generate(crypto::KeyType::kEcP256));
   SIGNET_ASSIGN_OR_RETURN(
-      s.ca, spiffe::IssueCaCertificate({.trust_domain = s.td, .subject = "O=Signet Demo,CN=example.org"},
-                                       s.ca_key->public_key(), nullptr, *s.ca_key, s.now));
+      s.ca,
+      spiffe::IssueCaCertificate({.trust_domain = s.td, .subject = "O=Signet Demo,CN=example.org"},
+                                 s.ca_key->public_key(), nullptr, *s.ca_key, s.now));
   SIGNET_ASSIGN_OR_RETURN(auto jwt_key, crypto::PrivateKey::Generate(crypto::KeyType::kEcP256));
   SIGNET_ASSIGN_OR_RETURN(s.signer, spiffe::JwtSigner::Create(jwt_key, "demo-key-1"));
   spiffe::Bundle bundle;
@@ -82,9 +83,9 @@ absl::StatusOr<std::string> MakeCa(DemoState& s) {
 absl::StatusOr<std::string> MintSvid(DemoState& s) {
   SIGNET_ASSIGN_OR_RETURN(SpiffeId id, SpiffeId::Parse("spiffe://example.org/demo/web"));
   SIGNET_ASSIGN_OR_RETURN(auto key, crypto::PrivateKey::Generate(crypto::KeyType::kEcP256));
-  SIGNET_ASSIGN_OR_RETURN(auto leaf, spiffe::IssueLeafSvid({.id = id, .ttl = absl::Hours(1)},
-                                                           key.public_key(), *s.ca, *s.ca_key,
-                                                           s.now));
+  SIGNET_ASSIGN_OR_RETURN(
+      auto leaf, spiffe::IssueLeafSvid({.id = id, .ttl = absl::Hours(1)}, key.public_key(), *s.ca,
+                                       *s.ca_key, s.now));
   SIGNET_ASSIGN_OR_RETURN(s.svid, spiffe::X509Svid::FromParts({leaf}, key));
   return absl::StrCat(s.svid->id().String(), ", serial ", leaf.SerialHex().substr(0, 16),
                       "..., expires ", FormatRfc3339(leaf.NotAfter()));
@@ -99,16 +100,16 @@ absl::StatusOr<std::string> RejectForeignSvid(DemoState& s) {
   // An attacker's CA issues a certificate claiming an example.org identity.
   SIGNET_ASSIGN_OR_RETURN(auto evil_key, crypto::PrivateKey::Generate(crypto::KeyType::kEcP256));
   SIGNET_ASSIGN_OR_RETURN(auto evil_td, spiffe::TrustDomain::Parse("evil.example"));
-  SIGNET_ASSIGN_OR_RETURN(auto evil_ca, spiffe::IssueCaCertificate(
-                                            {.trust_domain = evil_td, .subject = "CN=evil"},
-                                            evil_key.public_key(), nullptr, evil_key, s.now));
+  SIGNET_ASSIGN_OR_RETURN(
+      auto evil_ca, spiffe::IssueCaCertificate({.trust_domain = evil_td, .subject = "CN=evil"},
+                                               evil_key.public_key(), nullptr, evil_key, s.now));
   crypto::CertificateTemplate forged;
   forged.not_before = s.now - absl::Minutes(1);
   forged.not_after = s.now + absl::Hours(1);
   forged.key_usage = crypto::kKeyUsageDigitalSignature;
   forged.uri_sans = {"spiffe://example.org/demo/web"};
-  SIGNET_ASSIGN_OR_RETURN(auto leaf, crypto::IssueCertificate(forged, evil_key.public_key(),
-                                                              &evil_ca, evil_key));
+  SIGNET_ASSIGN_OR_RETURN(
+      auto leaf, crypto::IssueCertificate(forged, evil_key.public_key(), &evil_ca, evil_key));
   std::vector<crypto::Certificate> chain = {leaf};
   absl::StatusOr<SpiffeId> result = spiffe::VerifyX509Svid(chain, s.bundles, s.now);
   if (result.ok()) {
@@ -118,12 +119,13 @@ absl::StatusOr<std::string> RejectForeignSvid(DemoState& s) {
 }
 
 absl::StatusOr<std::string> MintAndValidateJwt(DemoState& s) {
+  SIGNET_ASSIGN_OR_RETURN(s.jwt, s.signer->Mint({.subject = s.svid->id(),
+                                                 .audience = {"demo-api"},
+                                                 .issued_at = s.now,
+                                                 .ttl = absl::Minutes(5)}));
   SIGNET_ASSIGN_OR_RETURN(
-      s.jwt, s.signer->Mint({.subject = s.svid->id(), .audience = {"demo-api"},
-                             .issued_at = s.now, .ttl = absl::Minutes(5)}));
-  SIGNET_ASSIGN_OR_RETURN(spiffe::JwtSvid jwt,
-                          spiffe::ValidateJwtSvid(s.jwt, s.bundles,
-                                                  {.audience = "demo-api", .now = s.now}));
+      spiffe::JwtSvid jwt,
+      spiffe::ValidateJwtSvid(s.jwt, s.bundles, {.audience = "demo-api", .now = s.now}));
   return absl::StrCat("ES256 token of ", s.jwt.size(), " bytes validated: sub=", jwt.id.String());
 }
 
@@ -165,7 +167,8 @@ absl::StatusOr<std::string> RoundTripBundle(DemoState& s) {
 
 absl::StatusOr<std::string> WriteFiles(DemoState& s, const std::string& dir) {
   ::mkdir(dir.c_str(), 0755);
-  SIGNET_RETURN_IF_ERROR(WriteFileAtomic(dir + "/svid.pem", crypto::ChainToPem(s.svid->chain()), 0644));
+  SIGNET_RETURN_IF_ERROR(
+      WriteFileAtomic(dir + "/svid.pem", crypto::ChainToPem(s.svid->chain()), 0644));
   SIGNET_RETURN_IF_ERROR(WriteFileAtomic(dir + "/svid.key", s.svid->key().ToPkcs8Pem(), 0600));
   SIGNET_RETURN_IF_ERROR(WriteFileAtomic(
       dir + "/bundle.pem", spiffe::X509AuthoritiesToPem(*s.bundles.GetBundle(s.td)), 0644));

@@ -7,9 +7,9 @@
 #define SIGNET_COMMON_BASE64_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace signet {
 

@@ -12,10 +12,10 @@
 #define SIGNET_STATUS_CONCAT_INNER_(a, b) a##b
 #define SIGNET_STATUS_CONCAT_(a, b) SIGNET_STATUS_CONCAT_INNER_(a, b)
 
-#define SIGNET_RETURN_IF_ERROR(expr)                  \
-  do {                                                \
-    ::absl::Status signet_status_ = (expr);           \
-    if (!signet_status_.ok()) return signet_status_;  \
+#define SIGNET_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::absl::Status signet_status_ = (expr);          \
+    if (!signet_status_.ok()) return signet_status_; \
   } while (false)
 
 #define SIGNET_ASSIGN_OR_RETURN(lhs, expr) \

@@ -1,7 +1,7 @@
 #include "src/common/strict_json.h"
 
-#include <string>
 #include <algorithm>
+#include <string>
 #include <unordered_set>
 #include <vector>
 

@@ -7,9 +7,9 @@
 #define SIGNET_COMMON_STRICT_JSON_H_
 
 #include <cstddef>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "nlohmann/json_fwd.hpp"
 
 namespace signet {

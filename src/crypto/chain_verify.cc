@@ -58,8 +58,9 @@ std::vector<std::string> VerifyCertificateChain(const Certificate& leaf,
   X509_STORE_CTX_set_ex_data(ctx.get(), ProblemsIndex(), &problems);
   X509_STORE_CTX_set_verify_cb(ctx.get(), CollectProblems);
   if (X509_verify_cert(ctx.get()) != 1 && problems.empty()) {
-    problems.push_back(absl::StrCat("chain verification: ",
-                                    X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()))));
+    problems.push_back(
+        absl::StrCat("chain verification: ",
+                     X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()))));
   }
   ClearOsslErrors();
   return problems;

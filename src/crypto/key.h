@@ -8,9 +8,9 @@
 
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "src/crypto/ossl.h"
 
 namespace signet::crypto {
@@ -48,8 +48,7 @@ class PublicKey {
 
  private:
   friend class PrivateKey;
-  PublicKey(std::shared_ptr<EVP_PKEY> pkey, KeyInfo info)
-      : pkey_(std::move(pkey)), info_(info) {}
+  PublicKey(std::shared_ptr<EVP_PKEY> pkey, KeyInfo info) : pkey_(std::move(pkey)), info_(info) {}
   std::shared_ptr<EVP_PKEY> pkey_;
   KeyInfo info_;
 };

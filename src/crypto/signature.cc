@@ -74,8 +74,7 @@ bool Verify(const PublicKey& key, const SignatureScheme& scheme, absl::string_vi
   }
   int rc = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
                             signature.size(),
-                            reinterpret_cast<const unsigned char*>(message.data()),
-                            message.size());
+                            reinterpret_cast<const unsigned char*>(message.data()), message.size());
   if (rc != 1) {
     ClearOsslErrors();
   }

@@ -7,9 +7,9 @@
 
 #include <cstddef>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "src/crypto/key.h"
 
 namespace signet::crypto {

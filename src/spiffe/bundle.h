@@ -12,10 +12,10 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "src/crypto/certificate.h"
 #include "src/crypto/key.h"
 #include "src/spiffe/spiffe_id.h"

@@ -87,9 +87,8 @@ absl::StatusOr<crypto::PublicKey> RsaFromJwk(const nlohmann::json& jwk) {
     return absl::InvalidArgumentError("jwk: \"n\" and \"e\" must be minimal big-endian integers");
   }
   auto to_bn = [](const std::string& s) {
-    return BignumPtr(
-        BN_bin2bn(reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()),
-                  nullptr));
+    return BignumPtr(BN_bin2bn(reinterpret_cast<const unsigned char*>(s.data()),
+                               static_cast<int>(s.size()), nullptr));
   };
   BignumPtr bn_n = to_bn(n);
   BignumPtr bn_e = to_bn(e);

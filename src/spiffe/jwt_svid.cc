@@ -34,8 +34,8 @@ absl::Status Invalid(absl::string_view message) {
 }
 
 std::string JsonString(absl::string_view s) {
-  return nlohmann::json(std::string(s)).dump(-1, ' ', false,
-                                             nlohmann::json::error_handler_t::replace);
+  return nlohmann::json(std::string(s))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 bool IsEc(JwtAlgorithm alg) {
@@ -193,15 +193,24 @@ absl::Status CheckTimes(const nlohmann::json& claims, const JwtValidationOptions
 
 absl::string_view JwtAlgorithmName(JwtAlgorithm alg) {
   switch (alg) {
-    case JwtAlgorithm::kES256: return "ES256";
-    case JwtAlgorithm::kES384: return "ES384";
-    case JwtAlgorithm::kES512: return "ES512";
-    case JwtAlgorithm::kRS256: return "RS256";
-    case JwtAlgorithm::kRS384: return "RS384";
-    case JwtAlgorithm::kRS512: return "RS512";
-    case JwtAlgorithm::kPS256: return "PS256";
-    case JwtAlgorithm::kPS384: return "PS384";
-    case JwtAlgorithm::kPS512: return "PS512";
+    case JwtAlgorithm::kES256:
+      return "ES256";
+    case JwtAlgorithm::kES384:
+      return "ES384";
+    case JwtAlgorithm::kES512:
+      return "ES512";
+    case JwtAlgorithm::kRS256:
+      return "RS256";
+    case JwtAlgorithm::kRS384:
+      return "RS384";
+    case JwtAlgorithm::kRS512:
+      return "RS512";
+    case JwtAlgorithm::kPS256:
+      return "PS256";
+    case JwtAlgorithm::kPS384:
+      return "PS384";
+    case JwtAlgorithm::kPS512:
+      return "PS512";
   }
   return "";
 }
@@ -218,31 +227,46 @@ absl::StatusOr<JwtAlgorithm> ParseJwtAlgorithm(absl::string_view name) {
 
 crypto::SignatureScheme JwtSignatureScheme(JwtAlgorithm alg) {
   switch (alg) {
-    case JwtAlgorithm::kES256: return {KeyAlgorithm::kEc, Hash::kSha256};
-    case JwtAlgorithm::kES384: return {KeyAlgorithm::kEc, Hash::kSha384};
-    case JwtAlgorithm::kES512: return {KeyAlgorithm::kEc, Hash::kSha512};
-    case JwtAlgorithm::kRS256: return {KeyAlgorithm::kRsa, Hash::kSha256, RsaPadding::kPkcs1};
-    case JwtAlgorithm::kRS384: return {KeyAlgorithm::kRsa, Hash::kSha384, RsaPadding::kPkcs1};
-    case JwtAlgorithm::kRS512: return {KeyAlgorithm::kRsa, Hash::kSha512, RsaPadding::kPkcs1};
-    case JwtAlgorithm::kPS256: return {KeyAlgorithm::kRsa, Hash::kSha256, RsaPadding::kPss};
-    case JwtAlgorithm::kPS384: return {KeyAlgorithm::kRsa, Hash::kSha384, RsaPadding::kPss};
-    case JwtAlgorithm::kPS512: return {KeyAlgorithm::kRsa, Hash::kSha512, RsaPadding::kPss};
+    case JwtAlgorithm::kES256:
+      return {KeyAlgorithm::kEc, Hash::kSha256};
+    case JwtAlgorithm::kES384:
+      return {KeyAlgorithm::kEc, Hash::kSha384};
+    case JwtAlgorithm::kES512:
+      return {KeyAlgorithm::kEc, Hash::kSha512};
+    case JwtAlgorithm::kRS256:
+      return {KeyAlgorithm::kRsa, Hash::kSha256, RsaPadding::kPkcs1};
+    case JwtAlgorithm::kRS384:
+      return {KeyAlgorithm::kRsa, Hash::kSha384, RsaPadding::kPkcs1};
+    case JwtAlgorithm::kRS512:
+      return {KeyAlgorithm::kRsa, Hash::kSha512, RsaPadding::kPkcs1};
+    case JwtAlgorithm::kPS256:
+      return {KeyAlgorithm::kRsa, Hash::kSha256, RsaPadding::kPss};
+    case JwtAlgorithm::kPS384:
+      return {KeyAlgorithm::kRsa, Hash::kSha384, RsaPadding::kPss};
+    case JwtAlgorithm::kPS512:
+      return {KeyAlgorithm::kRsa, Hash::kSha512, RsaPadding::kPss};
   }
   return {KeyAlgorithm::kEc, Hash::kSha256};
 }
 
 bool KeyMatchesAlgorithm(const crypto::KeyInfo& key, JwtAlgorithm alg) {
   switch (alg) {
-    case JwtAlgorithm::kES256: return key.algorithm == KeyAlgorithm::kEc && key.curve == "P-256";
-    case JwtAlgorithm::kES384: return key.algorithm == KeyAlgorithm::kEc && key.curve == "P-384";
-    case JwtAlgorithm::kES512: return key.algorithm == KeyAlgorithm::kEc && key.curve == "P-521";
-    default: return key.algorithm == KeyAlgorithm::kRsa;
+    case JwtAlgorithm::kES256:
+      return key.algorithm == KeyAlgorithm::kEc && key.curve == "P-256";
+    case JwtAlgorithm::kES384:
+      return key.algorithm == KeyAlgorithm::kEc && key.curve == "P-384";
+    case JwtAlgorithm::kES512:
+      return key.algorithm == KeyAlgorithm::kEc && key.curve == "P-521";
+    default:
+      return key.algorithm == KeyAlgorithm::kRsa;
   }
 }
 
 JwtSigner::JwtSigner(crypto::PrivateKey key, std::string key_id, JwtAlgorithm alg,
                      std::string header)
-    : key_(std::move(key)), key_id_(std::move(key_id)), alg_(alg),
+    : key_(std::move(key)),
+      key_id_(std::move(key_id)),
+      alg_(alg),
       encoded_header_(std::move(header)) {}
 
 absl::StatusOr<JwtSigner> JwtSigner::Create(crypto::PrivateKey key, std::string key_id,
@@ -306,8 +330,8 @@ absl::StatusOr<std::string> JwtSigner::Mint(const JwtSvidParams& params) const {
   Base64UrlEncodeAppend(claims, &token);
   SIGNET_ASSIGN_OR_RETURN(std::string sig, crypto::Sign(key_, JwtSignatureScheme(alg_), token));
   if (IsEc(alg_)) {
-    SIGNET_ASSIGN_OR_RETURN(sig,
-                            crypto::EcdsaDerToRaw(sig, crypto::EcCoordinateSize(key_.info().curve)));
+    SIGNET_ASSIGN_OR_RETURN(
+        sig, crypto::EcdsaDerToRaw(sig, crypto::EcCoordinateSize(key_.info().curve)));
   }
   token.push_back('.');
   Base64UrlEncodeAppend(sig, &token);
@@ -354,8 +378,7 @@ absl::StatusOr<JwtSvid> ValidateJwtSvid(absl::string_view token, const BundleSou
   SIGNET_RETURN_IF_ERROR(VerifySignature(parts, out.algorithm, authority->key));
   SIGNET_RETURN_IF_ERROR(CheckTimes(out.claims, options, &out));
   SIGNET_ASSIGN_OR_RETURN(out.audience, Audience(out.claims));
-  if (std::find(out.audience.begin(), out.audience.end(), options.audience) ==
-      out.audience.end()) {
+  if (std::find(out.audience.begin(), out.audience.end(), options.audience) == out.audience.end()) {
     return Invalid("audience does not match");
   }
   out.id = *std::move(id);

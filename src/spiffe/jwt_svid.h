@@ -9,10 +9,10 @@
 
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "src/crypto/key.h"
@@ -34,7 +34,7 @@ bool KeyMatchesAlgorithm(const crypto::KeyInfo& key, JwtAlgorithm alg);
 inline constexpr size_t kMaxJwtLength = 16 * 1024;
 
 struct JwtSvidParams {
-  SpiffeId subject;  // Must have a path.
+  SpiffeId subject;                   // Must have a path.
   std::vector<std::string> audience;  // At least one.
   absl::Time issued_at;
   absl::Duration ttl = absl::Minutes(5);
@@ -63,7 +63,7 @@ class JwtSigner {
 };
 
 struct JwtValidationOptions {
-  std::string audience;                 // Required: the token's aud must contain it.
+  std::string audience;  // Required: the token's aud must contain it.
   absl::Time now;
   absl::Duration leeway = absl::Seconds(10);  // Applied to exp, nbf and iat.
 };

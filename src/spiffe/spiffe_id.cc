@@ -191,6 +191,8 @@ absl::StatusOr<SpiffeId> SpiffeId::FromParts(const TrustDomain& td, absl::string
   return Parse(absl::StrCat(kSpiffeScheme, td.name(), path));
 }
 
-std::string SpiffeId::String() const { return absl::StrCat(kSpiffeScheme, trust_domain_.name(), path_); }
+std::string SpiffeId::String() const {
+  return absl::StrCat(kSpiffeScheme, trust_domain_.name(), path_);
+}
 
 }  // namespace signet::spiffe

@@ -7,10 +7,10 @@
 #include <compare>
 #include <cstddef>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace signet::spiffe {
 
@@ -91,7 +91,8 @@ class SpiffeId {
   }
 
  private:
-  SpiffeId(TrustDomain td, std::string path) : trust_domain_(std::move(td)), path_(std::move(path)) {}
+  SpiffeId(TrustDomain td, std::string path)
+      : trust_domain_(std::move(td)), path_(std::move(path)) {}
   TrustDomain trust_domain_;
   std::string path_;
 };

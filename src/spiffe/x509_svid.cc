@@ -109,8 +109,8 @@ absl::StatusOr<Certificate> IssueCaCertificate(const CaParams& params,
   tmpl.not_after = CapValidity(now + params.ttl, issuer);
   tmpl.is_ca = true;
   tmpl.path_len = params.path_len;
-  tmpl.key_usage = crypto::kKeyUsageKeyCertSign | crypto::kKeyUsageCrlSign |
-                   crypto::kKeyUsageDigitalSignature;
+  tmpl.key_usage =
+      crypto::kKeyUsageKeyCertSign | crypto::kKeyUsageCrlSign | crypto::kKeyUsageDigitalSignature;
   tmpl.uri_sans = {params.trust_domain.IdString()};
   return crypto::IssueCertificate(tmpl, subject_key, issuer, issuer_key);
 }
@@ -161,8 +161,7 @@ absl::StatusOr<X509Svid> X509Svid::FromParts(std::vector<Certificate> chain,
     std::optional<uint32_t> ku = chain[i].KeyUsage();
     if (chain[i].BasicConstraintsCa() != true || !ku.has_value() ||
         (*ku & crypto::kKeyUsageKeyCertSign) == 0) {
-      problems.push_back(
-          absl::StrCat("certificate ", i, " is not a CA with keyCertSign"));
+      problems.push_back(absl::StrCat("certificate ", i, " is not a CA with keyCertSign"));
     }
   }
   if (!key.public_key().Equals(chain.front().public_key())) {
@@ -179,8 +178,8 @@ absl::StatusOr<X509Svid> X509Svid::Parse(absl::string_view chain, absl::string_v
   if (!certs.ok()) {
     return Annotate(certs.status(), "x509 svid");
   }
-  absl::StatusOr<crypto::PrivateKey> private_key =
-      key.find("-----BEGIN") != absl::string_view::npos ? crypto::PrivateKey::FromPem(key)
+  absl::StatusOr<crypto::PrivateKey> private_key = key.find("-----BEGIN") != absl::string_view::npos
+                                                       ? crypto::PrivateKey::FromPem(key)
                                                        : crypto::PrivateKey::FromPkcs8Der(key);
   if (!private_key.ok()) {
     return Annotate(private_key.status(), "x509 svid");
@@ -218,8 +217,7 @@ absl::StatusOr<SpiffeId> VerifyX509Svid(std::span<const Certificate> chain,
                                         const BundleSource& bundles, absl::Time now) {
   X509Verification v = VerifyX509SvidChain(chain, bundles, now);
   if (!v.ok()) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("x509 svid: ", absl::StrJoin(v.problems, "; ")));
+    return absl::UnauthenticatedError(absl::StrCat("x509 svid: ", absl::StrJoin(v.problems, "; ")));
   }
   return *std::move(v.id);
 }

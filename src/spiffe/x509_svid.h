@@ -7,10 +7,10 @@
 #include <optional>
 #include <span>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "src/crypto/certificate.h"
 #include "src/crypto/key.h"
@@ -23,10 +23,10 @@ namespace signet::spiffe {
 inline constexpr absl::Duration kX509Backdate = absl::Seconds(10);
 
 struct LeafParams {
-  SpiffeId id;                     // Must have a non-empty path.
+  SpiffeId id;  // Must have a non-empty path.
   std::vector<std::string> dns_names;
   absl::Duration ttl = absl::Hours(1);
-  std::string subject;             // Optional; empty makes the SAN extension critical.
+  std::string subject;  // Optional; empty makes the SAN extension critical.
 };
 
 // Issues a leaf X509-SVID (§2.1) for `subject_key`, signed by `issuer`/`issuer_key`. The
@@ -40,8 +40,8 @@ absl::StatusOr<crypto::Certificate> IssueLeafSvid(const LeafParams& params,
                                                   absl::Time now);
 
 struct CaParams {
-  TrustDomain trust_domain;          // The certificate's URI SAN is the trust-domain ID.
-  std::string subject;               // e.g. "O=Signet,CN=example.org"; required for a CA.
+  TrustDomain trust_domain;  // The certificate's URI SAN is the trust-domain ID.
+  std::string subject;       // e.g. "O=Signet,CN=example.org"; required for a CA.
   absl::Duration ttl = absl::Hours(24);
   std::optional<int> path_len;
 };

@@ -35,10 +35,11 @@ TestCa::TestCa(const std::string& trust_domain, crypto::KeyType key_type, absl::
                       {.trust_domain = td_, .subject = "O=Signet Test,CN=" + trust_domain},
                       root_key_.public_key(), nullptr, root_key_, now),
                   "root certificate")),
-      jwt_signer_(OrDie(spiffe::JwtSigner::Create(
-                            OrDie(crypto::PrivateKey::Generate(crypto::KeyType::kEcP256), "jwt key"),
-                            "kid-" + trust_domain),
-                        "jwt signer")) {}
+      jwt_signer_(
+          OrDie(spiffe::JwtSigner::Create(
+                    OrDie(crypto::PrivateKey::Generate(crypto::KeyType::kEcP256), "jwt key"),
+                    "kid-" + trust_domain),
+                "jwt signer")) {}
 
 spiffe::Bundle TestCa::bundle() const {
   spiffe::Bundle b;
@@ -67,9 +68,9 @@ spiffe::X509Svid TestCa::MintSvid(const std::string& path, crypto::KeyType key_t
 spiffe::X509Svid TestCa::MintSvidViaIntermediate(const std::string& path) const {
   crypto::PrivateKey mid_key = OrDie(crypto::PrivateKey::Generate(crypto::KeyType::kEcP256), "key");
   crypto::Certificate mid = OrDie(
-      spiffe::IssueCaCertificate({.trust_domain = td_, .subject = "O=Signet Test,CN=intermediate",
-                                  .ttl = absl::Hours(12)},
-                                 mid_key.public_key(), &root_, root_key_, now_),
+      spiffe::IssueCaCertificate(
+          {.trust_domain = td_, .subject = "O=Signet Test,CN=intermediate", .ttl = absl::Hours(12)},
+          mid_key.public_key(), &root_, root_key_, now_),
       "intermediate");
   crypto::PrivateKey key = OrDie(crypto::PrivateKey::Generate(crypto::KeyType::kEcP256), "key");
   spiffe::SpiffeId id = OrDie(spiffe::SpiffeId::FromParts(td_, path), "leaf id");
@@ -81,9 +82,9 @@ spiffe::X509Svid TestCa::MintSvidViaIntermediate(const std::string& path) const 
 std::string TestCa::MintJwt(const std::string& path, const std::vector<std::string>& audience,
                             absl::Duration ttl) const {
   spiffe::SpiffeId id = OrDie(spiffe::SpiffeId::FromParts(td_, path), "jwt id");
-  return OrDie(jwt_signer_.Mint({.subject = id, .audience = audience, .issued_at = now_,
-                                 .ttl = ttl}),
-               "jwt");
+  return OrDie(
+      jwt_signer_.Mint({.subject = id, .audience = audience, .issued_at = now_, .ttl = ttl}),
+      "jwt");
 }
 
 TempDir::TempDir() {

@@ -23,8 +23,7 @@ absl::Time TestNow();
 class TestCa {
  public:
   explicit TestCa(const std::string& trust_domain,
-                  crypto::KeyType key_type = crypto::KeyType::kEcP256,
-                  absl::Time now = TestNow());
+                  crypto::KeyType key_type = crypto::KeyType::kEcP256, absl::Time now = TestNow());
 
   const spiffe::TrustDomain& trust_domain() const { return td_; }
   const crypto::Certificate& root() const { return root_; }
