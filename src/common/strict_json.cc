@@ -90,6 +90,11 @@ absl::StatusOr<nlohmann::json> ParseStrictJson(absl::string_view text, JsonLimit
     return absl::InvalidArgumentError(
         absl::StrCat("json: document larger than ", limits.max_bytes, " bytes"));
   }
+  // nlohmann's lexer takes a NUL byte for the end of input, so "{}\0garbage" would parse as "{}".
+  // JSON text never contains a raw NUL (inside strings it must be escaped).
+  if (text.find('\0') != absl::string_view::npos) {
+    return absl::InvalidArgumentError("json: syntax error (nul byte)");
+  }
   StrictChecker checker(limits.max_depth);
   nlohmann::json result = nlohmann::json::parse(
       text.begin(), text.end(),
