@@ -1,5 +1,6 @@
 #include "src/crypto/certificate.h"
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include <cstring>
@@ -222,8 +223,15 @@ absl::StatusOr<std::vector<Certificate>> ParsePemChain(absl::string_view pem) {
     unsigned char* data_raw = nullptr;
     long len = 0;  // NOLINT(runtime/int): OpenSSL's type
     if (PEM_read_bio(bio.get(), &name_raw, &header_raw, &data_raw, &len) != 1) {
-      ClearOsslErrors();  // End of input.
-      break;
+      // "No start line" means no further block; anything else is a damaged block, which must
+      // not be silently dropped from the chain.
+      unsigned long err = ERR_peek_last_error();  // NOLINT(runtime/int): OpenSSL's type
+      if (ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE) {
+        ClearOsslErrors();
+        break;
+      }
+      return OsslError(absl::StrCat("pem: block ", out.size(), ": malformed"),
+                       absl::StatusCode::kInvalidArgument);
     }
     OsslCharPtr name(name_raw);
     OsslCharPtr header(header_raw);
