@@ -22,6 +22,30 @@ namespace signet {
 namespace {
 
 namespace fs = std::filesystem;
+
+// Root ignores file permissions, and CI runs as root. For the permission tests, a root process
+// switches its effective uid/gid to nobody for the scope (and back), so they run everywhere.
+class ScopedUnprivileged {
+ public:
+  static constexpr uid_t kNobody = 65534;
+  ScopedUnprivileged() : was_root_(::geteuid() == 0) {
+    if (was_root_) {
+      EXPECT_EQ(::setegid(kNobody), 0);
+      EXPECT_EQ(::seteuid(kNobody), 0);
+    }
+  }
+  ~ScopedUnprivileged() {
+    if (was_root_) {
+      EXPECT_EQ(::seteuid(0), 0);
+      EXPECT_EQ(::setegid(0), 0);
+    }
+  }
+  ScopedUnprivileged(const ScopedUnprivileged&) = delete;
+  ScopedUnprivileged& operator=(const ScopedUnprivileged&) = delete;
+
+ private:
+  bool was_root_;
+};
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -169,13 +193,15 @@ TEST_F(FileUtilTest, FailedRenameRemovesTemporaryFile) {
 }
 
 TEST_F(FileUtilTest, FailedWriteLeavesExistingFileUnchanged) {
-  if (::geteuid() == 0) {
-    GTEST_SKIP() << "root ignores directory permissions";
-  }
   const std::string path = File("f");
   WritePlain(path, "original");
-  ASSERT_EQ(::chmod(dir_.c_str(), 0500), 0);
-  absl::Status status = WriteFileAtomic(path, "replacement", 0600);
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  ASSERT_EQ(::chmod(dir_.c_str(), 0555), 0);  // Readable, not writable, by anyone.
+  absl::Status status;
+  {
+    ScopedUnprivileged unprivileged;
+    status = WriteFileAtomic(path, "replacement", 0600);
+  }
   ASSERT_EQ(::chmod(dir_.c_str(), 0700), 0);
   EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied) << status;
   EXPECT_THAT(Listing(), ElementsAre("f"));
@@ -225,12 +251,15 @@ TEST_F(FileUtilTest, ReadDirectoryFails) {
 }
 
 TEST_F(FileUtilTest, ReadUnreadableFileIsPermissionDenied) {
-  if (::geteuid() == 0) {
-    GTEST_SKIP() << "root ignores file permissions";
-  }
   WritePlain(File("locked"), "x");
   ASSERT_EQ(::chmod(File("locked").c_str(), 0), 0);
-  EXPECT_EQ(ReadFile(File("locked")).status().code(), absl::StatusCode::kPermissionDenied);
+  ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
+  absl::StatusOr<std::string> read;
+  {
+    ScopedUnprivileged unprivileged;
+    read = ReadFile(File("locked"));
+  }
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kPermissionDenied) << read.status();
 }
 
 }  // namespace

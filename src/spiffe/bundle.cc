@@ -129,10 +129,11 @@ absl::StatusOr<Bundle> BundleFromJson(const nlohmann::json& doc) {
   }
   if (doc.contains("spiffe_refresh_hint")) {
     SIGNET_ASSIGN_OR_RETURN(uint64_t hint, ReadUnsigned(doc, "spiffe_refresh_hint"));
+    // Bounded so that later time arithmetic (durations are signed 64-bit) cannot overflow.
     if (hint > static_cast<uint64_t>(INT64_MAX)) {
       return absl::InvalidArgumentError("bundle: \"spiffe_refresh_hint\" out of range");
     }
-    bundle.set_refresh_hint_seconds(static_cast<int64_t>(hint));
+    bundle.set_refresh_hint_seconds(hint);
   }
   return bundle;
 }

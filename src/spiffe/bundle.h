@@ -43,8 +43,8 @@ class Bundle {
 
   std::optional<uint64_t> sequence() const { return sequence_; }
   void set_sequence(uint64_t s) { sequence_ = s; }
-  std::optional<int64_t> refresh_hint_seconds() const { return refresh_hint_seconds_; }
-  void set_refresh_hint_seconds(int64_t s) { refresh_hint_seconds_ = s; }
+  std::optional<uint64_t> refresh_hint_seconds() const { return refresh_hint_seconds_; }
+  void set_refresh_hint_seconds(uint64_t s) { refresh_hint_seconds_ = s; }
 
   // True when there is no authority of either kind: every SVID of the trust domain is invalid.
   bool empty() const { return x509_authorities_.empty() && jwt_authorities_.empty(); }
@@ -53,7 +53,7 @@ class Bundle {
   std::vector<crypto::Certificate> x509_authorities_;
   std::vector<JwtAuthority> jwt_authorities_;
   std::optional<uint64_t> sequence_;
-  std::optional<int64_t> refresh_hint_seconds_;
+  std::optional<uint64_t> refresh_hint_seconds_;
 };
 
 // What to include when encoding a bundle as a JWKS document.

@@ -2,8 +2,10 @@
 // the JWT authorities of the subject's trust domain.
 //
 // The JWS code is written directly on OpenSSL so that every rule is explicit: the algorithm
-// allow-list is checked before anything else, the key type must match the algorithm, the header
-// may only carry alg/kid/typ (plus no `crit`), and duplicate JSON members are rejected.
+// allow-list is checked before anything else, the key type must match the algorithm, duplicate
+// JSON members are rejected. Minted headers carry exactly alg/kid/typ; when validating, `crit` is
+// rejected and other header members (jwk, jku, x5u, ...) are ignored: trust only ever comes from
+// the bundle of the subject's trust domain.
 #ifndef SIGNET_SPIFFE_JWT_SVID_H_
 #define SIGNET_SPIFFE_JWT_SVID_H_
 

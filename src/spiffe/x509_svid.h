@@ -32,7 +32,8 @@ struct LeafParams {
 // Issues a leaf X509-SVID (§2.1) for `subject_key`, signed by `issuer`/`issuer_key`. The
 // validity ends at now + ttl or at the issuer's NotAfter, whichever is earlier. Fails with
 // InvalidArgument when the ID is a trust-domain ID, belongs to another trust domain than the
-// issuer's SPIFFE ID, a DNS name is malformed, or the issuer has already expired.
+// issuer's SPIFFE ID, or a DNS name is malformed; with FailedPrecondition when the issuer has
+// already expired.
 absl::StatusOr<crypto::Certificate> IssueLeafSvid(const LeafParams& params,
                                                   const crypto::PublicKey& subject_key,
                                                   const crypto::Certificate& issuer,
