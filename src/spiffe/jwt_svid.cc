@@ -164,13 +164,14 @@ absl::Status VerifySignature(const Parts& parts, JwtAlgorithm alg, const crypto:
   return absl::OkStatus();
 }
 
+// Checks exp (required), nbf and iat against options.now with leeway; fills the two times.
 absl::Status CheckTimes(const nlohmann::json& claims, const JwtValidationOptions& options,
-                        JwtSvid* out) {
+                        absl::Time* expiry, std::optional<absl::Time>* issued_at) {
   if (!claims.contains("exp")) {
     return Malformed("claim \"exp\" missing");
   }
-  SIGNET_ASSIGN_OR_RETURN(out->expiry, NumericDate(claims, "exp"));
-  if (options.now > out->expiry + options.leeway) {
+  SIGNET_ASSIGN_OR_RETURN(*expiry, NumericDate(claims, "exp"));
+  if (options.now > *expiry + options.leeway) {
     return Invalid("token has expired");
   }
   if (claims.contains("nbf")) {
@@ -184,7 +185,7 @@ absl::Status CheckTimes(const nlohmann::json& claims, const JwtValidationOptions
     if (options.now + options.leeway < iat) {
       return Invalid("token was issued in the future (iat)");
     }
-    out->issued_at = iat;
+    *issued_at = iat;
   }
   return absl::OkStatus();
 }
@@ -346,12 +347,13 @@ absl::StatusOr<JwtSvid> ValidateJwtSvid(absl::string_view token, const BundleSou
   SIGNET_ASSIGN_OR_RETURN(Parts parts, SplitToken(token));
   SIGNET_ASSIGN_OR_RETURN(nlohmann::json header,
                           DecodeJsonPart(parts.header, "header", kHeaderLimits));
-  JwtSvid out{.id = *SpiffeId::Parse("spiffe://unset/x")};
-  SIGNET_ASSIGN_OR_RETURN(out.algorithm, CheckHeader(header, &out.key_id));
-  SIGNET_ASSIGN_OR_RETURN(out.claims, DecodeJsonPart(parts.payload, "claims", kClaimsLimits));
+  std::string key_id;
+  SIGNET_ASSIGN_OR_RETURN(JwtAlgorithm algorithm, CheckHeader(header, &key_id));
+  SIGNET_ASSIGN_OR_RETURN(nlohmann::json claims,
+                          DecodeJsonPart(parts.payload, "claims", kClaimsLimits));
 
-  auto sub = out.claims.find("sub");
-  if (sub == out.claims.end() || !sub->is_string()) {
+  auto sub = claims.find("sub");
+  if (sub == claims.end() || !sub->is_string()) {
     return Malformed("claim \"sub\" missing or not a string");
   }
   absl::StatusOr<SpiffeId> id = SpiffeId::Parse(sub->get_ref<const std::string&>());
@@ -365,24 +367,31 @@ absl::StatusOr<JwtSvid> ValidateJwtSvid(absl::string_view token, const BundleSou
   if (bundle == nullptr) {
     return Invalid(absl::StrCat("no bundle for trust domain ", id->trust_domain().name()));
   }
-  const JwtAuthority* authority = bundle->FindJwtAuthority(out.key_id);
+  const JwtAuthority* authority = bundle->FindJwtAuthority(key_id);
   if (authority == nullptr) {
-    return Invalid(absl::StrCat("key id \"", out.key_id.substr(0, 64),
+    return Invalid(absl::StrCat("key id \"", key_id.substr(0, 64),
                                 "\" is not a JWT authority of trust domain ",
                                 id->trust_domain().name()));
   }
-  if (!KeyMatchesAlgorithm(authority->key.info(), out.algorithm)) {
-    return Invalid(absl::StrCat("alg ", JwtAlgorithmName(out.algorithm),
-                                " does not match the type of key \"", out.key_id, "\""));
+  if (!KeyMatchesAlgorithm(authority->key.info(), algorithm)) {
+    return Invalid(absl::StrCat("alg ", JwtAlgorithmName(algorithm),
+                                " does not match the type of key \"", key_id, "\""));
   }
-  SIGNET_RETURN_IF_ERROR(VerifySignature(parts, out.algorithm, authority->key));
-  SIGNET_RETURN_IF_ERROR(CheckTimes(out.claims, options, &out));
-  SIGNET_ASSIGN_OR_RETURN(out.audience, Audience(out.claims));
-  if (std::find(out.audience.begin(), out.audience.end(), options.audience) == out.audience.end()) {
+  SIGNET_RETURN_IF_ERROR(VerifySignature(parts, algorithm, authority->key));
+  absl::Time expiry;
+  std::optional<absl::Time> issued_at;
+  SIGNET_RETURN_IF_ERROR(CheckTimes(claims, options, &expiry, &issued_at));
+  SIGNET_ASSIGN_OR_RETURN(std::vector<std::string> audience, Audience(claims));
+  if (std::find(audience.begin(), audience.end(), options.audience) == audience.end()) {
     return Invalid("audience does not match");
   }
-  out.id = *std::move(id);
-  return out;
+  return JwtSvid{.id = *std::move(id),
+                 .audience = std::move(audience),
+                 .expiry = expiry,
+                 .issued_at = issued_at,
+                 .algorithm = algorithm,
+                 .key_id = std::move(key_id),
+                 .claims = std::move(claims)};
 }
 
 absl::StatusOr<UnverifiedJwt> DecodeJwtUnverified(absl::string_view token) {
