@@ -23,6 +23,8 @@
 namespace signet::crypto {
 namespace {
 
+using ::signet::testing::MustGenerate;
+
 using ::signet::testing::TestCa;
 using ::signet::testing::TestNow;
 using ::testing::Contains;
@@ -33,12 +35,6 @@ using ::testing::Not;
 using ::testing::SizeIs;
 
 constexpr absl::string_view kLeafId = "spiffe://example.org/workload";
-
-PrivateKey MustGenerate(KeyType type = KeyType::kEcP256) {
-  absl::StatusOr<PrivateKey> key = PrivateKey::Generate(type);
-  EXPECT_TRUE(key.ok()) << key.status();
-  return *std::move(key);
-}
 
 Certificate MustIssue(const CertificateTemplate& tmpl, const PublicKey& subject_key,
                       const Certificate* issuer, const PrivateKey& issuer_key) {

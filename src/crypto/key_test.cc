@@ -10,18 +10,15 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/crypto/ossl.h"
+#include "tests/testing/test_ca.h"
 
 namespace signet::crypto {
 namespace {
 
+using ::signet::testing::MustGenerate;
+
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-PrivateKey MustGenerate(KeyType type) {
-  absl::StatusOr<PrivateKey> key = PrivateKey::Generate(type);
-  EXPECT_TRUE(key.ok()) << key.status();
-  return *std::move(key);
-}
 
 // PEM text of `pkey` in OpenSSL's "traditional" (type-specific) form, e.g. "EC PRIVATE KEY".
 std::string TraditionalPem(EVP_PKEY* pkey, const EVP_CIPHER* cipher = nullptr,

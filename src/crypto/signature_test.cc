@@ -7,19 +7,16 @@
 #include "gtest/gtest.h"
 #include "src/crypto/certificate.h"
 #include "src/crypto/key.h"
+#include "tests/testing/test_ca.h"
 
 namespace signet::crypto {
 namespace {
 
+using ::signet::testing::MustGenerate;
+
 using ::testing::HasSubstr;
 
 constexpr absl::string_view kMessage = "the quick brown fox jumps over the lazy dog";
-
-PrivateKey MustGenerate(KeyType type) {
-  absl::StatusOr<PrivateKey> key = PrivateKey::Generate(type);
-  EXPECT_TRUE(key.ok()) << key.status();
-  return *std::move(key);
-}
 
 std::string MustSign(const PrivateKey& key, const SignatureScheme& scheme,
                      absl::string_view message) {

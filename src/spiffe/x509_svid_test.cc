@@ -22,6 +22,8 @@
 namespace signet::spiffe {
 namespace {
 
+using ::signet::testing::MustGenerate;
+
 using ::signet::crypto::Certificate;
 using ::signet::crypto::CertificateTemplate;
 using ::signet::crypto::KeyType;
@@ -37,12 +39,6 @@ using ::testing::Not;
 using ::testing::SizeIs;
 
 constexpr absl::string_view kLeafId = "spiffe://example.org/workload";
-
-PrivateKey MustGenerate(KeyType type = KeyType::kEcP256) {
-  absl::StatusOr<PrivateKey> key = PrivateKey::Generate(type);
-  EXPECT_TRUE(key.ok()) << key.status();
-  return *std::move(key);
-}
 
 SpiffeId MustId(absl::string_view text) {
   absl::StatusOr<SpiffeId> id = SpiffeId::Parse(text);

@@ -25,6 +25,10 @@ T OrDie(absl::StatusOr<T> v, const char* what) {
 
 }  // namespace
 
+crypto::PrivateKey MustGenerate(crypto::KeyType type) {
+  return OrDie(crypto::PrivateKey::Generate(type), "generate key");
+}
+
 absl::Time TestNow() { return absl::FromUnixSeconds(1800000000); }  // 2027-01-15
 
 TestCa::TestCa(const std::string& trust_domain, crypto::KeyType key_type, absl::Time now)

@@ -19,6 +19,9 @@ namespace signet::testing {
 // A fixed instant used as "now" by tests that do not care about the real time.
 absl::Time TestNow();
 
+// Generates a key of `type`; a failure is reported as a test failure.
+crypto::PrivateKey MustGenerate(crypto::KeyType type = crypto::KeyType::kEcP256);
+
 // A root CA (and JWT signer) for one trust domain. Aborts the test binary on setup failure.
 class TestCa {
  public:
