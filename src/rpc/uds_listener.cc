@@ -1,0 +1,178 @@
+#include "src/rpc/uds_listener.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include <grpcpp/server.h>
+#include <grpcpp/server_posix.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/str_cat.h"
+#include "src/common/status_macros.h"
+
+namespace signet::rpc {
+namespace {
+
+absl::Status Errno(absl::string_view what) {
+  return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(errno)));
+}
+
+absl::StatusOr<sockaddr_un> MakeAddress(absl::string_view path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty()) return absl::InvalidArgumentError("socket path: empty");
+  if (path.size() >= sizeof(addr.sun_path)) {
+    return absl::InvalidArgumentError(absl::StrCat("socket path: longer than ",
+                                                   sizeof(addr.sun_path) - 1, " bytes: ", path));
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  return addr;
+}
+
+// Removes a socket file nobody listens on; refuses to touch anything else.
+absl::Status ClearStaleSocket(const std::string& path, const sockaddr_un& addr) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return Errno(absl::StrCat("socket path ", path));
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("socket path ", path, " exists and is not a socket; not removing it"));
+  }
+  int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return Errno("socket");
+  bool live = connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(probe);
+  if (live) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("socket ", path, " is already in use by another process"));
+  }
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("removing stale socket");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void PeerRegistry::Set(int fd, const PeerCred& cred) {
+  absl::MutexLock lock(&mu_);
+  by_fd_[fd] = cred;
+}
+
+std::optional<PeerCred> PeerRegistry::Lookup(absl::string_view grpc_peer) const {
+  if (!absl::ConsumePrefix(&grpc_peer, "fd:")) return std::nullopt;
+  int fd = -1;
+  if (!absl::SimpleAtoi(grpc_peer, &fd)) return std::nullopt;
+  absl::MutexLock lock(&mu_);
+  auto it = by_fd_.find(fd);
+  if (it == by_fd_.end()) return std::nullopt;
+  return it->second;
+}
+
+absl::StatusOr<PeerCred> GetPeerCred(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return Errno("SO_PEERCRED");
+  return PeerCred{.pid = cred.pid, .uid = cred.uid, .gid = cred.gid};
+}
+
+absl::StatusOr<std::unique_ptr<UdsListener>> UdsListener::Start(Options options) {
+  if (options.registry == nullptr || !options.router) {
+    return absl::InvalidArgumentError("uds listener: registry and router are required");
+  }
+  SIGNET_ASSIGN_OR_RETURN(sockaddr_un addr, MakeAddress(options.path));
+  SIGNET_RETURN_IF_ERROR(ClearStaleSocket(options.path, addr));
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return Errno("socket");
+  // Bind under a restrictive umask, then widen to the requested mode: never briefly too open.
+  mode_t old_mask = umask(0177);
+  int bound = bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+  umask(old_mask);
+  if (bound != 0) {
+    absl::Status status = Errno(absl::StrCat("bind ", options.path));
+    close(fd);
+    return status;
+  }
+  if (chmod(options.path.c_str(), options.mode) != 0 || listen(fd, 128) != 0) {
+    absl::Status status = Errno(absl::StrCat("listen ", options.path));
+    close(fd);
+    unlink(options.path.c_str());
+    return status;
+  }
+  int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake < 0) {
+    absl::Status status = Errno("eventfd");
+    close(fd);
+    unlink(options.path.c_str());
+    return status;
+  }
+  return std::unique_ptr<UdsListener>(new UdsListener(std::move(options), fd, wake));
+}
+
+UdsListener::UdsListener(Options options, int listen_fd, int wake_fd)
+    : options_(std::move(options)), listen_fd_(listen_fd), wake_fd_(wake_fd) {
+  thread_ = std::thread([this] { AcceptLoop(); });
+}
+
+UdsListener::~UdsListener() {
+  Stop();
+  close(wake_fd_);
+}
+
+void UdsListener::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof(one));
+  if (thread_.joinable()) thread_.join();
+  close(listen_fd_);
+  unlink(options_.path.c_str());
+}
+
+void UdsListener::AcceptLoop() {
+  pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  while (true) {
+    int n = poll(fds, 2, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[1].revents != 0) return;
+    if ((fds[0].revents & POLLIN) == 0) continue;
+    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) continue;  // EAGAIN, ECONNABORTED, EMFILE: keep serving the others
+    HandOff(fd);
+  }
+}
+
+void UdsListener::HandOff(int fd) {
+  absl::StatusOr<PeerCred> cred = GetPeerCred(fd);
+  if (!cred.ok()) {
+    close(fd);
+    return;
+  }
+  grpc::Server* server = options_.router(*cred);
+  if (server == nullptr) {
+    close(fd);
+    return;
+  }
+  // Register before gRPC can read a byte from the connection.
+  options_.registry->Set(fd, *cred);
+  grpc::AddInsecureChannelFromFd(server, fd);
+}
+
+}  // namespace signet::rpc
