@@ -1,0 +1,639 @@
+#include "src/common/yaml_config.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "yaml-cpp/depthguard.h"
+
+namespace signet {
+namespace {
+
+// 1-based line of `node`, or 0 when yaml-cpp has none (a null value's mark points elsewhere).
+int NodeLine(const YAML::Node& node) {
+  const int line = node.Mark().line;
+  return line >= 0 ? line + 1 : 0;
+}
+
+absl::string_view KindName(const YAML::Node& node) {
+  return node.IsMap()        ? "a map"
+         : node.IsSequence() ? "a list"
+         : node.IsScalar()   ? "a scalar"
+                             : "empty";
+}
+
+std::string Quote(absl::string_view text) {
+  constexpr size_t kMaxShown = 64;
+  if (text.size() > kMaxShown) {
+    return absl::StrCat("\"", text.substr(0, kMaxShown), "...\"");
+  }
+  return absl::StrCat("\"", text, "\"");
+}
+
+bool IsDigits(absl::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), absl::ascii_isdigit);
+}
+
+// Parses decimal digits into a non-negative int64; false on overflow.
+bool ParseDigits(absl::string_view digits, int64_t* out) {
+  int64_t value = 0;
+  for (char c : digits) {
+    if (__builtin_mul_overflow(value, 10, &value) ||
+        __builtin_add_overflow(value, c - '0', &value)) {
+      return false;
+    }
+  }
+  *out = value;
+  return true;
+}
+
+// Classic edit distance, for "did you mean" suggestions on unknown keys.
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+bool ValidEnvName(absl::string_view name) {
+  return !name.empty() && !absl::ascii_isdigit(name[0]) &&
+         std::all_of(name.begin(), name.end(),
+                     [](char c) { return absl::ascii_isalnum(c) || c == '_'; });
+}
+
+// Expands the references in one line (without its '\n'). A reference that fails stays as is.
+void ExpandLine(absl::string_view line, int line_number, const EnvLookup& lookup, std::string* out,
+                ConfigProblems* problems) {
+  size_t i = 0;
+  while (i < line.size()) {
+    if (line.substr(i, 3) == "$${") {
+      out->append("${");
+      i += 3;
+      continue;
+    }
+    if (line.substr(i, 2) != "${") {
+      out->push_back(line[i++]);
+      continue;
+    }
+    const size_t close = line.find('}', i + 2);
+    if (close == absl::string_view::npos) {
+      problems->push_back({line_number, "", "unterminated \"${\" (write \"$${\" for a literal)"});
+      absl::StrAppend(out, line.substr(i));
+      return;
+    }
+    const absl::string_view name = line.substr(i + 2, close - i - 2);
+    const absl::string_view reference = line.substr(i, close + 1 - i);
+    i = close + 1;
+    std::optional<std::string> value;
+    std::string problem;
+    if (!ValidEnvName(name)) {
+      problem =
+          absl::StrCat("invalid environment variable name ", Quote(name), " in ", Quote(reference));
+    } else if (value = lookup(name); !value.has_value()) {
+      problem = absl::StrCat("undefined environment variable ", Quote(name));
+    } else if (absl::StrContains(*value, '\n') || absl::StrContains(*value, '\r') ||
+               absl::StrContains(*value, '\0')) {
+      problem =
+          absl::StrCat("environment variable ", Quote(name), " contains a line break or NUL byte");
+    }
+    if (problem.empty()) {
+      out->append(*value);
+    } else {
+      problems->push_back({line_number, "", std::move(problem)});
+      absl::StrAppend(out, reference);
+    }
+  }
+}
+
+std::string OutOfRange(absl::string_view min, bool unbounded, absl::string_view max,
+                       absl::string_view got) {
+  if (unbounded) {
+    return absl::StrCat("must be at least ", min, ", not ", got);
+  }
+  return absl::StrCat("must be between ", min, " and ", max, ", not ", got);
+}
+
+bool IsFullLineComment(absl::string_view line) {
+  return absl::StartsWith(absl::StripLeadingAsciiWhitespace(line), "#");
+}
+
+// Parses `text` as exactly one YAML document. Problems go to `problems`.
+std::optional<YAML::Node> ParseDocument(const std::string& text, ConfigProblems* problems) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp words a nesting error "bad file".
+    const bool too_deep = dynamic_cast<const YAML::DeepRecursion*>(&e) != nullptr;
+    problems->push_back({e.mark.line >= 0 ? e.mark.line + 1 : 0, "",
+                         absl::StrCat("invalid YAML: ", too_deep ? "nesting is too deep" : e.msg)});
+    return std::nullopt;
+  }
+  if (documents.size() > 1) {
+    problems->push_back(
+        {NodeLine(documents[1]), "", "only one YAML document is allowed (remove \"---\")"});
+    return std::nullopt;
+  }
+  YAML::Node root = documents.empty() ? YAML::Node() : documents[0];
+  if (!root.IsMap() && !root.IsNull()) {
+    problems->push_back(
+        {NodeLine(root), "",
+         absl::StrCat("the configuration must be a map of keys, not ", KindName(root))});
+    return std::nullopt;
+  }
+  return root;
+}
+
+void SortByLine(ConfigProblems* problems) {
+  std::stable_sort(problems->begin(), problems->end(),
+                   [](const ConfigProblem& a, const ConfigProblem& b) { return a.line < b.line; });
+}
+
+// Runs `fn` on `root`, turning a stray yaml-cpp exception into a problem.
+void WalkRoot(const YAML::Node& node, const std::string& path, int line, ConfigProblems* problems,
+              absl::FunctionRef<void(ConfigMap&)> fn) {
+  try {
+    ConfigMap root(node, path, line, problems);
+    fn(root);
+    root.ReportUnknownKeys();
+  } catch (const YAML::Exception& e) {
+    problems->push_back({line, path, absl::StrCat("internal error reading YAML: ", e.msg)});
+  }
+}
+
+}  // namespace
+
+std::string ConfigProblem::ToString(absl::string_view source) const {
+  std::string out(source);
+  if (line > 0) {
+    absl::StrAppend(&out, source.empty() ? "line " : ":", line);
+  }
+  if (!out.empty()) {
+    out.append(": ");
+  }
+  if (!path.empty()) {
+    absl::StrAppend(&out, path, ": ");
+  }
+  out.append(message);
+  return out;
+}
+
+void PrintTo(const ConfigProblem& problem, std::ostream* os) {
+  *os << "{" << problem.line << ", \"" << problem.path << "\", \"" << problem.message << "\"}";
+}
+
+absl::Status ProblemsToStatus(const ConfigProblems& problems, absl::string_view source) {
+  if (problems.empty()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrJoin(
+      problems, "\n",
+      [source](std::string* out, const ConfigProblem& p) { out->append(p.ToString(source)); }));
+}
+
+EnvLookup ProcessEnvLookup() {
+  return [](absl::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    return value == nullptr ? std::nullopt : std::optional<std::string>(value);
+  };
+}
+
+EnvLookup MapEnvLookup(absl::flat_hash_map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](absl::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+}
+
+std::string ExpandEnv(absl::string_view text, const EnvLookup& lookup, ConfigProblems* problems) {
+  std::string out;
+  out.reserve(text.size());
+  int line_number = 1;
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    const absl::string_view line = text.substr(0, end);
+    if (IsFullLineComment(line)) {
+      absl::StrAppend(&out, line);
+    } else {
+      ExpandLine(line, line_number, lookup, &out, problems);
+    }
+    if (end == absl::string_view::npos) {
+      break;
+    }
+    out.push_back('\n');
+    text.remove_prefix(end + 1);
+    ++line_number;
+  }
+  return out;
+}
+
+absl::StatusOr<absl::Duration> ParseConfigDuration(absl::string_view text) {
+  auto invalid = [text](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid duration ", Quote(text), ": ", why));
+  };
+  if (text.empty()) {
+    return invalid("empty");
+  }
+  if (text[0] == '-') {
+    return invalid("must not be negative");
+  }
+  int64_t seconds = 0;
+  if (IsDigits(text)) {
+    if (!ParseDigits(text, &seconds)) {
+      return invalid("too large");
+    }
+    return absl::Seconds(seconds);
+  }
+  constexpr absl::string_view kUnits = "hms";
+  constexpr int64_t kUnitSeconds[] = {3600, 60, 1};
+  size_t next_unit = 0;  // units must appear largest first, each at most once
+  absl::string_view rest = text;
+  while (!rest.empty()) {
+    size_t digits = 0;
+    while (digits < rest.size() && absl::ascii_isdigit(rest[digits])) {
+      ++digits;
+    }
+    if (digits == 0 || digits == rest.size()) {
+      return invalid("want a number of seconds or numbers with units h, m, s (e.g. 1h30m)");
+    }
+    const size_t unit = kUnits.find(rest[digits]);
+    if (unit == absl::string_view::npos) {
+      return invalid(absl::StrCat("unknown unit \"", rest.substr(digits, 1), "\" (use h, m, s)"));
+    }
+    if (unit < next_unit) {
+      return invalid("units must appear once each, in the order h, m, s");
+    }
+    next_unit = unit + 1;
+    int64_t amount = 0;
+    if (!ParseDigits(rest.substr(0, digits), &amount) ||
+        __builtin_mul_overflow(amount, kUnitSeconds[unit], &amount) ||
+        __builtin_add_overflow(seconds, amount, &seconds)) {
+      return invalid("too large");
+    }
+    rest.remove_prefix(digits + 1);
+  }
+  return absl::Seconds(seconds);
+}
+
+// ---------------------------------------------------------------- ConfigValue
+
+void ConfigValue::AddProblem(std::string message) {
+  problems_->push_back({line_, path_, std::move(message)});
+}
+
+std::optional<std::string> ConfigValue::Scalar(absl::string_view what) {
+  if (node_.IsScalar()) {
+    return node_.Scalar();
+  }
+  if (node_.IsNull()) {
+    AddProblem(absl::StrCat("value is missing (want ", what, ")"));
+  } else {
+    AddProblem(absl::StrCat("must be ", what, ", not ", KindName(node_)));
+  }
+  return std::nullopt;
+}
+
+bool ConfigValue::AsString(std::string* out) {
+  std::optional<std::string> text = Scalar("a string");
+  if (!text.has_value()) {
+    return false;
+  }
+  if (text->find('\0') != std::string::npos) {
+    AddProblem("must not contain a NUL byte");
+    return false;
+  }
+  *out = *std::move(text);
+  return true;
+}
+
+bool ConfigValue::AsBool(bool* out) {
+  std::optional<std::string> text = Scalar("true or false");
+  if (!text.has_value()) {
+    return false;
+  }
+  if (*text == "true" || *text == "True" || *text == "TRUE") {
+    *out = true;
+  } else if (*text == "false" || *text == "False" || *text == "FALSE") {
+    *out = false;
+  } else {
+    AddProblem(absl::StrCat("must be true or false, not ", Quote(*text)));
+    return false;
+  }
+  return true;
+}
+
+bool ConfigValue::AsInt(int64_t* out, IntRange range) {
+  std::optional<std::string> text = Scalar("an integer");
+  if (!text.has_value()) {
+    return false;
+  }
+  absl::string_view digits = *text;
+  const bool negative = absl::ConsumePrefix(&digits, "-");
+  int64_t value = 0;
+  // Leading zeros are refused: YAML 1.1 readers would take "0755" as octal.
+  if (!IsDigits(digits) || (digits.size() > 1 && digits[0] == '0')) {
+    AddProblem(absl::StrCat("must be a decimal integer, not ", Quote(*text)));
+    return false;
+  }
+  if (!ParseDigits(digits, &value)) {
+    AddProblem(absl::StrCat(Quote(*text), " is out of range"));
+    return false;
+  }
+  value = negative ? -value : value;
+  if (value < range.min || value > range.max) {
+    AddProblem(OutOfRange(absl::StrCat(range.min), range.max == INT64_MAX, absl::StrCat(range.max),
+                          absl::StrCat(value)));
+    return false;
+  }
+  *out = value;
+  return true;
+}
+
+bool ConfigValue::AsDuration(absl::Duration* out, DurationRange range) {
+  std::optional<std::string> text = Scalar("a duration");
+  if (!text.has_value()) {
+    return false;
+  }
+  absl::StatusOr<absl::Duration> value = ParseConfigDuration(*text);
+  if (!value.ok()) {
+    AddProblem(std::string(value.status().message()));
+    return false;
+  }
+  if (*value < range.min || *value > range.max) {
+    AddProblem(OutOfRange(absl::FormatDuration(range.min), range.max == absl::InfiniteDuration(),
+                          absl::FormatDuration(range.max), absl::FormatDuration(*value)));
+    return false;
+  }
+  *out = *value;
+  return true;
+}
+
+// ---------------------------------------------------------------- ConfigMap
+
+ConfigMap::ConfigMap(const YAML::Node& node, std::string path, int line, ConfigProblems* problems)
+    : path_(std::move(path)), line_(line), problems_(problems) {
+  if (!node.IsMap()) {
+    return;
+  }
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    // Copies: `it->` yields a temporary pair.
+    const YAML::Node key = it->first;
+    const YAML::Node value = it->second;
+    const int key_line = NodeLine(key);
+    if (!key.IsScalar()) {
+      problems_->push_back({key_line, path_, "map keys must be strings"});
+      continue;
+    }
+    Entry entry{.key = key.Scalar(), .value = value, .key_line = key_line};
+    if (Find(entry.key) != nullptr) {
+      problems_->push_back(
+          {key_line, PathOf(entry.key), absl::StrCat("duplicate key ", Quote(entry.key))});
+      continue;
+    }
+    entries_.push_back(std::move(entry));
+  }
+}
+
+ConfigMap::Entry* ConfigMap::Find(absl::string_view key) {
+  for (Entry& entry : entries_) {
+    if (entry.key == key) {
+      return &entry;
+    }
+  }
+  return nullptr;
+}
+
+const ConfigMap::Entry* ConfigMap::Find(absl::string_view key) const {
+  return const_cast<ConfigMap*>(this)->Find(key);
+}
+
+bool ConfigMap::Has(absl::string_view key) const { return Find(key) != nullptr; }
+
+std::string ConfigMap::PathOf(absl::string_view key) const {
+  return path_.empty() ? std::string(key) : absl::StrCat(path_, ".", key);
+}
+
+int ConfigMap::LineOf(absl::string_view key) const {
+  const Entry* entry = Find(key);
+  if (entry == nullptr) {
+    return line_;
+  }
+  // A scalar is pointed at where it is written (maybe the next line); a map, a list or nothing
+  // at its key.
+  return entry->value.IsScalar() ? NodeLine(entry->value) : entry->key_line;
+}
+
+void ConfigMap::AddProblem(absl::string_view key, std::string message) {
+  problems_->push_back({LineOf(key), PathOf(key), std::move(message)});
+}
+
+std::optional<ConfigValue> ConfigMap::Get(absl::string_view key, Need need) {
+  asked_.emplace_back(key);
+  Entry* entry = Find(key);
+  if (entry == nullptr) {
+    if (need == Need::kRequired) {
+      AddProblem(key, "required key is missing");
+    }
+    return std::nullopt;
+  }
+  entry->known = true;
+  return ConfigValue(entry->value, PathOf(key), LineOf(key), problems_);
+}
+
+bool ConfigMap::GetString(absl::string_view key, std::string* out, Need need) {
+  std::optional<ConfigValue> value = Get(key, need);
+  return value.has_value() ? value->AsString(out) : need == Need::kOptional;
+}
+
+bool ConfigMap::GetBool(absl::string_view key, bool* out, Need need) {
+  std::optional<ConfigValue> value = Get(key, need);
+  return value.has_value() ? value->AsBool(out) : need == Need::kOptional;
+}
+
+bool ConfigMap::GetInt(absl::string_view key, int64_t* out, IntRange range, Need need) {
+  std::optional<ConfigValue> value = Get(key, need);
+  return value.has_value() ? value->AsInt(out, range) : need == Need::kOptional;
+}
+
+bool ConfigMap::GetDuration(absl::string_view key, absl::Duration* out, DurationRange range,
+                            Need need) {
+  std::optional<ConfigValue> value = Get(key, need);
+  return value.has_value() ? value->AsDuration(out, range) : need == Need::kOptional;
+}
+
+bool ConfigMap::GetList(absl::string_view key, absl::FunctionRef<void(ConfigValue&)> fn,
+                        Need need) {
+  std::optional<ConfigValue> value = Get(key, need);
+  if (!value.has_value()) {
+    return need == Need::kOptional;
+  }
+  const YAML::Node& node = value->node();
+  if (!node.IsSequence()) {
+    value->AddProblem(node.IsNull() ? "value is missing (want a list)"
+                                    : absl::StrCat("must be a list, not ", KindName(node)));
+    return false;
+  }
+  const size_t before = problems_->size();
+  size_t index = 0;
+  for (const YAML::Node& item : node) {
+    const int line = item.IsNull() ? value->line() : NodeLine(item);
+    ConfigValue item_value(item, absl::StrCat(value->path(), "[", index++, "]"), line, problems_);
+    fn(item_value);
+  }
+  return problems_->size() == before;
+}
+
+bool ConfigMap::GetStringList(absl::string_view key, std::vector<std::string>* out, Need need) {
+  std::vector<std::string> items;
+  const bool ok = GetList(
+      key,
+      [&items](ConfigValue& item) {
+        std::string text;
+        if (item.AsString(&text)) {
+          items.push_back(std::move(text));
+        }
+      },
+      need);
+  if (ok && Has(key)) {
+    *out = std::move(items);
+  }
+  return ok;
+}
+
+bool ConfigMap::GetChoice(absl::string_view key, const std::vector<absl::string_view>& names,
+                          size_t* index, Need need) {
+  std::string text;
+  if (!GetString(key, &text, need)) {
+    return false;
+  }
+  if (!Has(key)) {
+    return true;
+  }
+  const auto it = std::find(names.begin(), names.end(), text);
+  if (it == names.end()) {
+    AddProblem(key,
+               absl::StrCat("must be one of ", absl::StrJoin(names, ", "), ", not ", Quote(text)));
+    return false;
+  }
+  *index = static_cast<size_t>(it - names.begin());
+  return true;
+}
+
+bool ConfigMap::GetMap(absl::string_view key, absl::FunctionRef<void(ConfigMap&)> fn, Need need) {
+  RawConfig raw;
+  if (!GetRaw(key, &raw, need) || !Has(key)) {
+    return need == Need::kOptional && !Has(key);
+  }
+  const size_t before = problems_->size();
+  ConfigMap child(raw.node, raw.path, raw.line, problems_);
+  fn(child);
+  child.ReportUnknownKeys();
+  return problems_->size() == before;
+}
+
+bool ConfigMap::GetRaw(absl::string_view key, RawConfig* out, Need need) {
+  std::optional<ConfigValue> value = Get(key, need);
+  if (!value.has_value()) {
+    return need == Need::kOptional;
+  }
+  if (!value->node().IsMap() && !value->node().IsNull()) {
+    value->AddProblem(absl::StrCat("must be a map, not ", KindName(value->node())));
+    return false;
+  }
+  *out = RawConfig{.node = value->node(), .path = value->path(), .line = Find(key)->key_line};
+  return true;
+}
+
+void ConfigMap::ForEachUnknownKey(absl::FunctionRef<void(absl::string_view key)> fn) {
+  for (Entry& entry : entries_) {
+    if (!entry.known) {
+      entry.known = true;
+      fn(entry.key);
+    }
+  }
+}
+
+void ConfigMap::ReportUnknownKeys() {
+  ForEachUnknownKey([this](absl::string_view key) {
+    std::string message = absl::StrCat("unknown key ", Quote(key));
+    const std::string* best = nullptr;
+    size_t best_distance = 3;  // suggest only near misses
+    for (const std::string& candidate : asked_) {
+      const size_t distance = EditDistance(key, candidate);
+      if (distance < best_distance && distance < candidate.size()) {
+        best = &candidate;
+        best_distance = distance;
+      }
+    }
+    if (best != nullptr) {
+      absl::StrAppend(&message, " (did you mean ", Quote(*best), "?)");
+    }
+    problems_->push_back({Find(key)->key_line, PathOf(key), std::move(message)});
+  });
+}
+
+// ---------------------------------------------------------------- walking
+
+ConfigProblems WalkConfig(absl::string_view text, const ConfigOptions& options,
+                          absl::FunctionRef<void(ConfigMap&)> fn) {
+  ConfigProblems problems;
+  if (text.size() > kMaxConfigBytes) {
+    problems.push_back(
+        {0, "", absl::StrCat("the configuration is larger than ", kMaxConfigBytes, " bytes")});
+    return problems;
+  }
+  std::string expanded(text);
+  if (options.expand_env) {
+    expanded =
+        ExpandEnv(text, options.env_lookup ? options.env_lookup : ProcessEnvLookup(), &problems);
+  }
+  // A reference that failed to expand stays in the text; problems it would cause on its own line
+  // are noise, so only the expansion problem is kept for that line.
+  absl::flat_hash_set<int> expansion_lines;
+  for (const ConfigProblem& problem : problems) {
+    expansion_lines.insert(problem.line);
+  }
+  const size_t expansion_count = problems.size();
+  std::optional<YAML::Node> root = ParseDocument(expanded, &problems);
+  if (root.has_value()) {
+    WalkRoot(*root, "", 0, &problems, fn);
+  }
+  problems.erase(
+      std::remove_if(problems.begin() + static_cast<ptrdiff_t>(expansion_count), problems.end(),
+                     [&](const ConfigProblem& p) { return expansion_lines.contains(p.line); }),
+      problems.end());
+  SortByLine(&problems);
+  return problems;
+}
+
+ConfigProblems WalkRawConfig(const RawConfig& raw, absl::FunctionRef<void(ConfigMap&)> fn) {
+  ConfigProblems problems;
+  if (!raw.node.IsMap() && !raw.node.IsNull()) {
+    problems.push_back({raw.line, raw.path, "must be a map"});
+    return problems;
+  }
+  WalkRoot(raw.node, raw.path, raw.line, &problems, fn);
+  SortByLine(&problems);
+  return problems;
+}
+
+}  // namespace signet
