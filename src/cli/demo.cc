@@ -155,7 +155,7 @@ absl::StatusOr<std::string> RejectBadId(DemoState&) {
 }
 
 absl::StatusOr<std::string> RoundTripBundle(DemoState& s) {
-  std::string json = spiffe::ToSpiffeBundleJson(*s.bundles.GetBundle(s.td));
+  SIGNET_ASSIGN_OR_RETURN(std::string json, spiffe::ToSpiffeBundleJson(*s.bundles.GetBundle(s.td)));
   SIGNET_ASSIGN_OR_RETURN(spiffe::Bundle parsed, spiffe::ParseSpiffeBundle(json));
   if (parsed.x509_authorities().size() != 1 || parsed.jwt_authorities().size() != 1) {
     return absl::InternalError("bundle lost authorities in a round trip");
@@ -167,13 +167,15 @@ absl::StatusOr<std::string> RoundTripBundle(DemoState& s) {
 
 absl::StatusOr<std::string> WriteFiles(DemoState& s, const std::string& dir) {
   ::mkdir(dir.c_str(), 0755);
-  SIGNET_RETURN_IF_ERROR(
-      WriteFileAtomic(dir + "/svid.pem", crypto::ChainToPem(s.svid->chain()), 0644));
-  SIGNET_RETURN_IF_ERROR(WriteFileAtomic(dir + "/svid.key", s.svid->key().ToPkcs8Pem(), 0600));
-  SIGNET_RETURN_IF_ERROR(WriteFileAtomic(
-      dir + "/bundle.pem", spiffe::X509AuthoritiesToPem(*s.bundles.GetBundle(s.td)), 0644));
-  SIGNET_RETURN_IF_ERROR(WriteFileAtomic(
-      dir + "/bundle.json", spiffe::ToSpiffeBundleJson(*s.bundles.GetBundle(s.td)), 0644));
+  std::shared_ptr<const spiffe::Bundle> bundle = s.bundles.GetBundle(s.td);
+  SIGNET_ASSIGN_OR_RETURN(std::string svid_pem, crypto::ChainToPem(s.svid->chain()));
+  SIGNET_ASSIGN_OR_RETURN(std::string key_pem, s.svid->key().ToPkcs8Pem());
+  SIGNET_ASSIGN_OR_RETURN(std::string bundle_pem, spiffe::X509AuthoritiesToPem(*bundle));
+  SIGNET_ASSIGN_OR_RETURN(std::string bundle_json, spiffe::ToSpiffeBundleJson(*bundle));
+  SIGNET_RETURN_IF_ERROR(WriteFileAtomic(dir + "/svid.pem", svid_pem, 0644));
+  SIGNET_RETURN_IF_ERROR(WriteFileAtomic(dir + "/svid.key", key_pem, 0600));
+  SIGNET_RETURN_IF_ERROR(WriteFileAtomic(dir + "/bundle.pem", bundle_pem, 0644));
+  SIGNET_RETURN_IF_ERROR(WriteFileAtomic(dir + "/bundle.json", bundle_json, 0644));
   SIGNET_RETURN_IF_ERROR(WriteFileAtomic(dir + "/jwt.txt", s.jwt + "\n", 0644));
   return absl::StrCat("wrote svid.pem, svid.key (0600), bundle.pem, bundle.json, jwt.txt to ", dir);
 }

@@ -115,10 +115,15 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, mo
     ::unlink(tmp.c_str());
     return status;
   }
+  // The rename is durable only once the directory is synced. When that fails the new content is
+  // in place but may not survive a crash, and the caller must hear about it.
   int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
+  if (dir_fd < 0) {
+    return ErrnoError("open directory", dir.string(), errno);
+  }
+  FdCloser dir_closer(dir_fd);
+  if (::fsync(dir_fd) != 0) {
+    return ErrnoError("fsync directory", dir.string(), errno);
   }
   return absl::OkStatus();
 }

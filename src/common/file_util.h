@@ -18,7 +18,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes =
 
 // Writes `data` to `path` atomically: a temporary file in the same directory is created with
 // `mode` (e.g. 0600 for keys), written, fsynced and renamed over `path`, then the directory is
-// fsynced. On failure `path` is unchanged and no temporary file is left behind.
+// fsynced. On failure `path` is unchanged and no temporary file is left behind, except when only
+// the final directory fsync fails: the new content is then in place but may not be durable.
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, mode_t mode);
 
 }  // namespace signet

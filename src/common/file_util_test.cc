@@ -210,6 +210,31 @@ TEST_F(FileUtilTest, FailedWriteLeavesExistingFileUnchanged) {
   EXPECT_EQ(*read, "original");
 }
 
+TEST_F(FileUtilTest, DirectoryThatCannotBeSyncedIsAnError) {
+  // Writable and searchable but not readable: the file is created and renamed into place, but the
+  // directory cannot be opened to fsync the rename.
+  const std::string sub = File("drop");
+  ASSERT_TRUE(fs::create_directory(sub));
+  if (::geteuid() == 0) {  // The unprivileged scope below runs as nobody.
+    ASSERT_EQ(::chown(sub.c_str(), ScopedUnprivileged::kNobody, ScopedUnprivileged::kNobody), 0);
+  }
+  ASSERT_EQ(::chmod(sub.c_str(), 0300), 0);
+  ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
+  absl::Status status;
+  {
+    ScopedUnprivileged unprivileged;
+    status = WriteFileAtomic(sub + "/f", "data", 0600);
+  }
+  ASSERT_EQ(::chmod(sub.c_str(), 0700), 0);
+  EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied) << status;
+  EXPECT_THAT(status.message(), HasSubstr("directory"));
+  // The content is in place (only its durability is unknown) and no temporary file is left.
+  absl::StatusOr<std::string> read = ReadFile(sub + "/f");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, "data");
+  EXPECT_EQ(std::distance(fs::directory_iterator(sub), fs::directory_iterator()), 1);
+}
+
 TEST_F(FileUtilTest, ReadFileLimit) {
   const std::string small(100, 's');
   WritePlain(File("small"), small);

@@ -106,10 +106,9 @@ std::string Certificate::ToDer() const {
   return TakeOsslBytes(buf, len);
 }
 
-std::string Certificate::ToPem() const {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_X509(bio.get(), x509_.get());
-  return BioContents(bio.get());
+absl::StatusOr<std::string> Certificate::ToPem() const {
+  return WriteToString("certificate: encode pem",
+                       [&](BIO* bio) { return PEM_write_bio_X509(bio, x509_.get()); });
 }
 
 std::vector<std::string> Certificate::UriSans() const { return SansOfType(get(), GEN_URI); }
@@ -272,10 +271,11 @@ std::string ChainToDer(const std::vector<Certificate>& chain) {
   return out;
 }
 
-std::string ChainToPem(const std::vector<Certificate>& chain) {
+absl::StatusOr<std::string> ChainToPem(const std::vector<Certificate>& chain) {
   std::string out;
   for (const auto& c : chain) {
-    out += c.ToPem();
+    SIGNET_ASSIGN_OR_RETURN(std::string pem, c.ToPem());
+    out += pem;
   }
   return out;
 }

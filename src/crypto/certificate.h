@@ -8,10 +8,10 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "src/crypto/key.h"
 #include "src/crypto/ossl.h"
@@ -34,7 +34,8 @@ class Certificate {
 
   X509* get() const { return x509_.get(); }
   std::string ToDer() const;
-  std::string ToPem() const;
+  // PEM "CERTIFICATE". Fails with Internal when OpenSSL cannot encode it.
+  absl::StatusOr<std::string> ToPem() const;
 
   std::vector<std::string> UriSans() const;
   std::vector<std::string> DnsSans() const;
@@ -83,7 +84,8 @@ absl::StatusOr<std::vector<Certificate>> ParsePemChain(absl::string_view pem);
 absl::StatusOr<std::vector<Certificate>> ParseChain(absl::string_view der_or_pem);
 
 std::string ChainToDer(const std::vector<Certificate>& chain);
-std::string ChainToPem(const std::vector<Certificate>& chain);
+// Fails with Internal when a certificate cannot be encoded.
+absl::StatusOr<std::string> ChainToPem(const std::vector<Certificate>& chain);
 
 // Converts an ASN1_TIME to absl::Time.
 absl::Time Asn1TimeToTime(const ASN1_TIME* t);

@@ -23,6 +23,7 @@
 namespace signet::crypto {
 namespace {
 
+using ::signet::testing::MustEncode;
 using ::signet::testing::MustGenerate;
 
 using ::signet::testing::TestCa;
@@ -130,15 +131,15 @@ TEST_F(CertificateTest, DerChainOfConcatenatedCertificates) {
 
 TEST_F(CertificateTest, PemChainOfSeveralBlocks) {
   spiffe::X509Svid svid = ca_.MintSvidViaIntermediate("/workload");
-  std::string pem = ChainToPem(svid.chain());
-  EXPECT_EQ(pem, svid.chain()[0].ToPem() + svid.chain()[1].ToPem());
+  std::string pem = MustEncode(ChainToPem(svid.chain()));
+  EXPECT_EQ(pem, MustEncode(svid.chain()[0].ToPem()) + MustEncode(svid.chain()[1].ToPem()));
 
   absl::StatusOr<std::vector<Certificate>> parsed = ParsePemChain(pem);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   ASSERT_THAT(*parsed, SizeIs(2));
   EXPECT_EQ((*parsed)[0], svid.chain()[0]);
   EXPECT_EQ((*parsed)[1], svid.chain()[1]);
-  EXPECT_EQ(ChainToPem(*parsed), pem);
+  EXPECT_EQ(MustEncode(ChainToPem(*parsed)), pem);
 
   absl::StatusOr<std::vector<Certificate>> autodetected = ParseChain(pem);
   ASSERT_TRUE(autodetected.ok()) << autodetected.status();
@@ -146,8 +147,8 @@ TEST_F(CertificateTest, PemChainOfSeveralBlocks) {
 }
 
 TEST_F(CertificateTest, PemExplanatoryTextAroundBlocksIsIgnored) {
-  std::string pem =
-      absl::StrCat("subject=leaf\n", ca_.root().ToPem(), "\nissuer=root\n\n", ca_.root().ToPem());
+  std::string pem = absl::StrCat("subject=leaf\n", MustEncode(ca_.root().ToPem()),
+                                 "\nissuer=root\n\n", MustEncode(ca_.root().ToPem()));
   absl::StatusOr<std::vector<Certificate>> parsed = ParsePemChain(pem);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_THAT(*parsed, SizeIs(2));
@@ -156,8 +157,9 @@ TEST_F(CertificateTest, PemExplanatoryTextAroundBlocksIsIgnored) {
 TEST_F(CertificateTest, PemNonCertificateBlockRejected) {
   PrivateKey key = MustGenerate();
   for (const std::string& pem :
-       {ca_.root().ToPem() + key.ToPkcs8Pem(), key.ToPkcs8Pem() + ca_.root().ToPem(),
-        key.public_key().ToPem(), PemBlock("X509 CRL", ca_.root().ToDer()),
+       {MustEncode(ca_.root().ToPem()) + MustEncode(key.ToPkcs8Pem()),
+        MustEncode(key.ToPkcs8Pem()) + MustEncode(ca_.root().ToPem()),
+        MustEncode(key.public_key().ToPem()), PemBlock("X509 CRL", ca_.root().ToDer()),
         PemBlock("TRUSTED CERTIFICATE", ca_.root().ToDer())}) {
     absl::StatusOr<std::vector<Certificate>> parsed = ParsePemChain(pem);
     ASSERT_FALSE(parsed.ok()) << pem;
@@ -178,14 +180,14 @@ TEST_F(CertificateTest, GarbageRejected) {
 
 TEST_F(CertificateTest, CorruptPemBlockAfterAValidOneRejected) {
   // A damaged second block must not be silently dropped from the chain.
-  std::string pem = absl::StrCat(ca_.root().ToPem(),
+  std::string pem = absl::StrCat(MustEncode(ca_.root().ToPem()),
                                  "-----BEGIN CERTIFICATE-----\n!!!!not base64!!!!\n"
                                  "-----END CERTIFICATE-----\n");
   EXPECT_FALSE(ParsePemChain(pem).ok());
 
-  std::string truncated = ca_.root().ToPem();
+  std::string truncated = MustEncode(ca_.root().ToPem());
   truncated.resize(truncated.size() - 10);  // Cuts the END line.
-  EXPECT_FALSE(ParsePemChain(ca_.root().ToPem() + truncated).ok());
+  EXPECT_FALSE(ParsePemChain(MustEncode(ca_.root().ToPem()) + truncated).ok());
 }
 
 TEST_F(CertificateTest, TrailingDataRejected) {
@@ -222,7 +224,7 @@ TEST_F(CertificateTest, AtMostSixteenCertificates) {
   absl::StatusOr<std::vector<Certificate>> der16 = ParseDerChain(ChainToDer(sixteen));
   ASSERT_TRUE(der16.ok()) << der16.status();
   EXPECT_THAT(*der16, SizeIs(16));
-  absl::StatusOr<std::vector<Certificate>> pem16 = ParsePemChain(ChainToPem(sixteen));
+  absl::StatusOr<std::vector<Certificate>> pem16 = ParsePemChain(MustEncode(ChainToPem(sixteen)));
   ASSERT_TRUE(pem16.ok()) << pem16.status();
   EXPECT_THAT(*pem16, SizeIs(16));
 
@@ -230,7 +232,7 @@ TEST_F(CertificateTest, AtMostSixteenCertificates) {
   absl::StatusOr<std::vector<Certificate>> der17 = ParseDerChain(ChainToDer(seventeen));
   ASSERT_FALSE(der17.ok());
   EXPECT_THAT(std::string(der17.status().message()), HasSubstr("more than 16"));
-  absl::StatusOr<std::vector<Certificate>> pem17 = ParsePemChain(ChainToPem(seventeen));
+  absl::StatusOr<std::vector<Certificate>> pem17 = ParsePemChain(MustEncode(ChainToPem(seventeen)));
   ASSERT_FALSE(pem17.ok());
   EXPECT_THAT(std::string(pem17.status().message()), HasSubstr("more than 16"));
 }
@@ -239,7 +241,7 @@ TEST_F(CertificateTest, ToDerAndToPemRoundTrip) {
   absl::StatusOr<Certificate> from_der = Certificate::FromDer(ca_.root().ToDer());
   ASSERT_TRUE(from_der.ok()) << from_der.status();
   EXPECT_EQ(*from_der, ca_.root());
-  EXPECT_EQ(from_der->ToPem(), ca_.root().ToPem());
+  EXPECT_EQ(MustEncode(from_der->ToPem()), MustEncode(ca_.root().ToPem()));
   EXPECT_TRUE(from_der->public_key().Equals(ca_.root_key().public_key()));
 }
 

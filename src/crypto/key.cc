@@ -111,10 +111,9 @@ absl::StatusOr<PublicKey> PublicKey::FromPem(absl::string_view pem) {
 
 std::string PublicKey::ToDer() const { return PubkeyDer(pkey_.get()); }
 
-std::string PublicKey::ToPem() const {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_PUBKEY(bio.get(), pkey_.get());
-  return BioContents(bio.get());
+absl::StatusOr<std::string> PublicKey::ToPem() const {
+  return WriteToString("public key: encode pem",
+                       [&](BIO* bio) { return PEM_write_bio_PUBKEY(bio, pkey_.get()); });
 }
 
 bool PublicKey::Equals(const PublicKey& other) const {
@@ -123,10 +122,13 @@ bool PublicKey::Equals(const PublicKey& other) const {
 
 absl::StatusOr<PrivateKey> PrivateKey::FromEvp(EvpPkeyPtr pkey) {
   SIGNET_ASSIGN_OR_RETURN(KeyInfo info, DescribeKey(pkey.get()));
-  std::shared_ptr<EVP_PKEY> shared = Share(std::move(pkey));
   // The public half shares the same EVP_PKEY: it only ever reads the public parameters.
-  EVP_PKEY_up_ref(shared.get());
-  PublicKey pub(std::shared_ptr<EVP_PKEY>(shared.get(), EVP_PKEY_free), info);
+  if (EVP_PKEY_up_ref(pkey.get()) != 1) {
+    return OsslError("private key: reference key");
+  }
+  EvpPkeyPtr public_ref(pkey.get());
+  PublicKey pub(Share(std::move(public_ref)), info);
+  std::shared_ptr<EVP_PKEY> shared = Share(std::move(pkey));
   return PrivateKey(std::move(shared), std::move(pub));
 }
 
@@ -172,16 +174,16 @@ absl::StatusOr<PrivateKey> PrivateKey::FromPem(absl::string_view pem) {
   return FromEvp(std::move(pkey));
 }
 
-std::string PrivateKey::ToPkcs8Der() const {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  i2d_PKCS8PrivateKey_bio(bio.get(), pkey_.get(), nullptr, nullptr, 0, nullptr, nullptr);
-  return BioContents(bio.get());
+absl::StatusOr<std::string> PrivateKey::ToPkcs8Der() const {
+  return WriteToString("private key: encode pkcs#8 der", [&](BIO* bio) {
+    return i2d_PKCS8PrivateKey_bio(bio, pkey_.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  });
 }
 
-std::string PrivateKey::ToPkcs8Pem() const {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_PKCS8PrivateKey(bio.get(), pkey_.get(), nullptr, nullptr, 0, nullptr, nullptr);
-  return BioContents(bio.get());
+absl::StatusOr<std::string> PrivateKey::ToPkcs8Pem() const {
+  return WriteToString("private key: encode pkcs#8 pem", [&](BIO* bio) {
+    return PEM_write_bio_PKCS8PrivateKey(bio, pkey_.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  });
 }
 
 }  // namespace signet::crypto

@@ -42,8 +42,10 @@ class PublicKey {
 
   const KeyInfo& info() const { return info_; }
   EVP_PKEY* get() const { return pkey_.get(); }
+  // DER SubjectPublicKeyInfo; "" if OpenSSL cannot encode the key.
   std::string ToDer() const;
-  std::string ToPem() const;
+  // PEM "PUBLIC KEY". Fails with Internal when OpenSSL cannot encode the key.
+  absl::StatusOr<std::string> ToPem() const;
   bool Equals(const PublicKey& other) const;
 
  private:
@@ -64,9 +66,10 @@ class PrivateKey {
   const KeyInfo& info() const { return public_key_.info(); }
   EVP_PKEY* get() const { return pkey_.get(); }
   const PublicKey& public_key() const { return public_key_; }
-  // Unencrypted PKCS#8. The result is key material: never log it.
-  std::string ToPkcs8Der() const;
-  std::string ToPkcs8Pem() const;
+  // Unencrypted PKCS#8. The result is key material: never log it. Fail with Internal when
+  // OpenSSL cannot encode the key.
+  absl::StatusOr<std::string> ToPkcs8Der() const;
+  absl::StatusOr<std::string> ToPkcs8Pem() const;
 
  private:
   PrivateKey(std::shared_ptr<EVP_PKEY> pkey, PublicKey public_key)

@@ -15,6 +15,7 @@
 namespace signet::crypto {
 namespace {
 
+using ::signet::testing::MustEncode;
 using ::signet::testing::MustGenerate;
 
 using ::testing::HasSubstr;
@@ -70,28 +71,28 @@ TEST_P(KeyTypeTest, GeneratedKeysAreDistinct) {
   PrivateKey a = MustGenerate(GetParam().type);
   PrivateKey b = MustGenerate(GetParam().type);
   EXPECT_FALSE(a.public_key().Equals(b.public_key()));
-  EXPECT_NE(a.ToPkcs8Der(), b.ToPkcs8Der());
+  EXPECT_NE(MustEncode(a.ToPkcs8Der()), MustEncode(b.ToPkcs8Der()));
 }
 
 TEST_P(KeyTypeTest, Pkcs8DerRoundTrip) {
   PrivateKey key = MustGenerate(GetParam().type);
-  std::string der = key.ToPkcs8Der();
+  std::string der = MustEncode(key.ToPkcs8Der());
   ASSERT_FALSE(der.empty());
   absl::StatusOr<PrivateKey> parsed = PrivateKey::FromPkcs8Der(der);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_TRUE(parsed->public_key().Equals(key.public_key()));
-  EXPECT_EQ(parsed->ToPkcs8Der(), der);
+  EXPECT_EQ(MustEncode(parsed->ToPkcs8Der()), der);
   EXPECT_EQ(parsed->info().curve, GetParam().curve);
 }
 
 TEST_P(KeyTypeTest, Pkcs8PemRoundTrip) {
   PrivateKey key = MustGenerate(GetParam().type);
-  std::string pem = key.ToPkcs8Pem();
+  std::string pem = MustEncode(key.ToPkcs8Pem());
   EXPECT_THAT(pem, StartsWith("-----BEGIN PRIVATE KEY-----\n"));
   absl::StatusOr<PrivateKey> parsed = PrivateKey::FromPem(pem);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_TRUE(parsed->public_key().Equals(key.public_key()));
-  EXPECT_EQ(parsed->ToPkcs8Pem(), pem);
+  EXPECT_EQ(MustEncode(parsed->ToPkcs8Pem()), pem);
 }
 
 TEST_P(KeyTypeTest, PublicKeyDerAndPemRoundTrip) {
@@ -101,7 +102,7 @@ TEST_P(KeyTypeTest, PublicKeyDerAndPemRoundTrip) {
   EXPECT_TRUE(from_der->Equals(key.public_key()));
   EXPECT_EQ(from_der->info().bits, GetParam().bits);
 
-  std::string pem = key.public_key().ToPem();
+  std::string pem = MustEncode(key.public_key().ToPem());
   EXPECT_THAT(pem, StartsWith("-----BEGIN PUBLIC KEY-----\n"));
   absl::StatusOr<PublicKey> from_pem = PublicKey::FromPem(pem);
   ASSERT_TRUE(from_pem.ok()) << from_pem.status();
@@ -116,7 +117,7 @@ TEST_P(KeyTypeTest, TraditionalPemAccepted) {
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_TRUE(parsed->public_key().Equals(key.public_key()));
   // Re-encoding always gives PKCS#8.
-  EXPECT_THAT(parsed->ToPkcs8Pem(), StartsWith("-----BEGIN PRIVATE KEY-----"));
+  EXPECT_THAT(MustEncode(parsed->ToPkcs8Pem()), StartsWith("-----BEGIN PRIVATE KEY-----"));
 }
 
 TEST_P(KeyTypeTest, EncryptedPkcs8PemRejected) {
@@ -141,7 +142,7 @@ TEST_P(KeyTypeTest, EncryptedTraditionalPemRejected) {
 TEST_P(KeyTypeTest, TrailingDataAfterDerRejected) {
   PrivateKey key = MustGenerate(GetParam().type);
   absl::StatusOr<PrivateKey> priv =
-      PrivateKey::FromPkcs8Der(key.ToPkcs8Der() + std::string(1, '\0'));
+      PrivateKey::FromPkcs8Der(MustEncode(key.ToPkcs8Der()) + std::string(1, '\0'));
   ASSERT_FALSE(priv.ok());
   EXPECT_THAT(std::string(priv.status().message()), HasSubstr("trailing data"));
 
@@ -152,7 +153,7 @@ TEST_P(KeyTypeTest, TrailingDataAfterDerRejected) {
 
 TEST_P(KeyTypeTest, TruncatedDerRejected) {
   PrivateKey key = MustGenerate(GetParam().type);
-  std::string der = key.ToPkcs8Der();
+  std::string der = MustEncode(key.ToPkcs8Der());
   EXPECT_FALSE(PrivateKey::FromPkcs8Der(der.substr(0, der.size() - 1)).ok());
   std::string pub = key.public_key().ToDer();
   EXPECT_FALSE(PublicKey::FromDer(pub.substr(0, pub.size() - 1)).ok());
@@ -237,9 +238,16 @@ TEST(KeyParseTest, GarbageRejected) {
 
 TEST(KeyParseTest, PublicAndPrivateFormsAreNotInterchangeable) {
   PrivateKey key = MustGenerate(KeyType::kEcP256);
-  EXPECT_FALSE(PrivateKey::FromPem(key.public_key().ToPem()).ok());
+  EXPECT_FALSE(PrivateKey::FromPem(MustEncode(key.public_key().ToPem())).ok());
   EXPECT_FALSE(PrivateKey::FromPkcs8Der(key.public_key().ToDer()).ok());
-  EXPECT_FALSE(PublicKey::FromDer(key.ToPkcs8Der()).ok());
+  EXPECT_FALSE(PublicKey::FromDer(MustEncode(key.ToPkcs8Der())).ok());
+}
+
+TEST(KeyEncodeTest, KeyWithoutPublicPointCannotBeWrittenAsPem) {
+  absl::StatusOr<std::string> pem = signet::testing::EcPublicKeyWithoutPoint().ToPem();
+  ASSERT_FALSE(pem.ok()) << *pem;
+  EXPECT_EQ(pem.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(pem.status().message(), HasSubstr("public key: encode pem"));
 }
 
 TEST(KeyTypeNameTest, NamesRoundTrip) {

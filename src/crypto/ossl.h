@@ -17,6 +17,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace signet::crypto {
@@ -81,6 +82,18 @@ std::string BioContents(BIO* bio);
 
 // A read-only memory BIO over `data` (which must outlive the BIO).
 BioPtr MemBio(absl::string_view data);
+
+// Calls `write` (e.g. a PEM_write_bio_* call, returning 1 on success) on a fresh memory BIO and
+// returns what it wrote. Fails with Internal, the message starting with `context`, when the BIO
+// cannot be created or `write` does not return 1.
+template <typename WriteFn>
+absl::StatusOr<std::string> WriteToString(absl::string_view context, WriteFn write) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr || write(bio.get()) != 1) {
+    return OsslError(context);
+  }
+  return BioContents(bio.get());
+}
 
 }  // namespace signet::crypto
 

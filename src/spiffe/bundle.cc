@@ -1,6 +1,8 @@
 #include "src/spiffe/bundle.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -20,6 +22,27 @@ constexpr size_t kMaxKeyIdLength = 256;
 
 absl::Status KeyError(size_t index, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat("bundle: keys[", index, "]: ", message));
+}
+
+// Whether `cert` may be an X.509 authority: a CA that may sign certificates. Chain verification
+// accepts a path that ends at any authority (partial chains), so a leaf here would become a
+// trust anchor.
+bool IsSigningCa(const crypto::Certificate& cert) {
+  std::optional<uint32_t> key_usage = cert.KeyUsage();
+  return cert.BasicConstraintsCa() == true && key_usage.has_value() &&
+         (*key_usage & crypto::kKeyUsageKeyCertSign) != 0;
+}
+
+// Whether nlohmann's serializer accepts `s`: well-formed UTF-8 (no overlong forms, surrogates or
+// code points above U+10FFFF). The strict serializer reports anything else with an exception,
+// which must not escape.
+bool IsValidUtf8(const std::string& s) {
+  try {
+    (void)nlohmann::json(s).dump();
+  } catch (const nlohmann::json::type_error&) {
+    return false;
+  }
+  return true;
 }
 
 absl::Status ParseX509Key(const nlohmann::json& key, size_t index, Bundle* bundle) {
@@ -44,6 +67,9 @@ absl::Status ParseX509Key(const nlohmann::json& key, size_t index, Bundle* bundl
   absl::StatusOr<crypto::Certificate> cert = crypto::Certificate::FromDer(*der);
   if (!cert.ok()) {
     return KeyError(index, absl::StrCat("\"x5c\"[0]: ", cert.status().message()));
+  }
+  if (!IsSigningCa(*cert)) {
+    return KeyError(index, "\"x5c\"[0] is not a CA certificate with keyCertSign");
   }
   absl::StatusOr<crypto::PublicKey> jwk_key = PublicKeyFromJwk(key);
   if (!jwk_key.ok() || !jwk_key->Equals(cert->public_key())) {
@@ -138,11 +164,11 @@ absl::StatusOr<Bundle> BundleFromJson(const nlohmann::json& doc) {
   return bundle;
 }
 
-nlohmann::json BundleToJsonValue(const Bundle& bundle, BundleKeys which) {
+absl::StatusOr<nlohmann::json> BundleToJsonValue(const Bundle& bundle, BundleKeys which) {
   nlohmann::json keys = nlohmann::json::array();
   if (which != BundleKeys::kJwtOnly) {
     for (const auto& cert : bundle.x509_authorities()) {
-      nlohmann::json jwk = PublicKeyToJwk(cert.public_key());
+      SIGNET_ASSIGN_OR_RETURN(nlohmann::json jwk, PublicKeyToJwk(cert.public_key()));
       jwk["use"] = kUseX509;
       jwk["x5c"] = nlohmann::json::array({Base64Encode(cert.ToDer())});
       keys.push_back(std::move(jwk));
@@ -150,7 +176,7 @@ nlohmann::json BundleToJsonValue(const Bundle& bundle, BundleKeys which) {
   }
   if (which != BundleKeys::kX509Only) {
     for (const auto& authority : bundle.jwt_authorities()) {
-      nlohmann::json jwk = PublicKeyToJwk(authority.key);
+      SIGNET_ASSIGN_OR_RETURN(nlohmann::json jwk, PublicKeyToJwk(authority.key));
       jwk["use"] = kUseJwt;
       jwk["kid"] = authority.key_id;
       keys.push_back(std::move(jwk));
@@ -165,6 +191,13 @@ nlohmann::json BundleToJsonValue(const Bundle& bundle, BundleKeys which) {
     doc["spiffe_refresh_hint"] = *bundle.refresh_hint_seconds();
   }
   return doc;
+}
+
+// Every string in a bundle document is valid UTF-8 (AddJwtAuthority checks key ids; the rest is
+// base64 or a validated trust domain name), so the replacing error handler never acts: it only
+// guarantees that serialization cannot throw.
+std::string Dump(const nlohmann::json& doc) {
+  return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -188,6 +221,9 @@ void Bundle::AddX509Authority(crypto::Certificate cert) {
 absl::Status Bundle::AddJwtAuthority(JwtAuthority authority) {
   if (authority.key_id.empty()) {
     return absl::InvalidArgumentError("jwt authority: empty key id");
+  }
+  if (!IsValidUtf8(authority.key_id)) {
+    return absl::InvalidArgumentError("jwt authority: key id is not valid UTF-8");
   }
   if (FindJwtAuthority(authority.key_id) != nullptr) {
     return absl::AlreadyExistsError(
@@ -224,8 +260,9 @@ absl::StatusOr<Bundle> ParseSpiffeBundle(absl::string_view json) {
   return BundleFromJson(*doc);
 }
 
-std::string ToSpiffeBundleJson(const Bundle& bundle, BundleKeys keys) {
-  return BundleToJsonValue(bundle, keys).dump(2);
+absl::StatusOr<std::string> ToSpiffeBundleJson(const Bundle& bundle, BundleKeys keys) {
+  SIGNET_ASSIGN_OR_RETURN(nlohmann::json doc, BundleToJsonValue(bundle, keys));
+  return Dump(doc);
 }
 
 absl::StatusOr<Bundle> ParsePemBundle(absl::string_view pem) {
@@ -235,16 +272,16 @@ absl::StatusOr<Bundle> ParsePemBundle(absl::string_view pem) {
   }
   Bundle bundle;
   for (size_t i = 0; i < certs->size(); ++i) {
-    if ((*certs)[i].BasicConstraintsCa() != true) {
+    if (!IsSigningCa((*certs)[i])) {
       return absl::InvalidArgumentError(
-          absl::StrCat("bundle: pem certificate ", i, " is not a CA certificate"));
+          absl::StrCat("bundle: pem certificate ", i, " is not a CA certificate with keyCertSign"));
     }
     bundle.AddX509Authority((*certs)[i]);
   }
   return bundle;
 }
 
-std::string X509AuthoritiesToPem(const Bundle& bundle) {
+absl::StatusOr<std::string> X509AuthoritiesToPem(const Bundle& bundle) {
   return crypto::ChainToPem(bundle.x509_authorities());
 }
 
@@ -295,14 +332,18 @@ absl::StatusOr<BundleSet> ParseBundleMap(absl::string_view json) {
   return set;
 }
 
-std::string ToBundleMapJson(const BundleSet& set) {
+absl::StatusOr<std::string> ToBundleMapJson(const BundleSet& set) {
   nlohmann::json tds = nlohmann::json::object();
   for (const auto& [td, bundle] : set.bundles()) {
-    tds[td.name()] = BundleToJsonValue(*bundle, BundleKeys::kAll);
+    absl::StatusOr<nlohmann::json> value = BundleToJsonValue(*bundle, BundleKeys::kAll);
+    if (!value.ok()) {
+      return Annotate(value.status(), absl::StrCat("bundle map: \"", td.name(), "\""));
+    }
+    tds[td.name()] = *std::move(value);
   }
   nlohmann::json doc = nlohmann::json::object();
   doc["trust_domains"] = std::move(tds);
-  return doc.dump(2);
+  return Dump(doc);
 }
 
 }  // namespace signet::spiffe

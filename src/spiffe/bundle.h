@@ -36,7 +36,8 @@ class Bundle {
 
   // Adds `cert` unless an identical certificate is already present.
   void AddX509Authority(crypto::Certificate cert);
-  // Fails with AlreadyExists when `authority.key_id` is taken, InvalidArgument when it is empty.
+  // Fails with AlreadyExists when `authority.key_id` is taken, InvalidArgument when it is empty
+  // or not valid UTF-8.
   absl::Status AddJwtAuthority(JwtAuthority authority);
   bool RemoveX509Authority(const crypto::Certificate& cert);
   bool RemoveJwtAuthority(absl::string_view key_id);
@@ -61,14 +62,19 @@ enum class BundleKeys { kAll, kX509Only, kJwtOnly };
 
 // Parses a SPIFFE bundle document (a JWK Set). Keys with an unknown `kty` or a missing or
 // unknown `use`, and x509-svid keys without `x5c`, are ignored; every other defect is an error
-// naming the key index and member.
+// naming the key index and member. The `x5c` certificate of an x509-svid key must be a CA with
+// keyCertSign.
 absl::StatusOr<Bundle> ParseSpiffeBundle(absl::string_view json);
-// Encodes a bundle document, members in a stable order, pretty-printed with two spaces.
-std::string ToSpiffeBundleJson(const Bundle& bundle, BundleKeys keys = BundleKeys::kAll);
+// Encodes a bundle document, members in a stable order, pretty-printed with two spaces. Never
+// throws; fails with Internal only when OpenSSL cannot export a key.
+absl::StatusOr<std::string> ToSpiffeBundleJson(const Bundle& bundle,
+                                               BundleKeys keys = BundleKeys::kAll);
 
-// A bundle of X.509 authorities from PEM "CERTIFICATE" blocks; every one must be a CA.
+// A bundle of X.509 authorities from PEM "CERTIFICATE" blocks; every one must be a CA with
+// keyCertSign.
 absl::StatusOr<Bundle> ParsePemBundle(absl::string_view pem);
-std::string X509AuthoritiesToPem(const Bundle& bundle);
+// Fails with Internal when a certificate cannot be encoded.
+absl::StatusOr<std::string> X509AuthoritiesToPem(const Bundle& bundle);
 // Accepts a SPIFFE bundle document or PEM, telling them apart by the first non-blank character.
 absl::StatusOr<Bundle> ParseBundleAuto(absl::string_view text);
 
@@ -96,7 +102,8 @@ class BundleSet final : public BundleSource {
 // The bundle map document: {"trust_domains": {"example.org": <bundle>, ...}}. Trust-domain names
 // are validated and duplicates rejected; the whole map is parsed before anything is returned.
 absl::StatusOr<BundleSet> ParseBundleMap(absl::string_view json);
-std::string ToBundleMapJson(const BundleSet& set);
+// Never throws; fails with Internal only when OpenSSL cannot export a key.
+absl::StatusOr<std::string> ToBundleMapJson(const BundleSet& set);
 
 }  // namespace signet::spiffe
 

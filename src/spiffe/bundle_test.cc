@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
@@ -16,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "src/common/base64.h"
+#include "src/crypto/cert_builder.h"
 #include "src/crypto/certificate.h"
 #include "src/crypto/key.h"
 #include "src/spiffe/jwk.h"
@@ -25,7 +27,10 @@
 namespace signet::spiffe {
 namespace {
 
+using ::signet::testing::MustEncode;
+using ::signet::testing::MustGenerate;
 using ::signet::testing::TestCa;
+using ::signet::testing::TestNow;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
@@ -43,9 +48,16 @@ TrustDomain Td(absl::string_view name) {
   return *std::move(td);
 }
 
+// The JWK of `key`; a failure is reported as a test failure.
+Json MustJwk(const crypto::PublicKey& key) {
+  absl::StatusOr<Json> jwk = PublicKeyToJwk(key);
+  EXPECT_TRUE(jwk.ok()) << jwk.status();
+  return jwk.ok() ? *std::move(jwk) : Json::object();
+}
+
 // The JWK a producer following §2.4 writes for an X.509 authority.
 Json X509Jwk(const crypto::Certificate& cert) {
-  Json jwk = PublicKeyToJwk(cert.public_key());
+  Json jwk = MustJwk(cert.public_key());
   jwk["use"] = "x509-svid";
   jwk["x5c"] = Json::array({Base64Encode(cert.ToDer())});
   return jwk;
@@ -53,7 +65,7 @@ Json X509Jwk(const crypto::Certificate& cert) {
 
 // The JWK a producer following §3.3 writes for a JWT authority.
 Json JwtJwk(const std::string& kid, const crypto::PublicKey& key) {
-  Json jwk = PublicKeyToJwk(key);
+  Json jwk = MustJwk(key);
   jwk["use"] = "jwt-svid";
   jwk["kid"] = kid;
   return jwk;
@@ -84,6 +96,38 @@ class BundleTest : public ::testing::Test {
   TestCa other_ca_{"other.org"};
 };
 
+// A self-signed certificate with the given Basic Constraints CA flag and Key Usage bits (0: no
+// Key Usage extension).
+crypto::Certificate SelfSigned(bool is_ca, uint32_t key_usage) {
+  crypto::PrivateKey key = MustGenerate();
+  absl::StatusOr<crypto::Certificate> cert =
+      crypto::IssueCertificate({.subject = "O=Signet Test,CN=not an authority",
+                                .not_before = TestNow() - absl::Hours(1),
+                                .not_after = TestNow() + absl::Hours(1),
+                                .is_ca = is_ca,
+                                .key_usage = key_usage},
+                               key.public_key(), nullptr, key);
+  EXPECT_TRUE(cert.ok()) << cert.status();
+  return *std::move(cert);
+}
+
+struct NonAuthorityCase {
+  std::string name;
+  crypto::Certificate cert;
+};
+
+// Certificates that must never become X.509 authorities: chain verification accepts a path that
+// ends at any authority, so each of them would be a trust anchor.
+std::vector<NonAuthorityCase> NonAuthorities(const TestCa& ca) {
+  return {
+      {"leaf svid", ca.MintSvid("/workload").leaf()},
+      {"ca without keyCertSign",
+       SelfSigned(true, crypto::kKeyUsageCrlSign | crypto::kKeyUsageDigitalSignature)},
+      {"ca without key usage", SelfSigned(true, 0)},
+      {"keyCertSign without ca", SelfSigned(false, crypto::kKeyUsageKeyCertSign)},
+  };
+}
+
 TEST_F(BundleTest, RoundTripKeepsEverything) {
   Bundle bundle;
   bundle.AddX509Authority(ca_.root());
@@ -95,7 +139,7 @@ TEST_F(BundleTest, RoundTripKeepsEverything) {
   bundle.set_sequence(42);
   bundle.set_refresh_hint_seconds(300);
 
-  Bundle back = ParseOk(ToSpiffeBundleJson(bundle));
+  Bundle back = ParseOk(MustEncode(ToSpiffeBundleJson(bundle)));
   ASSERT_THAT(back.x509_authorities(), SizeIs(2));
   EXPECT_EQ(back.x509_authorities()[0], ca_.root());
   EXPECT_EQ(back.x509_authorities()[1], other_ca_.root());
@@ -108,7 +152,7 @@ TEST_F(BundleTest, RoundTripKeepsEverything) {
   EXPECT_EQ(back.refresh_hint_seconds(), 300);
   EXPECT_FALSE(back.empty());
   // Encoding is stable.
-  EXPECT_EQ(ToSpiffeBundleJson(back), ToSpiffeBundleJson(bundle));
+  EXPECT_EQ(MustEncode(ToSpiffeBundleJson(back)), MustEncode(ToSpiffeBundleJson(bundle)));
 }
 
 TEST_F(BundleTest, RsaAuthoritiesRoundTrip) {
@@ -116,7 +160,7 @@ TEST_F(BundleTest, RsaAuthoritiesRoundTrip) {
   Bundle bundle;
   bundle.AddX509Authority(rsa_ca.root());
   ASSERT_TRUE(bundle.AddJwtAuthority({"rsa", rsa_ca.root().public_key()}).ok());
-  Bundle back = ParseOk(ToSpiffeBundleJson(bundle));
+  Bundle back = ParseOk(MustEncode(ToSpiffeBundleJson(bundle)));
   ASSERT_THAT(back.x509_authorities(), SizeIs(1));
   EXPECT_EQ(back.x509_authorities()[0], rsa_ca.root());
   ASSERT_THAT(back.jwt_authorities(), SizeIs(1));
@@ -124,7 +168,7 @@ TEST_F(BundleTest, RsaAuthoritiesRoundTrip) {
 }
 
 TEST_F(BundleTest, DocumentHasTheStandardShape) {
-  const std::string text = ToSpiffeBundleJson(ca_.bundle());
+  const std::string text = MustEncode(ToSpiffeBundleJson(ca_.bundle()));
   // Pretty-printed with two spaces.
   EXPECT_THAT(text, HasSubstr("\n  \"keys\": ["));
   Json doc = Json::parse(text);
@@ -159,7 +203,7 @@ TEST_F(BundleTest, KeySelection) {
   const Bundle bundle = ca_.bundle();
   auto uses = [&](BundleKeys which) {
     std::vector<std::string> out;
-    const Json doc = Json::parse(ToSpiffeBundleJson(bundle, which));
+    const Json doc = Json::parse(MustEncode(ToSpiffeBundleJson(bundle, which)));
     for (const Json& key : doc["keys"]) {
       out.push_back(key["use"].get<std::string>());
     }
@@ -169,10 +213,10 @@ TEST_F(BundleTest, KeySelection) {
   EXPECT_THAT(uses(BundleKeys::kX509Only), ::testing::ElementsAre("x509-svid"));
   EXPECT_THAT(uses(BundleKeys::kJwtOnly), ::testing::ElementsAre("jwt-svid"));
 
-  Bundle jwt_only = ParseOk(ToSpiffeBundleJson(bundle, BundleKeys::kJwtOnly));
+  Bundle jwt_only = ParseOk(MustEncode(ToSpiffeBundleJson(bundle, BundleKeys::kJwtOnly)));
   EXPECT_TRUE(jwt_only.x509_authorities().empty());
   EXPECT_THAT(jwt_only.jwt_authorities(), SizeIs(1));
-  Bundle x509_only = ParseOk(ToSpiffeBundleJson(bundle, BundleKeys::kX509Only));
+  Bundle x509_only = ParseOk(MustEncode(ToSpiffeBundleJson(bundle, BundleKeys::kX509Only)));
   EXPECT_THAT(x509_only.x509_authorities(), SizeIs(1));
   EXPECT_TRUE(x509_only.jwt_authorities().empty());
 }
@@ -196,12 +240,12 @@ TEST(BundleSequenceTest, ParsedAsUnsigned64Bit) {
 TEST(BundleSequenceTest, EncodesFull64Bits) {
   Bundle bundle;
   bundle.set_sequence(std::numeric_limits<uint64_t>::max());
-  const std::string text = ToSpiffeBundleJson(bundle);
+  const std::string text = MustEncode(ToSpiffeBundleJson(bundle));
   EXPECT_THAT(text, HasSubstr("\"spiffe_sequence\": 18446744073709551615"));
   EXPECT_EQ(ParseOk(text).sequence(), std::numeric_limits<uint64_t>::max());
 
   bundle.set_sequence((uint64_t{1} << 53) + 1);
-  EXPECT_EQ(ParseOk(ToSpiffeBundleJson(bundle)).sequence(), (uint64_t{1} << 53) + 1);
+  EXPECT_EQ(ParseOk(MustEncode(ToSpiffeBundleJson(bundle))).sequence(), (uint64_t{1} << 53) + 1);
 }
 
 TEST(BundleSequenceTest, RejectsNegativeAndNonIntegers) {
@@ -218,7 +262,7 @@ TEST(BundleSequenceTest, AbsentIsNullopt) {
   EXPECT_FALSE(bundle.sequence().has_value());
   EXPECT_FALSE(bundle.refresh_hint_seconds().has_value());
   // And nothing is invented when encoding.
-  Json doc = Json::parse(ToSpiffeBundleJson(Bundle()));
+  Json doc = Json::parse(MustEncode(ToSpiffeBundleJson(Bundle())));
   EXPECT_EQ(doc, Json::parse(R"({"keys": []})"));
 }
 
@@ -367,7 +411,7 @@ TEST_F(BundleTest, X509KeyWithBadX5cIsAnError) {
 
 TEST_F(BundleTest, X509KeyParametersMustMatchCertificate) {
   // The certificate of one CA with the public parameters of another key.
-  Json jwk = PublicKeyToJwk(other_ca_.root().public_key());
+  Json jwk = MustJwk(other_ca_.root().public_key());
   jwk["use"] = "x509-svid";
   jwk["x5c"] = Json::array({Base64Encode(ca_.root().ToDer())});
   ExpectParseError(Doc({jwk}), "do not match");
@@ -379,9 +423,20 @@ TEST_F(BundleTest, X509KeyParametersMustMatchCertificate) {
 
   // The right key type but one coordinate changed.
   Json changed = X509Jwk(ca_.root());
-  Json other_params = PublicKeyToJwk(other_ca_.root().public_key());
+  Json other_params = MustJwk(other_ca_.root().public_key());
   changed["y"] = other_params["y"];
   ExpectParseError(Doc({changed}), "do not match");
+}
+
+TEST_F(BundleTest, X509KeyMustBeACaWithKeyCertSign) {
+  for (const NonAuthorityCase& c : NonAuthorities(ca_)) {
+    SCOPED_TRACE(c.name);
+    ExpectParseError(Doc({X509Jwk(other_ca_.root()), X509Jwk(c.cert)}),
+                     "bundle: keys[1]: \"x5c\"[0] is not a CA certificate with keyCertSign");
+  }
+  // The same document with a real CA parses.
+  Bundle bundle = ParseOk(Doc({X509Jwk(other_ca_.root()), X509Jwk(ca_.root())}));
+  EXPECT_THAT(bundle.x509_authorities(), SizeIs(2));
 }
 
 TEST_F(BundleTest, ErrorNamesTheKeyIndex) {
@@ -461,8 +516,8 @@ class BundleMapTest : public ::testing::Test {
 
 TEST_F(BundleMapTest, ParsesEveryTrustDomain) {
   absl::StatusOr<BundleSet> set =
-      ParseBundleMap(MapDoc({{"a.example", ToSpiffeBundleJson(a_.bundle())},
-                             {"spiffe://b.example", ToSpiffeBundleJson(b_.bundle())},
+      ParseBundleMap(MapDoc({{"a.example", MustEncode(ToSpiffeBundleJson(a_.bundle()))},
+                             {"spiffe://b.example", MustEncode(ToSpiffeBundleJson(b_.bundle()))},
                              {"empty.example", R"({"keys": []})"}}));
   ASSERT_TRUE(set.ok()) << set.status();
   EXPECT_EQ(set->bundles().size(), 3u);
@@ -484,7 +539,7 @@ TEST_F(BundleMapTest, RoundTrip) {
   BundleSet set;
   set.Put(a_.trust_domain(), a_.bundle());
   set.Put(b_.trust_domain(), b_.bundle());
-  const std::string text = ToBundleMapJson(set);
+  const std::string text = MustEncode(ToBundleMapJson(set));
   absl::StatusOr<BundleSet> back = ParseBundleMap(text);
   ASSERT_TRUE(back.ok()) << back.status();
   ASSERT_EQ(back->bundles().size(), 2u);
@@ -492,9 +547,9 @@ TEST_F(BundleMapTest, RoundTrip) {
     SCOPED_TRACE(td.name());
     std::shared_ptr<const Bundle> got = back->GetBundle(td);
     ASSERT_NE(got, nullptr);
-    EXPECT_EQ(ToSpiffeBundleJson(*got), ToSpiffeBundleJson(*bundle));
+    EXPECT_EQ(MustEncode(ToSpiffeBundleJson(*got)), MustEncode(ToSpiffeBundleJson(*bundle)));
   }
-  EXPECT_EQ(ToBundleMapJson(*back), text);
+  EXPECT_EQ(MustEncode(ToBundleMapJson(*back)), text);
 }
 
 TEST_F(BundleMapTest, EmptyMap) {
@@ -504,7 +559,7 @@ TEST_F(BundleMapTest, EmptyMap) {
 }
 
 TEST_F(BundleMapTest, Rejects) {
-  const std::string bundle = ToSpiffeBundleJson(a_.bundle());
+  const std::string bundle = MustEncode(ToSpiffeBundleJson(a_.bundle()));
   const std::vector<std::pair<std::string, std::string>> cases = {
       {MapDoc({{"Example.org", bundle}}), "Example.org"},
       {MapDoc({{"example.org:443", bundle}}), "example.org:443"},
@@ -532,21 +587,22 @@ TEST_F(BundleMapTest, Rejects) {
 }
 
 TEST_F(BundleTest, PemBundle) {
-  const std::string pem = ca_.root().ToPem() + other_ca_.root().ToPem();
+  const std::string pem = MustEncode(ca_.root().ToPem()) + MustEncode(other_ca_.root().ToPem());
   absl::StatusOr<Bundle> bundle = ParsePemBundle(pem);
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   ASSERT_THAT(bundle->x509_authorities(), SizeIs(2));
   EXPECT_EQ(bundle->x509_authorities()[0], ca_.root());
   EXPECT_EQ(bundle->x509_authorities()[1], other_ca_.root());
   EXPECT_TRUE(bundle->jwt_authorities().empty());
-  EXPECT_EQ(X509AuthoritiesToPem(*bundle), pem);
+  EXPECT_EQ(MustEncode(X509AuthoritiesToPem(*bundle)), pem);
   // Only X.509 authorities go to PEM.
-  EXPECT_EQ(X509AuthoritiesToPem(ca_.bundle()), ca_.root().ToPem());
+  EXPECT_EQ(MustEncode(X509AuthoritiesToPem(ca_.bundle())), MustEncode(ca_.root().ToPem()));
 }
 
 TEST_F(BundleTest, PemBundleRejectsNonCaCertificate) {
   const crypto::Certificate leaf = ca_.MintSvid("/workload").leaf();
-  for (const std::string& pem : {leaf.ToPem(), ca_.root().ToPem() + leaf.ToPem()}) {
+  for (const std::string& pem :
+       {MustEncode(leaf.ToPem()), MustEncode(ca_.root().ToPem()) + MustEncode(leaf.ToPem())}) {
     absl::StatusOr<Bundle> bundle = ParsePemBundle(pem);
     ASSERT_FALSE(bundle.ok());
     EXPECT_EQ(bundle.status().code(), absl::StatusCode::kInvalidArgument);
@@ -554,11 +610,25 @@ TEST_F(BundleTest, PemBundleRejectsNonCaCertificate) {
   }
 }
 
+TEST_F(BundleTest, PemBundleRejectsEveryNonAuthority) {
+  for (const NonAuthorityCase& c : NonAuthorities(ca_)) {
+    SCOPED_TRACE(c.name);
+    absl::StatusOr<Bundle> bundle =
+        ParsePemBundle(MustEncode(ca_.root().ToPem()) + MustEncode(c.cert.ToPem()));
+    ASSERT_FALSE(bundle.ok());
+    EXPECT_EQ(bundle.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(bundle.status().message(),
+                HasSubstr("pem certificate 1 is not a CA certificate with keyCertSign"));
+  }
+}
+
 TEST_F(BundleTest, PemBundleRejectsOtherBlocks) {
   absl::StatusOr<crypto::PrivateKey> key = crypto::PrivateKey::Generate(crypto::KeyType::kEcP256);
   ASSERT_TRUE(key.ok());
-  for (const std::string& pem : {key->ToPkcs8Pem(), ca_.root().ToPem() + key->public_key().ToPem(),
-                                 key->ToPkcs8Pem() + ca_.root().ToPem()}) {
+  for (const std::string& pem :
+       {MustEncode(key->ToPkcs8Pem()),
+        MustEncode(ca_.root().ToPem()) + MustEncode(key->public_key().ToPem()),
+        MustEncode(key->ToPkcs8Pem()) + MustEncode(ca_.root().ToPem())}) {
     absl::StatusOr<Bundle> bundle = ParsePemBundle(pem);
     ASSERT_FALSE(bundle.ok());
     EXPECT_EQ(bundle.status().code(), absl::StatusCode::kInvalidArgument);
@@ -569,13 +639,14 @@ TEST_F(BundleTest, PemBundleRejectsOtherBlocks) {
 }
 
 TEST_F(BundleTest, ParseBundleAutoTellsFormatsApart) {
-  absl::StatusOr<Bundle> from_json = ParseBundleAuto("\n \t" + ToSpiffeBundleJson(ca_.bundle()));
+  absl::StatusOr<Bundle> from_json =
+      ParseBundleAuto("\n \t" + MustEncode(ToSpiffeBundleJson(ca_.bundle())));
   ASSERT_TRUE(from_json.ok()) << from_json.status();
   EXPECT_THAT(from_json->x509_authorities(), SizeIs(1));
   EXPECT_THAT(from_json->jwt_authorities(), SizeIs(1));  // Only a JWKS can carry JWT keys.
   EXPECT_EQ(from_json->sequence(), 1u);
 
-  absl::StatusOr<Bundle> from_pem = ParseBundleAuto("\n" + ca_.root().ToPem());
+  absl::StatusOr<Bundle> from_pem = ParseBundleAuto("\n" + MustEncode(ca_.root().ToPem()));
   ASSERT_TRUE(from_pem.ok()) << from_pem.status();
   ASSERT_THAT(from_pem->x509_authorities(), SizeIs(1));
   EXPECT_EQ(from_pem->x509_authorities()[0], ca_.root());
@@ -632,6 +703,27 @@ TEST(BundleJwtAuthorityTest, AddFindRemove) {
   EXPECT_NE(bundle.FindJwtAuthority("b"), nullptr);
   EXPECT_TRUE(bundle.RemoveJwtAuthority("b"));
   EXPECT_TRUE(bundle.empty());
+}
+
+TEST(BundleJwtAuthorityTest, KeyIdMustBeUtf8) {
+  const crypto::PublicKey key = NewKey();
+  // A byte that never occurs in UTF-8, an overlong encoding of '/', a sequence cut short.
+  for (const std::string bad : {"\xff", "\xc0\xaf", "\xe2\x82"}) {
+    SCOPED_TRACE(absl::CHexEscape(bad));
+    Bundle bundle;
+    absl::Status added = bundle.AddJwtAuthority({"kid-" + bad, key});
+    EXPECT_EQ(added.code(), absl::StatusCode::kInvalidArgument) << added;
+    EXPECT_THAT(added.message(), HasSubstr("key id is not valid UTF-8"));
+    EXPECT_TRUE(bundle.empty());
+    EXPECT_TRUE(ToSpiffeBundleJson(bundle).ok());
+  }
+  // Multi-byte UTF-8 is a valid key id and survives the document round trip.
+  const std::string kid = "cl\xc3\xa9-\xe6\x97\xa5\xe6\x9c\xac-\xf0\x9f\x94\x91";
+  Bundle bundle;
+  ASSERT_TRUE(bundle.AddJwtAuthority({kid, key}).ok());
+  Bundle back = ParseOk(MustEncode(ToSpiffeBundleJson(bundle)));
+  ASSERT_NE(back.FindJwtAuthority(kid), nullptr);
+  EXPECT_TRUE(back.FindJwtAuthority(kid)->key.Equals(key));
 }
 
 TEST_F(BundleTest, BundleSetPutGetRemove) {

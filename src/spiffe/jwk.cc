@@ -102,15 +102,46 @@ absl::StatusOr<crypto::PublicKey> RsaFromJwk(const nlohmann::json& jwk) {
   return crypto::PublicKey::FromEvp(std::move(pkey));
 }
 
-std::string BignumParam(EVP_PKEY* pkey, const char* name) {
+absl::StatusOr<std::string> BignumParam(EVP_PKEY* pkey, const char* name) {
   BIGNUM* raw = nullptr;
   if (EVP_PKEY_get_bn_param(pkey, name, &raw) != 1) {
-    return "";
+    return OsslError(absl::StrCat("jwk: read rsa parameter ", name));
   }
   BignumPtr bn(raw);
   std::string out(static_cast<size_t>(BN_num_bytes(bn.get())), '\0');
   BN_bn2bin(bn.get(), reinterpret_cast<unsigned char*>(out.data()));
   return out;
+}
+
+absl::StatusOr<nlohmann::json> RsaToJwk(const crypto::PublicKey& key) {
+  SIGNET_ASSIGN_OR_RETURN(std::string n, BignumParam(key.get(), OSSL_PKEY_PARAM_RSA_N));
+  SIGNET_ASSIGN_OR_RETURN(std::string e, BignumParam(key.get(), OSSL_PKEY_PARAM_RSA_E));
+  nlohmann::json jwk = nlohmann::json::object();
+  jwk["kty"] = "RSA";
+  jwk["n"] = Base64UrlEncode(n);
+  jwk["e"] = Base64UrlEncode(e);
+  return jwk;
+}
+
+absl::StatusOr<nlohmann::json> EcToJwk(const crypto::PublicKey& key) {
+  size_t size = crypto::EcCoordinateSize(key.info().curve);
+  std::string point(1 + 2 * size, '\0');
+  size_t len = 0;
+  // Uncompressed (0x04 || x || y) whatever the key's own point format.
+  if (EVP_PKEY_get_octet_string_param(key.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+                                      reinterpret_cast<unsigned char*>(point.data()), point.size(),
+                                      &len) != 1) {
+    return OsslError("jwk: read ec public point");
+  }
+  if (len != point.size() || point[0] != '\x04') {
+    return absl::InternalError("jwk: ec public point is not in uncompressed form");
+  }
+  nlohmann::json jwk = nlohmann::json::object();
+  jwk["kty"] = "EC";
+  jwk["crv"] = std::string(key.info().curve);
+  jwk["x"] = Base64UrlEncode(point.substr(1, size));
+  jwk["y"] = Base64UrlEncode(point.substr(1 + size, size));
+  return jwk;
 }
 
 }  // namespace
@@ -133,25 +164,11 @@ absl::StatusOr<crypto::PublicKey> PublicKeyFromJwk(const nlohmann::json& jwk) {
   return absl::UnimplementedError(absl::StrCat("jwk: unsupported kty \"", type, "\""));
 }
 
-nlohmann::json PublicKeyToJwk(const crypto::PublicKey& key) {
-  nlohmann::json jwk = nlohmann::json::object();
+absl::StatusOr<nlohmann::json> PublicKeyToJwk(const crypto::PublicKey& key) {
   if (key.info().algorithm == crypto::KeyAlgorithm::kRsa) {
-    jwk["kty"] = "RSA";
-    jwk["n"] = Base64UrlEncode(BignumParam(key.get(), OSSL_PKEY_PARAM_RSA_N));
-    jwk["e"] = Base64UrlEncode(BignumParam(key.get(), OSSL_PKEY_PARAM_RSA_E));
-    return jwk;
+    return RsaToJwk(key);
   }
-  size_t size = crypto::EcCoordinateSize(key.info().curve);
-  std::string point(1 + 2 * size, '\0');
-  size_t len = 0;
-  EVP_PKEY_get_octet_string_param(key.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-                                  reinterpret_cast<unsigned char*>(point.data()), point.size(),
-                                  &len);
-  jwk["kty"] = "EC";
-  jwk["crv"] = std::string(key.info().curve);
-  jwk["x"] = Base64UrlEncode(point.substr(1, size));
-  jwk["y"] = Base64UrlEncode(point.substr(1 + size, size));
-  return jwk;
+  return EcToJwk(key);
 }
 
 }  // namespace signet::spiffe

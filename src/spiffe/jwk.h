@@ -12,8 +12,9 @@ namespace signet::spiffe {
 // "RSA" (callers such as the bundle parser ignore those keys), with InvalidArgument otherwise.
 absl::StatusOr<crypto::PublicKey> PublicKeyFromJwk(const nlohmann::json& jwk);
 
-// Writes `kty` and the public parameters (`crv`,`x`,`y` or `n`,`e`).
-nlohmann::json PublicKeyToJwk(const crypto::PublicKey& key);
+// Writes `kty` and the public parameters (`crv`,`x`,`y` or `n`,`e`). Fails with Internal when
+// OpenSSL cannot export them (e.g. a key object that holds no public key).
+absl::StatusOr<nlohmann::json> PublicKeyToJwk(const crypto::PublicKey& key);
 
 }  // namespace signet::spiffe
 

@@ -19,6 +19,7 @@
 #include "src/common/base64.h"
 #include "src/crypto/key.h"
 #include "src/crypto/ossl.h"
+#include "tests/testing/test_ca.h"
 
 namespace signet::spiffe {
 namespace {
@@ -29,6 +30,13 @@ crypto::PublicKey GeneratePublicKey(crypto::KeyType type) {
   absl::StatusOr<crypto::PrivateKey> key = crypto::PrivateKey::Generate(type);
   EXPECT_TRUE(key.ok()) << key.status();
   return key->public_key();
+}
+
+// The JWK of `key`; a failure is reported as a test failure.
+nlohmann::json MustJwk(const crypto::PublicKey& key) {
+  absl::StatusOr<nlohmann::json> jwk = PublicKeyToJwk(key);
+  EXPECT_TRUE(jwk.ok()) << jwk.status();
+  return jwk.ok() ? *std::move(jwk) : nlohmann::json::object();
 }
 
 std::string DecodeUrl(const nlohmann::json& value) {
@@ -65,7 +73,7 @@ class JwkEcTest : public ::testing::TestWithParam<EcCase> {};
 TEST_P(JwkEcTest, RoundTrip) {
   const EcCase& c = GetParam();
   crypto::PublicKey key = GeneratePublicKey(c.type);
-  nlohmann::json jwk = PublicKeyToJwk(key);
+  nlohmann::json jwk = MustJwk(key);
   EXPECT_EQ(jwk["kty"], "EC");
   EXPECT_EQ(jwk["crv"], c.curve);
   EXPECT_EQ(DecodeUrl(jwk["x"]).size(), c.coordinate_size);
@@ -86,7 +94,7 @@ TEST_P(JwkEcTest, RoundTrip) {
 
 TEST_P(JwkEcTest, RejectsWrongCoordinateLength) {
   const EcCase& c = GetParam();
-  nlohmann::json jwk = PublicKeyToJwk(GeneratePublicKey(c.type));
+  nlohmann::json jwk = MustJwk(GeneratePublicKey(c.type));
   const std::string x = DecodeUrl(jwk["x"]);
   const std::string y = DecodeUrl(jwk["y"]);
 
@@ -101,7 +109,7 @@ TEST_P(JwkEcTest, RejectsWrongCoordinateLength) {
 }
 
 TEST_P(JwkEcTest, RejectsPointNotOnCurve) {
-  nlohmann::json jwk = PublicKeyToJwk(GeneratePublicKey(GetParam().type));
+  nlohmann::json jwk = MustJwk(GeneratePublicKey(GetParam().type));
   CorruptMember(&jwk, "y");
   ExpectInvalid(jwk, "jwk");
 
@@ -125,7 +133,7 @@ TEST(JwkTest, EcP521RoundTrip) {
   ASSERT_NE(raw, nullptr);
   absl::StatusOr<crypto::PublicKey> key = crypto::PublicKey::FromEvp(std::move(raw));
   ASSERT_TRUE(key.ok()) << key.status();
-  nlohmann::json jwk = PublicKeyToJwk(*key);
+  nlohmann::json jwk = MustJwk(*key);
   EXPECT_EQ(jwk["crv"], "P-521");
   EXPECT_EQ(DecodeUrl(jwk["x"]).size(), 66u);
   EXPECT_EQ(DecodeUrl(jwk["y"]).size(), 66u);
@@ -145,7 +153,7 @@ TEST(JwkTest, EcKeyWithCompressedPointEncoding) {
   absl::StatusOr<crypto::PublicKey> key = crypto::PublicKey::FromEvp(std::move(raw));
   ASSERT_TRUE(key.ok()) << key.status();
   ASSERT_EQ(key->ToDer().size(), 59u);  // SubjectPublicKeyInfo with a 33-byte point.
-  nlohmann::json jwk = PublicKeyToJwk(*key);
+  nlohmann::json jwk = MustJwk(*key);
   EXPECT_EQ(DecodeUrl(jwk["x"]).size(), 32u);
   EXPECT_EQ(DecodeUrl(jwk["y"]).size(), 32u);
   absl::StatusOr<crypto::PublicKey> back = PublicKeyFromJwk(jwk);
@@ -153,15 +161,22 @@ TEST(JwkTest, EcKeyWithCompressedPointEncoding) {
   EXPECT_TRUE(back->Equals(*key));
 }
 
+TEST(JwkTest, KeyWithoutPublicPointIsAnError) {
+  absl::StatusOr<nlohmann::json> jwk = PublicKeyToJwk(signet::testing::EcPublicKeyWithoutPoint());
+  ASSERT_FALSE(jwk.ok()) << jwk->dump();
+  EXPECT_EQ(jwk.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(jwk.status().message(), HasSubstr("jwk: read ec public point"));
+}
+
 TEST(JwkTest, CurveMismatchWithCoordinateLength) {
   // P-256 coordinates labelled P-384.
-  nlohmann::json jwk = PublicKeyToJwk(GeneratePublicKey(crypto::KeyType::kEcP256));
+  nlohmann::json jwk = MustJwk(GeneratePublicKey(crypto::KeyType::kEcP256));
   jwk["crv"] = "P-384";
   ExpectInvalid(jwk, "48 bytes");
 }
 
 TEST(JwkTest, RejectsUnknownOrMissingCurve) {
-  const nlohmann::json good = PublicKeyToJwk(GeneratePublicKey(crypto::KeyType::kEcP256));
+  const nlohmann::json good = MustJwk(GeneratePublicKey(crypto::KeyType::kEcP256));
   for (const char* curve : {"P-192", "secp256k1", "p-256", "prime256v1", ""}) {
     SCOPED_TRACE(curve);
     nlohmann::json jwk = good;
@@ -177,7 +192,7 @@ TEST(JwkTest, RejectsUnknownOrMissingCurve) {
 }
 
 TEST(JwkTest, RejectsMissingOrMalformedEcMembers) {
-  const nlohmann::json good = PublicKeyToJwk(GeneratePublicKey(crypto::KeyType::kEcP256));
+  const nlohmann::json good = MustJwk(GeneratePublicKey(crypto::KeyType::kEcP256));
   ASSERT_TRUE(PublicKeyFromJwk(good).ok());
   for (const char* name : {"x", "y"}) {
     SCOPED_TRACE(name);
@@ -204,7 +219,7 @@ TEST(JwkTest, RejectsMissingOrMalformedEcMembers) {
 
 TEST(JwkTest, RsaRoundTrip) {
   crypto::PublicKey key = GeneratePublicKey(crypto::KeyType::kRsa2048);
-  nlohmann::json jwk = PublicKeyToJwk(key);
+  nlohmann::json jwk = MustJwk(key);
   EXPECT_EQ(jwk["kty"], "RSA");
   EXPECT_EQ(jwk.size(), 3u);
   EXPECT_FALSE(jwk.contains("d"));
@@ -261,7 +276,7 @@ TEST(JwkTest, UnknownKtyIsUnimplemented) {
   // Case-sensitive: "ec" and "rsa" are not "EC" and "RSA".
   for (const char* kty : {"OKP", "oct", "ec", "rsa", ""}) {
     SCOPED_TRACE(kty);
-    nlohmann::json jwk = PublicKeyToJwk(GeneratePublicKey(crypto::KeyType::kEcP256));
+    nlohmann::json jwk = MustJwk(GeneratePublicKey(crypto::KeyType::kEcP256));
     jwk["kty"] = kty;
     absl::StatusOr<crypto::PublicKey> key = PublicKeyFromJwk(jwk);
     ASSERT_FALSE(key.ok());
@@ -271,7 +286,7 @@ TEST(JwkTest, UnknownKtyIsUnimplemented) {
 }
 
 TEST(JwkTest, MissingOrMalformedKtyIsInvalid) {
-  nlohmann::json jwk = PublicKeyToJwk(GeneratePublicKey(crypto::KeyType::kEcP256));
+  nlohmann::json jwk = MustJwk(GeneratePublicKey(crypto::KeyType::kEcP256));
   jwk.erase("kty");
   ExpectInvalid(jwk, "\"kty\"");
   jwk["kty"] = nullptr;

@@ -33,9 +33,14 @@ absl::Status Invalid(absl::string_view message) {
   return absl::UnauthenticatedError(absl::StrCat("jwt: ", message));
 }
 
-std::string JsonString(absl::string_view s) {
-  return nlohmann::json(std::string(s))
-      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+// `s` as a JSON string literal. Fails with InvalidArgument, naming `what`, when `s` is not valid
+// UTF-8: rewriting it would sign something other than what the caller asked for.
+absl::StatusOr<std::string> JsonString(absl::string_view s, absl::string_view what) {
+  try {
+    return nlohmann::json(std::string(s)).dump();
+  } catch (const nlohmann::json::type_error&) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " is not valid UTF-8"));
+  }
 }
 
 bool IsEc(JwtAlgorithm alg) {
@@ -286,8 +291,9 @@ absl::StatusOr<JwtSigner> JwtSigner::Create(crypto::PrivateKey key, std::string 
     return absl::InvalidArgumentError(
         absl::StrCat("jwt signer: key does not fit ", JwtAlgorithmName(*alg)));
   }
-  std::string header = absl::StrCat("{\"alg\":\"", JwtAlgorithmName(*alg),
-                                    "\",\"kid\":", JsonString(key_id), ",\"typ\":\"JWT\"}");
+  SIGNET_ASSIGN_OR_RETURN(std::string kid, JsonString(key_id, "jwt signer: key id"));
+  std::string header =
+      absl::StrCat("{\"alg\":\"", JwtAlgorithmName(*alg), "\",\"kid\":", kid, ",\"typ\":\"JWT\"}");
   std::string encoded = Base64UrlEncode(header);
   encoded.push_back('.');
   return JwtSigner(std::move(key), std::move(key_id), *alg, std::move(encoded));
@@ -303,26 +309,30 @@ absl::StatusOr<std::string> JwtSigner::Mint(const JwtSvidParams& params) const {
   if (params.ttl <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("jwt svid: ttl must be positive");
   }
-  std::string claims = absl::StrCat("{\"sub\":\"", params.subject.String(), "\",\"aud\":");
-  if (params.audience.size() == 1) {
-    absl::StrAppend(&claims, JsonString(params.audience[0]));
-  } else {
-    claims.push_back('[');
-    for (size_t i = 0; i < params.audience.size(); ++i) {
-      absl::StrAppend(&claims, i == 0 ? "" : ",", JsonString(params.audience[i]));
-    }
-    claims.push_back(']');
-  }
   for (const auto& aud : params.audience) {
     if (aud.empty()) {
       return absl::InvalidArgumentError("jwt svid: empty audience");
     }
   }
+  SIGNET_ASSIGN_OR_RETURN(std::string sub,
+                          JsonString(params.subject.String(), "jwt svid: subject"));
+  std::string claims = absl::StrCat("{\"sub\":", sub, ",\"aud\":");
+  if (params.audience.size() > 1) {
+    claims.push_back('[');
+  }
+  for (size_t i = 0; i < params.audience.size(); ++i) {
+    SIGNET_ASSIGN_OR_RETURN(std::string aud, JsonString(params.audience[i], "jwt svid: audience"));
+    absl::StrAppend(&claims, i == 0 ? "" : ",", aud);
+  }
+  if (params.audience.size() > 1) {
+    claims.push_back(']');
+  }
   int64_t iat = absl::ToUnixSeconds(params.issued_at);
   absl::StrAppend(&claims, ",\"exp\":", absl::ToUnixSeconds(params.issued_at + params.ttl),
                   ",\"iat\":", iat);
   if (!params.issuer.empty()) {
-    absl::StrAppend(&claims, ",\"iss\":", JsonString(params.issuer));
+    SIGNET_ASSIGN_OR_RETURN(std::string iss, JsonString(params.issuer, "jwt svid: issuer"));
+    absl::StrAppend(&claims, ",\"iss\":", iss);
   }
   claims.push_back('}');
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -400,6 +401,68 @@ TEST(JwtSignerTest, MintRejectsBadParams) {
   }
 }
 
+// A byte that never occurs in UTF-8, an overlong encoding of '/', a sequence cut short.
+const char* const kNotUtf8[] = {"\xff", "\xc0\xaf", "\xe2\x82"};
+
+TEST(JwtSignerTest, CreateRejectsKidThatIsNotUtf8) {
+  for (const char* bad : kNotUtf8) {
+    SCOPED_TRACE(absl::CHexEscape(bad));
+    absl::StatusOr<JwtSigner> signer = JwtSigner::Create(P256Key(), absl::StrCat("kid-", bad));
+    ASSERT_FALSE(signer.ok());
+    EXPECT_EQ(signer.status().code(), Code::kInvalidArgument);
+    EXPECT_THAT(signer.status().message(), HasSubstr("jwt signer: key id is not valid UTF-8"));
+  }
+}
+
+TEST(JwtSignerTest, MintRejectsClaimsThatAreNotUtf8) {
+  struct Case {
+    const char* name;
+    void (*set)(JwtSvidParams&, const std::string&);
+    const char* want;
+  };
+  const Case cases[] = {
+      {"single audience", [](JwtSvidParams& p, const std::string& v) { p.audience = {v}; },
+       "jwt svid: audience is not valid UTF-8"},
+      {"second audience",
+       [](JwtSvidParams& p, const std::string& v) {
+         p.audience = {kAudience, v};
+       },
+       "jwt svid: audience is not valid UTF-8"},
+      {"issuer", [](JwtSvidParams& p, const std::string& v) { p.issuer = v; },
+       "jwt svid: issuer is not valid UTF-8"},
+  };
+  JwtSigner signer = Signer(P256Key());
+  for (const Case& c : cases) {
+    for (const char* bad : kNotUtf8) {
+      SCOPED_TRACE(absl::StrCat(c.name, " ", absl::CHexEscape(bad)));
+      JwtSvidParams params = Params();
+      c.set(params, absl::StrCat("value-", bad));
+      absl::StatusOr<std::string> token = signer.Mint(params);
+      ASSERT_FALSE(token.ok()) << *token;
+      EXPECT_EQ(token.status().code(), Code::kInvalidArgument);
+      EXPECT_THAT(token.status().message(), HasSubstr(c.want));
+    }
+  }
+}
+
+TEST(JwtSignerTest, MultiByteUtf8IsKeptExactly) {
+  const std::string kid = "cl\xc3\xa9-\xe6\x97\xa5\xe6\x9c\xac";
+  const std::string audience = "aud-\xf0\x9f\x94\x91";
+  const std::string issuer = "iss-\xc3\xa9";
+  JwtSvidParams params = Params({audience});
+  params.issuer = issuer;
+  std::string token = Must(Signer(P256Key(), std::nullopt, kid).Mint(params));
+  std::vector<std::string> parts = SplitParts(token);
+  EXPECT_EQ(DecodePart(parts[0])["kid"], kid);
+  EXPECT_EQ(DecodePart(parts[1])["iss"], issuer);
+
+  BundleSet bundles = BundlesWith(kTrustDomain, kid, P256Key().public_key());
+  absl::StatusOr<JwtSvid> svid = ValidateJwtSvid(token, bundles, Options(audience));
+  ASSERT_TRUE(svid.ok()) << svid.status();
+  EXPECT_EQ(svid->key_id, kid);
+  EXPECT_EQ(svid->audience, std::vector<std::string>{audience});
+}
+
 // ---------------------------------------------------------------------------------------------
 // Round trips, one per algorithm.
 
@@ -513,7 +576,7 @@ TEST_F(JwtSvidTest, HmacWithThePublicKeyAsSecretIsRejected) {
   const Case cases[] = {{"HS256", EVP_sha256()}, {"HS384", EVP_sha384()}, {"HS512", EVP_sha512()}};
   for (const crypto::PrivateKey* key : {&P256Key(), &RsaKey()}) {
     BundleSet bundles = BundlesWith(kTrustDomain, kKid, key->public_key());
-    for (const std::string& secret : {key->public_key().ToPem(), key->public_key().ToDer()}) {
+    for (const std::string& secret : {Must(key->public_key().ToPem()), key->public_key().ToDer()}) {
       for (const Case& c : cases) {
         SCOPED_TRACE(
             absl::StrCat(c.alg, " key bits ", key->info().bits, " secret size ", secret.size()));

@@ -22,6 +22,7 @@
 namespace signet::spiffe {
 namespace {
 
+using ::signet::testing::MustEncode;
 using ::signet::testing::MustGenerate;
 
 using ::signet::crypto::Certificate;
@@ -195,8 +196,8 @@ TEST_P(X509LeafIssueTest, CaCertificateFollowsEveryRule) {
 TEST_P(X509LeafIssueTest, ParseAndVerifyRoundTrip) {
   TestCa ca("example.org", GetParam());
   X509Svid svid = ca.MintSvid("/workload", GetParam());
-  absl::StatusOr<X509Svid> parsed =
-      X509Svid::Parse(crypto::ChainToPem(svid.chain()), svid.key().ToPkcs8Pem());
+  absl::StatusOr<X509Svid> parsed = X509Svid::Parse(MustEncode(crypto::ChainToPem(svid.chain())),
+                                                    MustEncode(svid.key().ToPkcs8Pem()));
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->id().String(), kLeafId);
   EXPECT_EQ(parsed->key().info().algorithm, svid.key().info().algorithm);
@@ -384,7 +385,8 @@ TEST_P(X509LeafRuleTest, X509SvidRejectsIt) {
   EXPECT_EQ(from_parts.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(from_parts.status().message()), HasSubstr(GetParam().problem));
 
-  absl::StatusOr<X509Svid> parsed = X509Svid::Parse(leaf.ToPem(), leaf_key_.ToPkcs8Pem());
+  absl::StatusOr<X509Svid> parsed =
+      X509Svid::Parse(MustEncode(leaf.ToPem()), MustEncode(leaf_key_.ToPkcs8Pem()));
   ASSERT_FALSE(parsed.ok());
   EXPECT_THAT(std::string(parsed.status().message()), HasSubstr(GetParam().problem));
 }
@@ -456,7 +458,7 @@ TEST_F(X509SvidTest, GoodTemplatePassesEveryCheck) {
   ASSERT_TRUE(id.has_value());
   EXPECT_EQ(id->String(), kLeafId);
   EXPECT_TRUE(X509Svid::FromParts({leaf}, leaf_key_).ok());
-  EXPECT_TRUE(X509Svid::Parse(leaf.ToPem(), leaf_key_.ToPkcs8Pem()).ok());
+  EXPECT_TRUE(X509Svid::Parse(MustEncode(leaf.ToPem()), MustEncode(leaf_key_.ToPkcs8Pem())).ok());
   X509Verification v = VerifyChain({leaf});
   EXPECT_TRUE(v.ok()) << Joined(v.problems);
 }
@@ -467,7 +469,7 @@ TEST_F(X509SvidTest, GoodTemplatePassesEveryCheck) {
 TEST_F(X509SvidTest, ParseDerChainAndPkcs8DerKey) {
   X509Svid svid = ca_.MintSvidViaIntermediate("/workload");
   absl::StatusOr<X509Svid> parsed =
-      X509Svid::Parse(crypto::ChainToDer(svid.chain()), svid.key().ToPkcs8Der());
+      X509Svid::Parse(crypto::ChainToDer(svid.chain()), MustEncode(svid.key().ToPkcs8Der()));
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->id().String(), kLeafId);
   ASSERT_THAT(parsed->chain(), SizeIs(2));
@@ -479,8 +481,8 @@ TEST_F(X509SvidTest, ParseDerChainAndPkcs8DerKey) {
 
 TEST_F(X509SvidTest, ParsePemChainAndPemKey) {
   X509Svid svid = ca_.MintSvidViaIntermediate("/workload");
-  absl::StatusOr<X509Svid> parsed =
-      X509Svid::Parse(crypto::ChainToPem(svid.chain()), svid.key().ToPkcs8Pem());
+  absl::StatusOr<X509Svid> parsed = X509Svid::Parse(MustEncode(crypto::ChainToPem(svid.chain())),
+                                                    MustEncode(svid.key().ToPkcs8Pem()));
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->id().String(), kLeafId);
   EXPECT_THAT(parsed->chain(), SizeIs(2));
@@ -488,15 +490,18 @@ TEST_F(X509SvidTest, ParsePemChainAndPemKey) {
 
 TEST_F(X509SvidTest, ParseMixedEncodings) {
   X509Svid svid = ca_.MintSvid("/workload");
-  EXPECT_TRUE(X509Svid::Parse(crypto::ChainToDer(svid.chain()), svid.key().ToPkcs8Pem()).ok());
-  EXPECT_TRUE(X509Svid::Parse(crypto::ChainToPem(svid.chain()), svid.key().ToPkcs8Der()).ok());
+  EXPECT_TRUE(
+      X509Svid::Parse(crypto::ChainToDer(svid.chain()), MustEncode(svid.key().ToPkcs8Pem())).ok());
+  EXPECT_TRUE(X509Svid::Parse(MustEncode(crypto::ChainToPem(svid.chain())),
+                              MustEncode(svid.key().ToPkcs8Der()))
+                  .ok());
 }
 
 TEST_F(X509SvidTest, MismatchedKeyRejected) {
   X509Svid svid = ca_.MintSvid("/workload");
   PrivateKey other = MustGenerate();
   absl::StatusOr<X509Svid> parsed =
-      X509Svid::Parse(crypto::ChainToPem(svid.chain()), other.ToPkcs8Pem());
+      X509Svid::Parse(MustEncode(crypto::ChainToPem(svid.chain())), MustEncode(other.ToPkcs8Pem()));
   ASSERT_FALSE(parsed.ok());
   EXPECT_THAT(std::string(parsed.status().message()), HasSubstr("private key does not match"));
   // The CA's key does not match the leaf either.
@@ -519,7 +524,9 @@ TEST_F(X509SvidTest, IntermediateWithoutKeyCertSignRejected) {
   ASSERT_FALSE(svid.ok());
   EXPECT_THAT(std::string(svid.status().message()),
               HasSubstr("certificate 1 is not a CA with keyCertSign"));
-  EXPECT_FALSE(X509Svid::Parse(crypto::ChainToPem({leaf, mid}), leaf_key_.ToPkcs8Pem()).ok());
+  EXPECT_FALSE(X509Svid::Parse(MustEncode(crypto::ChainToPem({leaf, mid})),
+                               MustEncode(leaf_key_.ToPkcs8Pem()))
+                   .ok());
 
   // The same intermediate with keyCertSign is accepted.
   mid_tmpl.key_usage |= crypto::kKeyUsageKeyCertSign;
@@ -538,16 +545,16 @@ TEST_F(X509SvidTest, NonCaIntermediateRejected) {
 
 TEST_F(X509SvidTest, ParseRejectsUnreadableInput) {
   X509Svid svid = ca_.MintSvid("/workload");
-  std::string chain = crypto::ChainToPem(svid.chain());
-  std::string key = svid.key().ToPkcs8Pem();
-  for (const auto& [bad_chain, bad_key] :
-       std::vector<std::pair<std::string, std::string>>{{"", key},
-                                                        {"garbage", key},
-                                                        {chain, ""},
-                                                        {chain, "garbage"},
-                                                        {key, key},
-                                                        {chain, chain},
-                                                        {chain, svid.key().public_key().ToPem()}}) {
+  std::string chain = MustEncode(crypto::ChainToPem(svid.chain()));
+  std::string key = MustEncode(svid.key().ToPkcs8Pem());
+  for (const auto& [bad_chain, bad_key] : std::vector<std::pair<std::string, std::string>>{
+           {"", key},
+           {"garbage", key},
+           {chain, ""},
+           {chain, "garbage"},
+           {key, key},
+           {chain, chain},
+           {chain, MustEncode(svid.key().public_key().ToPem())}}) {
     absl::StatusOr<X509Svid> parsed = X509Svid::Parse(bad_chain, bad_key);
     ASSERT_FALSE(parsed.ok()) << bad_chain << " / " << bad_key;
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);

@@ -11,6 +11,7 @@
 namespace signet {
 namespace {
 
+using ::signet::testing::MustEncode;
 using ::signet::testing::RunCommand;
 using ::signet::testing::TempDir;
 using ::signet::testing::WriteTestFile;
@@ -75,8 +76,8 @@ TEST(CliTest, VersionNamesOpenssl) {
 TEST(CliTest, BundleInspectSpiffeAndPem) {
   testing::TestCa ca("example.org");
   TempDir dir;
-  WriteTestFile(dir.File("b.json"), spiffe::ToSpiffeBundleJson(ca.bundle()));
-  WriteTestFile(dir.File("b.pem"), spiffe::X509AuthoritiesToPem(ca.bundle()));
+  WriteTestFile(dir.File("b.json"), MustEncode(spiffe::ToSpiffeBundleJson(ca.bundle())));
+  WriteTestFile(dir.File("b.pem"), MustEncode(spiffe::X509AuthoritiesToPem(ca.bundle())));
   std::string out;
   ASSERT_EQ(RunCommand(Signet("bundle inspect " + dir.File("b.json")), &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("uri san:    spiffe://example.org"));

@@ -34,6 +34,7 @@
 namespace signet {
 namespace {
 
+using ::signet::testing::MustEncode;
 using spiffe::JwtAlgorithm;
 using ::testing::HasSubstr;
 
@@ -119,7 +120,7 @@ class JwtInteropTest : public ::testing::TestWithParam<InteropCase> {
     bundles_.Put(td_, bundle);
     jwks_path_ = dir_.File("bundle.json");
     signet::testing::WriteTestFile(
-        jwks_path_, spiffe::ToSpiffeBundleJson(bundle, spiffe::BundleKeys::kJwtOnly));
+        jwks_path_, MustEncode(spiffe::ToSpiffeBundleJson(bundle, spiffe::BundleKeys::kJwtOnly)));
   }
 
   std::string MintWithSignet(const std::string& audience) const {
@@ -138,7 +139,7 @@ class JwtInteropTest : public ::testing::TestWithParam<InteropCase> {
   std::string MintWithPyJwt(const crypto::PrivateKey& key, const std::string& kid,
                             int exp_offset_seconds = 300) const {
     std::string key_path = dir_.File("key.pem");
-    signet::testing::WriteTestFile(key_path, key.ToPkcs8Pem());
+    signet::testing::WriteTestFile(key_path, MustEncode(key.ToPkcs8Pem()));
     ToolResult minted =
         RunTool({"mint", "--key", key_path, "--kid", kid, "--alg", GetParam().alg_name, "--sub",
                  kSubject, "--aud", kAudience, "--exp-offset", absl::StrCat(exp_offset_seconds)});

@@ -24,6 +24,7 @@ namespace {
 using ::signet::crypto::Certificate;
 using ::signet::crypto::KeyType;
 using ::signet::crypto::PrivateKey;
+using ::signet::testing::MustEncode;
 using ::signet::testing::RunCommand;
 using ::signet::testing::TempDir;
 using ::signet::testing::TestCa;
@@ -70,13 +71,13 @@ class OpensslVerifyHarness : public ::testing::Test {
   // Writes the trust domain's X.509 authorities as bundle.pem and returns its path.
   std::string WriteBundle(const TestCa& ca) {
     std::string path = dir_.File("bundle.pem");
-    WriteTestFile(path, spiffe::X509AuthoritiesToPem(ca.bundle()));
+    WriteTestFile(path, MustEncode(spiffe::X509AuthoritiesToPem(ca.bundle())));
     return path;
   }
 
   std::string WritePem(const std::string& name, const std::vector<Certificate>& certs) {
     std::string path = dir_.File(name);
-    WriteTestFile(path, crypto::ChainToPem(certs));
+    WriteTestFile(path, MustEncode(crypto::ChainToPem(certs)));
     return path;
   }
 
@@ -141,18 +142,18 @@ TEST_P(SignetToOpensslTest, OpensslReadsOurKeys) {
   TestCa ca("example.org", GetParam());
   spiffe::X509Svid svid = ca.MintSvid("/workload", GetParam());
   std::string pem = dir_.File("key.pem");
-  WriteTestFile(pem, svid.key().ToPkcs8Pem());
+  WriteTestFile(pem, MustEncode(svid.key().ToPkcs8Pem()));
   std::string out;
   EXPECT_EQ(Openssl(absl::StrCat("pkey -in ", Quote(pem), " -noout"), &out), 0) << out;
 
   std::string der = dir_.File("key.der");
-  WriteTestFile(der, svid.key().ToPkcs8Der());
+  WriteTestFile(der, MustEncode(svid.key().ToPkcs8Der()));
   EXPECT_EQ(Openssl(absl::StrCat("pkey -inform DER -in ", Quote(der), " -noout"), &out), 0) << out;
 
   // The public half openssl derives from the key is the one in the certificate.
   std::string pub;
   ASSERT_EQ(Openssl(absl::StrCat("pkey -in ", Quote(pem), " -pubout"), &pub), 0) << pub;
-  EXPECT_EQ(pub, svid.leaf().public_key().ToPem());
+  EXPECT_EQ(pub, MustEncode(svid.leaf().public_key().ToPem()));
 }
 
 TEST_P(SignetToOpensslTest, OpensslShowsTheSpiffeExtensions) {

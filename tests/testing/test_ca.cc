@@ -1,5 +1,8 @@
 #include "tests/testing/test_ca.h"
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -27,6 +30,24 @@ T OrDie(absl::StatusOr<T> v, const char* what) {
 
 crypto::PrivateKey MustGenerate(crypto::KeyType type) {
   return OrDie(crypto::PrivateKey::Generate(type), "generate key");
+}
+
+crypto::PublicKey EcPublicKeyWithoutPoint() {
+  char group[] = "P-256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
+                         OSSL_PARAM_construct_end()};
+  crypto::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  EVP_PKEY* raw = nullptr;
+  if (ctx == nullptr || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_KEY_PARAMETERS, params) != 1) {
+    std::cerr << "test fixture: ec key parameters: " << crypto::OsslError("fromdata") << "\n";
+    std::abort();
+  }
+  return OrDie(crypto::PublicKey::FromEvp(crypto::EvpPkeyPtr(raw)), "ec key without point");
+}
+
+std::string MustEncode(absl::StatusOr<std::string> encoded) {
+  return OrDie(std::move(encoded), "encode");
 }
 
 absl::Time TestNow() { return absl::FromUnixSeconds(1800000000); }  // 2027-01-15

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "src/crypto/certificate.h"
 #include "src/crypto/key.h"
@@ -21,6 +22,14 @@ absl::Time TestNow();
 
 // Generates a key of `type`; a failure is reported as a test failure.
 crypto::PrivateKey MustGenerate(crypto::KeyType type = crypto::KeyType::kEcP256);
+
+// An EC P-256 key object that holds the group but no public point. It passes the key policy yet
+// cannot be encoded: encoders must report that rather than produce empty or zero output.
+crypto::PublicKey EcPublicKeyWithoutPoint();
+
+// The output of an encoder (ToPem, ToPkcs8Pem, ToSpiffeBundleJson, ...); aborts the test binary
+// if it failed.
+std::string MustEncode(absl::StatusOr<std::string> encoded);
 
 // A root CA (and JWT signer) for one trust domain. Aborts the test binary on setup failure.
 class TestCa {
