@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "src/cli/admin_commands.h"
 #include "src/cli/core_commands.h"
 #include "src/cli/output.h"
 
@@ -18,6 +19,11 @@ int main(int argc, char** argv) {
   signet::cli::RegisterBundleCommands(app, &exit_code);
   signet::cli::RegisterJwtCommands(app, &exit_code);
   signet::cli::RegisterDemoCommand(app, &exit_code);
+  signet::cli::RegisterServerCommands(app, &exit_code);
+  signet::cli::RegisterEntryCommands(app, &exit_code);
+  signet::cli::RegisterAgentCommands(app, &exit_code);
+  signet::cli::RegisterBundleAdminCommands(app, &exit_code);
+  signet::cli::RegisterSvidAdminCommands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

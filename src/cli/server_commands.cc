@@ -1,0 +1,95 @@
+// signet server run|validate
+#include <signal.h>
+
+#include <iostream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "src/cli/admin_commands.h"
+#include "src/cli/output.h"
+#include "src/common/file_util.h"
+#include "src/common/logging.h"
+#include "src/server/config/server_config.h"
+#include "src/server/server.h"
+
+namespace signet::cli {
+namespace {
+
+struct ServerFlags {
+  std::string config_path;
+  bool expand_env = false;
+  OutputFormat output = OutputFormat::kText;
+};
+
+int ServerValidate(const ServerFlags& f) {
+  auto text = ReadFile(f.config_path, kMaxConfigBytes);
+  if (!text.ok()) return Fail(text.status());
+  ConfigOptions options{.source_name = f.config_path, .expand_env = f.expand_env};
+  ConfigProblems problems = server::ValidateServerConfig(*text, options);
+  if (f.output == OutputFormat::kJson) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const ConfigProblem& p : problems) {
+      list.push_back({{"line", p.line}, {"key", p.path}, {"message", p.message}});
+    }
+    PrintJson({{"valid", problems.empty()}, {"problems", list}});
+  } else if (problems.empty()) {
+    std::cout << f.config_path << ": configuration is valid\n";
+  } else {
+    for (const ConfigProblem& p : problems) std::cerr << p.ToString(f.config_path) << "\n";
+    std::cerr << "signet: " << problems.size()
+              << (problems.size() == 1 ? " problem" : " problems") << " in " << f.config_path
+              << "\n";
+  }
+  return problems.empty() ? kExitOk : kExitError;
+}
+
+int ServerRun(const ServerFlags& f) {
+  auto config = server::LoadServerConfigFile(
+      f.config_path, ConfigOptions{.source_name = f.config_path, .expand_env = f.expand_env});
+  if (!config.ok()) return Fail(config.status());
+  InitLogging({.level = config->log_level, .format = config->log_format});
+  // Block the stop signals before any thread starts, so that every thread inherits the mask and
+  // only sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  auto server = server::SignetServer::Start(*config);
+  if (!server.ok()) {
+    LogError("server failed to start", {{"error", server.status()}});
+    return Fail(server.status());
+  }
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  LogInfo("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  (*server)->Shutdown(absl::Seconds(10));
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterServerCommands(CLI::App& app, int* exit_code) {
+  auto f = std::make_shared<ServerFlags>();
+  CLI::App* server = app.add_subcommand("server", "Run or check a Signet server");
+  server->require_subcommand(1);
+
+  CLI::App* run = server->add_subcommand(
+      "run", "Run the server until SIGTERM or SIGINT (then stop gracefully)");
+  run->add_option("-c,--config", f->config_path, "Path to server.yaml")->required();
+  run->add_flag("--expand-env", f->expand_env, "Substitute ${VAR} in the config file");
+  run->callback([=] { *exit_code = ServerRun(*f); });
+
+  CLI::App* validate = server->add_subcommand(
+      "validate", "Check a config file; print every problem with its line number");
+  validate->add_option("-c,--config", f->config_path, "Path to server.yaml")->required();
+  validate->add_flag("--expand-env", f->expand_env, "Substitute ${VAR} in the config file");
+  validate->add_option("-o,--output", f->output, "Output format: text or json")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, OutputFormat>{{"text", OutputFormat::kText},
+                                              {"json", OutputFormat::kJson}},
+          CLI::ignore_case));
+  validate->callback([=] { *exit_code = ServerValidate(*f); });
+}
+
+}  // namespace signet::cli

@@ -1,0 +1,138 @@
+#include "src/server/datastore/entry_query.h"
+
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "src/common/base64.h"
+#include "src/common/status_macros.h"
+#include "src/server/datastore/row_codec.h"
+#include "src/server/datastore/validation.h"
+#include "src/spiffe/spiffe_id.h"
+
+namespace signet::server::internal {
+namespace {
+
+constexpr absl::string_view kTokenVersion = "v1";
+constexpr size_t kMaxTokenLength = 4096;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EntryQuery>> EntryQuery::Create(const EntryFilter& filter) {
+  if (filter.spiffe_id.has_value()) {
+    SIGNET_RETURN_IF_ERROR(Annotate(CheckSpiffeId("spiffe_id", *filter.spiffe_id, false),
+                                    "datastore: filter"));
+  }
+  if (filter.parent_id.has_value()) {
+    SIGNET_RETURN_IF_ERROR(Annotate(CheckSpiffeId("parent_id", *filter.parent_id, false),
+                                    "datastore: filter"));
+  }
+  if (filter.federates_with.has_value() &&
+      spiffe::ValidateTrustDomainName(*filter.federates_with) != spiffe::IdError::kNone) {
+    return absl::InvalidArgumentError(
+        "datastore: filter: federates_with: not a trust domain name");
+  }
+  std::unique_ptr<EntryQuery> query(new EntryQuery(filter));
+  if (query->filter_.selectors.has_value()) {
+    spiffe::CanonicalizeSelectors(*query->filter_.selectors);
+  }
+  query->Build();
+  return query;
+}
+
+void EntryQuery::Build() {
+  where_ = "1 = 1";
+  if (filter_.spiffe_id.has_value()) {
+    absl::StrAppend(&where_, " AND e.spiffe_id = ?");
+    params_.emplace_back(absl::string_view(*filter_.spiffe_id));
+  }
+  if (filter_.parent_id.has_value()) {
+    absl::StrAppend(&where_, " AND e.parent_id = ?");
+    params_.emplace_back(absl::string_view(*filter_.parent_id));
+  }
+  if (filter_.selectors.has_value()) {
+    AddSelectorClause();
+  }
+  if (filter_.federates_with.has_value()) {
+    absl::StrAppend(&where_,
+                    " AND e.id IN (SELECT entry_id FROM entry_federates_with WHERE "
+                    "trust_domain = ?)");
+    params_.emplace_back(absl::string_view(*filter_.federates_with));
+  }
+  if (filter_.admin.has_value()) {
+    absl::StrAppend(&where_, " AND e.admin = ?");
+    params_.emplace_back(int64_t{*filter_.admin ? 1 : 0});
+  }
+  if (filter_.downstream.has_value()) {
+    absl::StrAppend(&where_, " AND e.downstream = ?");
+    params_.emplace_back(int64_t{*filter_.downstream ? 1 : 0});
+  }
+}
+
+void EntryQuery::AddSelectorClause() {
+  const std::vector<Selector>& selectors = *filter_.selectors;
+  if (filter_.selector_match == SelectorMatch::kExact) {
+    selector_hash_ = SelectorHash(SelectorsToText(selectors));
+    absl::StrAppend(&where_, " AND e.selector_hash = ?");
+    params_.emplace_back(absl::string_view(selector_hash_));
+    return;
+  }
+  if (selectors.empty()) {
+    // Every entry has a selector: all are supersets of {}, none is a subset or shares one.
+    if (filter_.selector_match != SelectorMatch::kSuperset) {
+      absl::StrAppend(&where_, " AND 1 = 0");
+    }
+    return;
+  }
+  std::string any = "SELECT entry_id FROM entry_selectors WHERE ";
+  for (size_t i = 0; i < selectors.size(); ++i) {
+    absl::StrAppend(&any, i == 0 ? "" : " OR ", "(type = ? AND value = ?)");
+    params_.emplace_back(absl::string_view(selectors[i].type()));
+    params_.emplace_back(absl::string_view(selectors[i].value()));
+  }
+  switch (filter_.selector_match) {
+    case SelectorMatch::kAny:
+      absl::StrAppend(&where_, " AND e.id IN (", any, ")");
+      break;
+    case SelectorMatch::kSuperset:
+      absl::StrAppend(&where_, " AND e.id IN (", any, " GROUP BY entry_id HAVING COUNT(*) = ?)");
+      params_.emplace_back(static_cast<int64_t>(selectors.size()));
+      break;
+    case SelectorMatch::kSubset:
+      // Entries all of whose selectors are among the filter's: the number of their selectors
+      // found in the filter equals their selector count.
+      absl::StrAppend(&where_, " AND e.id IN (", any,
+                      " GROUP BY entry_id HAVING COUNT(*) = "
+                      "(SELECT c.selector_count FROM entries c WHERE c.id = entry_id))");
+      break;
+    case SelectorMatch::kExact:
+      break;
+  }
+}
+
+std::string EncodePageToken(absl::string_view tag, absl::string_view last_key) {
+  return Base64UrlEncode(absl::StrCat(kTokenVersion, ":", tag, ":", last_key));
+}
+
+absl::StatusOr<std::string> DecodePageToken(absl::string_view tag, absl::string_view token) {
+  absl::Status bad = absl::InvalidArgumentError("datastore: page_token: not a valid page token");
+  if (token.size() > kMaxTokenLength) {
+    return bad;
+  }
+  absl::StatusOr<std::string> decoded = Base64UrlDecode(token);
+  if (!decoded.ok()) {
+    return bad;
+  }
+  absl::string_view rest = *decoded;
+  if (!absl::ConsumePrefix(&rest, kTokenVersion) || !absl::ConsumePrefix(&rest, ":") ||
+      !absl::ConsumePrefix(&rest, tag) || !absl::ConsumePrefix(&rest, ":") || rest.empty()) {
+    return bad;
+  }
+  return std::string(rest);
+}
+
+}  // namespace signet::server::internal
