@@ -59,8 +59,8 @@ void EntryQuery::Build() {
   }
   if (filter_.federates_with.has_value()) {
     absl::StrAppend(&where_,
-                    " AND e.id IN (SELECT entry_id FROM entry_federates_with WHERE "
-                    "trust_domain = ?)");
+                    " AND e.seq IN (SELECT f.entry_seq FROM entry_federates_with f WHERE "
+                    "f.trust_domain = ?)");
     params_.emplace_back(absl::string_view(*filter_.federates_with));
   }
   if (filter_.admin.has_value()) {
@@ -75,41 +75,77 @@ void EntryQuery::Build() {
 
 void EntryQuery::AddSelectorClause() {
   const std::vector<Selector>& selectors = *filter_.selectors;
-  if (filter_.selector_match == SelectorMatch::kExact) {
+  // With a spiffe_id or parent_id filter the scan is driven by that index and each candidate's
+  // selectors are checked through entry_selectors' primary key (correlated subqueries); without
+  // one, the candidates come from the (type, value) index.
+  const bool narrowed = filter_.spiffe_id.has_value() || filter_.parent_id.has_value();
+  const SelectorMatch match = filter_.selector_match;
+  if (match == SelectorMatch::kExact) {
     selector_hash_ = SelectorHash(SelectorsToText(selectors));
-    absl::StrAppend(&where_, " AND e.selector_hash = ?");
-    params_.emplace_back(absl::string_view(selector_hash_));
-    return;
   }
   if (selectors.empty()) {
-    // Every entry has a selector: all are supersets of {}, none is a subset or shares one.
-    if (filter_.selector_match != SelectorMatch::kSuperset) {
+    // Every entry has a selector: all are supersets of {}; none equals {}, is a subset of it or
+    // shares a selector with it.
+    if (match != SelectorMatch::kSuperset) {
       absl::StrAppend(&where_, " AND 1 = 0");
     }
     return;
   }
-  std::string any = "SELECT entry_id FROM entry_selectors WHERE ";
+  if (narrowed && match == SelectorMatch::kExact) {
+    absl::StrAppend(&where_, " AND e.selector_hash = ?");
+    params_.emplace_back(absl::string_view(selector_hash_));
+    return;
+  }
+  std::string any = "(";
   for (size_t i = 0; i < selectors.size(); ++i) {
-    absl::StrAppend(&any, i == 0 ? "" : " OR ", "(type = ? AND value = ?)");
+    absl::StrAppend(&any, i == 0 ? "" : " OR ", "(s.type = ? AND s.value = ?)");
     params_.emplace_back(absl::string_view(selectors[i].type()));
     params_.emplace_back(absl::string_view(selectors[i].value()));
   }
-  switch (filter_.selector_match) {
+  absl::StrAppend(&any, ")");
+  const int64_t n = static_cast<int64_t>(selectors.size());
+  if (narrowed) {
+    const std::string matching =
+        absl::StrCat("SELECT COUNT(*) FROM entry_selectors s WHERE s.entry_seq = e.seq AND ", any);
+    switch (match) {
+      case SelectorMatch::kAny:
+        absl::StrAppend(&where_, " AND (", matching, ") > 0");
+        break;
+      case SelectorMatch::kSuperset:
+        absl::StrAppend(&where_, " AND (", matching, ") = ?");
+        params_.emplace_back(n);
+        break;
+      case SelectorMatch::kSubset:
+        absl::StrAppend(&where_, " AND (", matching, ") = e.selector_count");
+        break;
+      case SelectorMatch::kExact:
+        break;
+    }
+    return;
+  }
+  const std::string candidates =
+      absl::StrCat("SELECT s.entry_seq FROM entry_selectors s WHERE ", any);
+  switch (match) {
     case SelectorMatch::kAny:
-      absl::StrAppend(&where_, " AND e.id IN (", any, ")");
+      absl::StrAppend(&where_, " AND e.seq IN (", candidates, ")");
       break;
     case SelectorMatch::kSuperset:
-      absl::StrAppend(&where_, " AND e.id IN (", any, " GROUP BY entry_id HAVING COUNT(*) = ?)");
-      params_.emplace_back(static_cast<int64_t>(selectors.size()));
+      absl::StrAppend(&where_, " AND e.seq IN (", candidates,
+                      " GROUP BY s.entry_seq HAVING COUNT(*) = ?)");
+      params_.emplace_back(n);
+      break;
+    case SelectorMatch::kExact:
+      absl::StrAppend(&where_, " AND e.seq IN (", candidates,
+                      " GROUP BY s.entry_seq HAVING COUNT(*) = ?) AND e.selector_hash = ?");
+      params_.emplace_back(n);
+      params_.emplace_back(absl::string_view(selector_hash_));
       break;
     case SelectorMatch::kSubset:
       // Entries all of whose selectors are among the filter's: the number of their selectors
       // found in the filter equals their selector count.
-      absl::StrAppend(&where_, " AND e.id IN (", any,
-                      " GROUP BY entry_id HAVING COUNT(*) = "
-                      "(SELECT c.selector_count FROM entries c WHERE c.id = entry_id))");
-      break;
-    case SelectorMatch::kExact:
+      absl::StrAppend(&where_, " AND e.seq IN (", candidates,
+                      " GROUP BY s.entry_seq HAVING COUNT(*) = "
+                      "(SELECT c.selector_count FROM entries c WHERE c.seq = s.entry_seq))");
       break;
   }
 }

@@ -17,9 +17,16 @@ struct Migration {
 
 // Times are Unix seconds (BIGINT); NULL means "unset". Booleans are INTEGER 0/1. Lists are
 // newline-terminated items ("a\nb\n"; "" is the empty list). Text columns are validated on read.
+//
+// Entries: `id` is random, so every index led by it takes inserts at random places; the tables
+// that hang off an entry are keyed by its insertion sequence number `seq` instead, which keeps
+// their primary keys append-only (what makes bulk creation fast on large stores). `selectors`
+// holds the canonical selector list and `selector_hash` its SHA-256 (the duplicate key);
+// entry_selectors is the (type, value) index for selector queries.
 constexpr char kSchemaV1[] = R"sql(
 CREATE TABLE entries (
-  id {KEY_TEXT} PRIMARY KEY,
+  seq {SERIAL_KEY},
+  id {KEY_TEXT} NOT NULL,
   spiffe_id {KEY_TEXT} NOT NULL,
   parent_id {KEY_TEXT} NOT NULL,
   selectors TEXT NOT NULL,
@@ -35,21 +42,21 @@ CREATE TABLE entries (
   expires_at BIGINT,
   revision BIGINT NOT NULL,
   created_at BIGINT NOT NULL,
-  CONSTRAINT entries_unique_key UNIQUE (selector_hash, parent_id, spiffe_id)
+  CONSTRAINT entries_id UNIQUE (id),
+  CONSTRAINT entries_unique_key UNIQUE (spiffe_id, parent_id, selector_hash)
 );
 CREATE INDEX entries_by_parent_id ON entries (parent_id, id);
-CREATE INDEX entries_by_spiffe_id ON entries (spiffe_id, id);
 CREATE TABLE entry_selectors (
-  entry_id {KEY_TEXT} NOT NULL REFERENCES entries (id) ON DELETE CASCADE,
+  entry_seq BIGINT NOT NULL REFERENCES entries (seq) ON DELETE CASCADE,
   type {KEY_TEXT} NOT NULL,
   value {KEY_TEXT} NOT NULL,
-  PRIMARY KEY (entry_id, type, value)
+  PRIMARY KEY (entry_seq, type, value)
 ) {WITHOUT_ROWID};
 CREATE INDEX entry_selectors_by_value ON entry_selectors (type, value);
 CREATE TABLE entry_federates_with (
-  entry_id {KEY_TEXT} NOT NULL REFERENCES entries (id) ON DELETE CASCADE,
+  entry_seq BIGINT NOT NULL REFERENCES entries (seq) ON DELETE CASCADE,
   trust_domain {KEY_TEXT} NOT NULL,
-  PRIMARY KEY (entry_id, trust_domain)
+  PRIMARY KEY (entry_seq, trust_domain)
 ) {WITHOUT_ROWID};
 CREATE INDEX entry_federates_with_by_trust_domain ON entry_federates_with (trust_domain);
 CREATE TABLE nodes (

@@ -131,8 +131,9 @@ class SqlDataStore final : public DataStore {
 
   // Entry helpers (sql_entries.cc).
   absl::Status InsertEntry(Txn& txn, const RegistrationEntry& entry);
-  absl::Status InsertEntryLinks(Txn& txn, const RegistrationEntry& entry, bool selectors,
-                                bool federates_with);
+  // Indexes the selectors and/or federated trust domains of the entry with sequence `seq`.
+  absl::Status InsertEntryLinks(Txn& txn, int64_t seq, const RegistrationEntry& entry,
+                                bool selectors, bool federates_with);
   absl::StatusOr<std::optional<RegistrationEntry>> FindEntry(sql::Connection& conn,
                                                              absl::string_view id);
   absl::Status DuplicateEntryError(Txn& txn, const RegistrationEntry& entry,

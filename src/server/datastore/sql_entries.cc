@@ -27,7 +27,7 @@ constexpr char kInsertEntry[] =
     "INSERT INTO entries (spiffe_id, parent_id, selectors, selector_hash, selector_count, "
     "x509_svid_ttl_seconds, jwt_svid_ttl_seconds, dns_names, hint, admin, downstream, "
     "federates_with, expires_at, revision, created_at, id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq";
 
 constexpr char kUpdateEntry[] =
     "UPDATE entries SET spiffe_id = ?, parent_id = ?, selectors = ?, selector_hash = ?, "
@@ -122,20 +122,19 @@ absl::StatusOr<std::optional<RegistrationEntry>> SqlDataStore::FindEntry(sql::Co
   return e;
 }
 
-absl::Status SqlDataStore::InsertEntryLinks(Txn& txn, const RegistrationEntry& entry,
+absl::Status SqlDataStore::InsertEntryLinks(Txn& txn, int64_t seq, const RegistrationEntry& entry,
                                             bool selectors, bool federates_with) {
-  const absl::string_view id = entry.id;
   for (size_t i = 0; selectors && i < entry.selectors.size(); ++i) {
     const Selector& s = entry.selectors[i];
     SIGNET_RETURN_IF_ERROR(
-        txn.Query("INSERT INTO entry_selectors (entry_id, type, value) VALUES (?, ?, ?)",
-                  {id, absl::string_view(s.type()), absl::string_view(s.value())})
+        txn.Query("INSERT INTO entry_selectors (entry_seq, type, value) VALUES (?, ?, ?)",
+                  {seq, absl::string_view(s.type()), absl::string_view(s.value())})
             .status());
   }
   for (size_t i = 0; federates_with && i < entry.federates_with.size(); ++i) {
     SIGNET_RETURN_IF_ERROR(
-        txn.Query("INSERT INTO entry_federates_with (entry_id, trust_domain) VALUES (?, ?)",
-                  {id, absl::string_view(entry.federates_with[i])})
+        txn.Query("INSERT INTO entry_federates_with (entry_seq, trust_domain) VALUES (?, ?)",
+                  {seq, absl::string_view(entry.federates_with[i])})
             .status());
   }
   return absl::OkStatus();
@@ -146,8 +145,12 @@ absl::Status SqlDataStore::InsertEntry(Txn& txn, const RegistrationEntry& entry)
   std::vector<sql::Param> params = encoded.MutableColumns();
   params.push_back(absl::ToUnixSeconds(entry.created_at));
   params.push_back(absl::string_view(entry.id));
-  SIGNET_RETURN_IF_ERROR(txn.Query(kInsertEntry, params).status());
-  SIGNET_RETURN_IF_ERROR(InsertEntryLinks(txn, entry, true, true));
+  SIGNET_ASSIGN_OR_RETURN(sql::Result inserted, txn.Query(kInsertEntry, params));
+  if (inserted.num_rows() != 1) {
+    return absl::InternalError("datastore: create entry: no sequence number returned");
+  }
+  SIGNET_ASSIGN_OR_RETURN(int64_t seq, inserted.Int64("entries", 0, 0));
+  SIGNET_RETURN_IF_ERROR(InsertEntryLinks(txn, seq, entry, true, true));
   return txn.AppendChange(entry.revision, ChangeKind::kEntry, ChangeOp::kCreate, entry.id, &entry);
 }
 
@@ -257,15 +260,21 @@ absl::StatusOr<RegistrationEntry> SqlDataStore::UpdateEntry(
     SIGNET_RETURN_IF_ERROR(status);
     const bool selectors_changed = updated.selectors != stored->selectors;
     const bool federates_changed = updated.federates_with != stored->federates_with;
-    if (selectors_changed) {
+    if (selectors_changed || federates_changed) {
+      SIGNET_ASSIGN_OR_RETURN(sql::Result r,
+                              txn.Query("SELECT seq FROM entries WHERE id = ?", {updated.id}));
+      SIGNET_ASSIGN_OR_RETURN(int64_t seq, r.Int64("entries", 0, 0));
+      if (selectors_changed) {
+        SIGNET_RETURN_IF_ERROR(
+            txn.Query("DELETE FROM entry_selectors WHERE entry_seq = ?", {seq}).status());
+      }
+      if (federates_changed) {
+        SIGNET_RETURN_IF_ERROR(
+            txn.Query("DELETE FROM entry_federates_with WHERE entry_seq = ?", {seq}).status());
+      }
       SIGNET_RETURN_IF_ERROR(
-          txn.Query("DELETE FROM entry_selectors WHERE entry_id = ?", {updated.id}).status());
+          InsertEntryLinks(txn, seq, updated, selectors_changed, federates_changed));
     }
-    if (federates_changed) {
-      SIGNET_RETURN_IF_ERROR(
-          txn.Query("DELETE FROM entry_federates_with WHERE entry_id = ?", {updated.id}).status());
-    }
-    SIGNET_RETURN_IF_ERROR(InsertEntryLinks(txn, updated, selectors_changed, federates_changed));
     return txn.AppendChange(updated.revision, ChangeKind::kEntry, ChangeOp::kUpdate, updated.id,
                             &updated);
   }));

@@ -7,6 +7,7 @@ namespace signet::server::sql {
 
 std::string Dialect::ExpandSchema(absl::string_view ddl) const {
   return absl::StrReplaceAll(ddl, {{"{AUTO_ID}", auto_id},
+                                   {"{SERIAL_KEY}", serial_key},
                                    {"{INT64_KEY}", int64_key},
                                    {"{BLOB}", blob},
                                    {"{KEY_TEXT}", key_text},
@@ -21,6 +22,7 @@ const Dialect& SqliteDialect() {
       .migration_lock = "",
       .single_writer = true,
       .auto_id = "INTEGER PRIMARY KEY AUTOINCREMENT",
+      .serial_key = "INTEGER PRIMARY KEY",
       .int64_key = "INTEGER PRIMARY KEY",  // the rowid itself: no separate index
       .blob = "BLOB",
       .key_text = "TEXT",  // BINARY collation
@@ -39,6 +41,7 @@ const Dialect& PostgresDialect() {
       .migration_lock = "SELECT pg_advisory_xact_lock(1397182036002)",
       .single_writer = false,
       .auto_id = "BIGSERIAL PRIMARY KEY",
+      .serial_key = "BIGSERIAL PRIMARY KEY",
       .int64_key = "BIGINT PRIMARY KEY",
       .blob = "BYTEA",
       .key_text = "TEXT COLLATE \"C\"",

@@ -23,10 +23,12 @@ struct Dialect {
   // True when the database allows one writer at a time (SQLite): the store then queues writers
   // on a mutex instead of letting them spin in the database's busy handler.
   bool single_writer = false;
-  // Schema fragments substituted for {AUTO_ID}, {INT64_KEY}, {BLOB}, {KEY_TEXT} and
-  // {WITHOUT_ROWID} in migrations. KEY_TEXT is text compared byte by byte, so that keys sort the
+  // Schema fragments substituted for {AUTO_ID}, {SERIAL_KEY}, {INT64_KEY}, {BLOB}, {KEY_TEXT}
+  // and {WITHOUT_ROWID} in migrations. AUTO_ID never reuses a value; SERIAL_KEY may reuse the
+  // value of a deleted last row (SQLite) and costs nothing extra per insert. KEY_TEXT is text compared byte by byte, so that keys sort the
   // same way on every database whatever its locale.
   absl::string_view auto_id;
+  absl::string_view serial_key;
   absl::string_view int64_key;
   absl::string_view blob;
   absl::string_view key_text;
