@@ -1,11 +1,13 @@
 #include "src/server/server.h"
 
+#include <arpa/inet.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
@@ -23,6 +25,7 @@
 #include "src/server/ca/disk_key_manager.h"
 #include "src/server/ca/key_manager.h"
 #include "src/server/datastore/datastore.h"
+#include "src/server/server_svid.h"
 
 namespace signet::server {
 
@@ -55,6 +58,17 @@ namespace {
 constexpr absl::Duration kTickInterval = absl::Seconds(1);
 // The admin API's largest request (a batch of entries).
 constexpr int kMaxAdminMessageBytes = 64 << 20;
+// How often gRPC re-reads the server SVID and bundle files: a renewed SVID or a new CA reaches
+// new handshakes within a tick plus this.
+constexpr unsigned int kSvidFileRefreshSeconds = 1;
+// Every method of the admin services.
+constexpr char kAdminMethodPrefix[] = "/signet.admin.v1.";
+
+// True for an IPv4 or IPv6 address literal (which cannot be a DNS SAN).
+bool IsIpLiteral(const std::string& host) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
 
 absl::Status MakeDir(const std::string& path, mode_t mode) {
   if (mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return absl::OkStatus();
@@ -101,13 +115,24 @@ absl::Status SignetServer::Init() {
                       .default_x509_svid_ttl = config_.default_x509_svid_ttl,
                       .default_jwt_svid_ttl = config_.default_jwt_svid_ttl};
   SIGNET_ASSIGN_OR_RETURN(ca_, CaManager::Create(ca));
+  // The server SVID names the listener's host when it is a DNS name (an address literal or a
+  // wildcard cannot be a DNS SAN); kServerSvidDnsName is always there.
+  std::vector<std::string> dns_names;
+  if (!config_.bind_host.empty() && !IsIpLiteral(config_.bind_host)) {
+    dns_names.push_back(config_.bind_host);
+  }
+  SIGNET_ASSIGN_OR_RETURN(svid_, ServerSvid::Create({.ca = *ca_,
+                                                     .clock = clock_,
+                                                     .dir = config_.data_dir + "/server-svid",
+                                                     .dns_names = std::move(dns_names)}));
 
   peers_ = std::make_unique<rpc::PeerRegistry>();
   api_ = std::make_unique<ApiContext>(
       ApiSettings{.trust_domain = config_.trust_domain,
                   .default_x509_svid_ttl = config_.default_x509_svid_ttl,
                   .default_jwt_svid_ttl = config_.default_jwt_svid_ttl,
-                  .started_at = clock_.Now()},
+                  .started_at = clock_.Now(),
+                  .admin_ids = config_.admin_ids},
       store_.get(), ca_.get(), &clock_, peers_.get());
   services_ = std::make_unique<AdminServices>(api_.get());
   grpc::ServerBuilder builder;
@@ -130,10 +155,37 @@ absl::Status SignetServer::Init() {
                                                              : deny_server_.get();
                                },
                                .registry = peers_.get()}));
+  SIGNET_RETURN_IF_ERROR(StartTcpListener());
   ticker_ = std::thread([this] { TickLoop(); });
   LogInfo("server ready", {{"trust_domain", config_.trust_domain.name()},
                            {"admin_socket", config_.admin_socket},
+                           {"bind_address", config_.bind_address},
+                           {"tcp_port", tcp_port_},
                            {"datastore", DatastoreDriverName(config_.datastore.driver)}});
+  return absl::OkStatus();
+}
+
+absl::Status SignetServer::StartTcpListener() {
+  // Its own service objects: gRPC services are not meant to be registered with two servers.
+  tcp_services_ = std::make_unique<AdminServices>(api_.get());
+  const ApiContext* api = api_.get();
+  tcp_auth_ = std::make_shared<SvidAuthProcessor>(
+      api, std::vector<SvidRule>{{.method_prefix = kAdminMethodPrefix,
+                                  .policy = [api](const spiffe::SpiffeId& caller) {
+                                    return api->AuthorizeAdmin(caller);
+                                  }}});
+  std::shared_ptr<grpc::ServerCredentials> creds =
+      MtlsServerCredentials(*svid_, kSvidFileRefreshSeconds);
+  creds->SetAuthMetadataProcessor(tcp_auth_);
+  grpc::ServerBuilder builder;
+  builder.SetMaxReceiveMessageSize(kMaxAdminMessageBytes);
+  builder.AddListeningPort(config_.bind_address, creds, &tcp_port_);
+  tcp_services_->RegisterAll(builder);
+  tcp_server_ = builder.BuildAndStart();
+  if (tcp_server_ == nullptr || tcp_port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("grpc: cannot listen on ", config_.bind_address, " (bind_address)"));
+  }
   return absl::OkStatus();
 }
 
@@ -147,6 +199,8 @@ void SignetServer::TickLoop() {
   while (!stop_ticking_.WaitForNotificationWithTimeout(kTickInterval)) {
     absl::Status status = ca_->Tick();
     if (!status.ok()) LogError("ca rotation failed", {{"error", status}});
+    status = svid_->Tick();
+    if (!status.ok()) LogError("server svid renewal failed", {{"error", status}});
     auto pruned = store_->PruneJoinTokens(clock_.Now());
     if (!pruned.ok()) LogWarn("join token pruning failed", {{"error", pruned.status()}});
   }
@@ -158,6 +212,7 @@ void SignetServer::Shutdown(absl::Duration grace) {
   if (admin_listener_ != nullptr) admin_listener_->Stop();
   auto deadline = std::chrono::system_clock::now() + absl::ToChronoNanoseconds(grace);
   if (admin_server_ != nullptr) admin_server_->Shutdown(deadline);
+  if (tcp_server_ != nullptr) tcp_server_->Shutdown(deadline);
   if (deny_server_ != nullptr) deny_server_->Shutdown(deadline);
   if (ticker_.joinable()) {
     stop_ticking_.Notify();

@@ -1,10 +1,14 @@
 // SignetServer: one running server of a trust domain. Opens the datastore, starts the CA manager,
-// serves the admin API on the admin socket (callers authorized by kernel peer uid: root and
-// admin_uids), and runs the periodic work (CA rotation, join token pruning).
+// keeps the server's own X509-SVID (ServerSvid), serves the admin API on two listeners, and runs
+// the periodic work (CA rotation, server SVID renewal, join token pruning):
+//   - the admin socket: callers authorized by kernel peer uid (root and admin_uids);
+//   - the TCP listener on bind_address: mTLS with the server SVID; each call is authorized by
+//     the caller's X509-SVID (SvidAuthProcessor): admin methods for admin_ids and the SPIFFE IDs
+//     of entries with admin: true. The agent API is meant to share this listener.
 //
-// Start() returns once the server is ready to serve. Shutdown() is graceful: the admin socket
-// stops accepting, in-flight calls get up to `grace` to finish, the ticker stops, and the
-// datastore is closed cleanly.
+// Start() returns once the server is ready to serve. Shutdown() is graceful: both listeners stop
+// accepting, in-flight calls get up to `grace` to finish, the ticker stops, and the datastore is
+// closed cleanly.
 #ifndef SIGNET_SERVER_SERVER_H_
 #define SIGNET_SERVER_SERVER_H_
 
@@ -35,6 +39,8 @@ class KeyManager;
 class CaManager;
 class ApiContext;
 class AdminServices;
+class ServerSvid;
+class SvidAuthProcessor;
 
 class SignetServer {
  public:
@@ -44,12 +50,16 @@ class SignetServer {
 
   void Shutdown(absl::Duration grace = absl::Seconds(10));
   const std::string& admin_socket() const { return config_.admin_socket; }
+  // The port the TCP listener is bound to (the chosen one when bind_address has port 0).
+  int tcp_port() const { return tcp_port_; }
   CaManager& ca() { return *ca_; }
   DataStore& store() { return *store_; }
+  ServerSvid& server_svid() { return *svid_; }
 
  private:
   SignetServer(const ServerConfig& config, Clock& clock);
   absl::Status Init();
+  absl::Status StartTcpListener();
   void TickLoop();
   bool IsAdminUid(uint32_t uid) const;
 
@@ -58,6 +68,7 @@ class SignetServer {
   std::unique_ptr<DataStore> store_;
   std::unique_ptr<KeyManager> keys_;
   std::unique_ptr<CaManager> ca_;
+  std::unique_ptr<ServerSvid> svid_;
   std::unique_ptr<rpc::PeerRegistry> peers_;
   std::unique_ptr<ApiContext> api_;
   std::unique_ptr<AdminServices> services_;
@@ -65,6 +76,10 @@ class SignetServer {
   std::unique_ptr<grpc::Server> admin_server_;
   std::unique_ptr<grpc::Server> deny_server_;
   std::unique_ptr<rpc::UdsListener> admin_listener_;
+  std::unique_ptr<AdminServices> tcp_services_;
+  std::shared_ptr<SvidAuthProcessor> tcp_auth_;
+  std::unique_ptr<grpc::Server> tcp_server_;
+  int tcp_port_ = 0;
   absl::Notification stop_ticking_;
   std::thread ticker_;
   bool shut_down_ = false;

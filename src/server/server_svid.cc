@@ -1,6 +1,10 @@
 #include "src/server/server_svid.h"
 
 #include <fcntl.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
+#include <openssl/x509v3.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,12 +13,6 @@
 #include <filesystem>
 #include <system_error>
 #include <utility>
-
-#include <openssl/x509v3.h>
-
-#include <grpcpp/security/server_credentials.h>
-#include <grpcpp/security/tls_certificate_provider.h>
-#include <grpcpp/security/tls_credentials_options.h>
 
 #include "absl/strings/str_cat.h"
 #include "src/common/file_util.h"
@@ -84,8 +82,9 @@ absl::Status ReplaceSymlink(const fs::path& link, const fs::path& target) {
 std::string AuthorityKeyId(const crypto::Certificate& cert) {
   const ASN1_OCTET_STRING* aki = X509_get0_authority_key_id(cert.get());
   if (aki == nullptr) return "";
-  return crypto::HexEncode(absl::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(aki)),
-                                             static_cast<size_t>(ASN1_STRING_length(aki))));
+  return crypto::HexEncode(
+      absl::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(aki)),
+                        static_cast<size_t>(ASN1_STRING_length(aki))));
 }
 
 }  // namespace
@@ -138,11 +137,11 @@ absl::StatusOr<std::shared_ptr<const spiffe::X509Svid>> ServerSvid::Mint(absl::T
   for (const std::string& name : options_.dns_names) {
     if (name != kServerSvidDnsName) dns_names.push_back(name);
   }
-  absl::StatusOr<std::vector<crypto::Certificate>> chain = options_.ca.SignX509Svid(
-      {.spiffe_id = ServerSpiffeId(options_.ca.trust_domain()),
-       .public_key = key.public_key(),
-       .ttl = options_.ttl,
-       .dns_names = std::move(dns_names)});
+  absl::StatusOr<std::vector<crypto::Certificate>> chain =
+      options_.ca.SignX509Svid({.spiffe_id = ServerSpiffeId(options_.ca.trust_domain()),
+                                .public_key = key.public_key(),
+                                .ttl = options_.ttl,
+                                .dns_names = std::move(dns_names)});
   if (!chain.ok()) return Annotate(chain.status(), "server svid: sign");
   absl::StatusOr<spiffe::X509Svid> svid =
       spiffe::X509Svid::FromParts(*std::move(chain), std::move(key));
@@ -200,8 +199,7 @@ std::string ServerSvid::RenewalReason(absl::Time now) const {
   if (options_.ca.IsTainted(AuthorityKeyId(current->leaf()))) return "its ca is tainted";
   spiffe::BundleSet own;
   own.Put(options_.ca.trust_domain(), *options_.ca.Bundle());
-  absl::StatusOr<spiffe::SpiffeId> verified =
-      spiffe::VerifyX509Svid(current->chain(), own, now);
+  absl::StatusOr<spiffe::SpiffeId> verified = spiffe::VerifyX509Svid(current->chain(), own, now);
   if (!verified.ok()) {
     return absl::StrCat("it no longer verifies (", verified.status().message(), ")");
   }

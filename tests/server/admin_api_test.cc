@@ -46,6 +46,8 @@ class AdminApiTest : public ::testing::Test {
     config.data_dir = dir_.File("data");
     config.admin_socket = dir_.File("admin.sock");
     config.datastore.connection_string = dir_.File("data/ds.sqlite3");
+    config.bind_address = "127.0.0.1:0";  // the TCP listener (admin_tls_test covers it)
+    config.bind_port = 0;
     auto server = SignetServer::Start(config, clock_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);

@@ -112,13 +112,12 @@ absl::StatusOr<std::vector<crypto::Certificate>> PeerCertificateChain(
   return chain;
 }
 
-absl::StatusOr<spiffe::SpiffeId> SvidAuthProcessor::Authorize(
-    absl::string_view method, const grpc::AuthContext& auth) const {
+absl::StatusOr<spiffe::SpiffeId> SvidAuthProcessor::Authorize(absl::string_view method,
+                                                              const grpc::AuthContext& auth) const {
   SIGNET_ASSIGN_OR_RETURN(std::vector<crypto::Certificate> chain, PeerCertificateChain(auth));
   spiffe::BundleSet own;
   own.Put(api_->settings().trust_domain, *api_->ca().Bundle());
-  SIGNET_ASSIGN_OR_RETURN(spiffe::SpiffeId caller,
-                          spiffe::VerifyX509Svid(chain, own, api_->Now()));
+  SIGNET_ASSIGN_OR_RETURN(spiffe::SpiffeId caller, spiffe::VerifyX509Svid(chain, own, api_->Now()));
   for (const SvidRule& rule : rules_) {
     if (!absl::StartsWith(method, rule.method_prefix)) continue;
     SIGNET_RETURN_IF_ERROR(rule.policy(caller));

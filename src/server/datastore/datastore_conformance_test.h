@@ -33,13 +33,13 @@ MATCHER_P2(StatusIs, code, substring, "") {
   return status.code() == code && absl::StrContains(status.message(), substring);
 }
 
-#define SIGNET_ASSERT_OK(expr)                                               \
-  do {                                                                       \
-    ::absl::Status signet_s_ = ::signet::server::testing::StatusOf(expr);    \
-    ASSERT_TRUE(signet_s_.ok()) << signet_s_;                                \
+#define SIGNET_ASSERT_OK(expr)                                            \
+  do {                                                                    \
+    ::absl::Status signet_s_ = ::signet::server::testing::StatusOf(expr); \
+    ASSERT_TRUE(signet_s_.ok()) << signet_s_;                             \
   } while (false)
 // Assigns the value of a StatusOr expression, failing the test when it is an error.
-#define SIGNET_ASSERT_OK_AND_ASSIGN(lhs, expr)                                   \
+#define SIGNET_ASSERT_OK_AND_ASSIGN(lhs, expr) \
   SIGNET_ASSERT_OK_AND_ASSIGN_IMPL_(SIGNET_CONCAT_T_(statusor_, __LINE__), lhs, expr)
 #define SIGNET_CONCAT_T_INNER_(a, b) a##b
 #define SIGNET_CONCAT_T_(a, b) SIGNET_CONCAT_T_INNER_(a, b)

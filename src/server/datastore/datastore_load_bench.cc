@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "src/server/datastore/datastore.h"
 
 namespace signet::server {

@@ -42,7 +42,9 @@ class PostgresTestDatabase final : public TestDatabase {
   ~PostgresTestDatabase() override {
     auto admin = postgres::PgConnection::Open(Conninfo("postgres"));
     if (admin.ok()) {
-      (*admin)->Exec(absl::StrCat("DROP DATABASE IF EXISTS ", name_, " WITH (FORCE)")).IgnoreError();
+      (*admin)
+          ->Exec(absl::StrCat("DROP DATABASE IF EXISTS ", name_, " WITH (FORCE)"))
+          .IgnoreError();
     }
   }
   DataStoreOptions options() const override {

@@ -21,6 +21,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(OpenDataStoreTest, RejectsBadOptions) {
   auto unknown = OpenDataStore({.driver = "mysql", .connection_string = "x"});
@@ -30,8 +31,8 @@ TEST(OpenDataStoreTest, RejectsBadOptions) {
   EXPECT_EQ(empty.status().code(), absl::StatusCode::kInvalidArgument);
   auto pool = OpenDataStore({.driver = "sqlite", .connection_string = "x", .max_connections = 0});
   EXPECT_EQ(pool.status().code(), absl::StatusCode::kInvalidArgument);
-  auto unreachable = OpenDataStore(
-      {.driver = "postgres", .connection_string = "host=/nonexistent/dir dbname=x"});
+  auto unreachable =
+      OpenDataStore({.driver = "postgres", .connection_string = "host=/nonexistent/dir dbname=x"});
   EXPECT_EQ(unreachable.status().code(), absl::StatusCode::kUnavailable);
   auto unopenable = OpenDataStore({.driver = "sqlite", .connection_string = "/nonexistent/x.db"});
   EXPECT_EQ(unopenable.status().code(), absl::StatusCode::kUnavailable);
@@ -78,7 +79,7 @@ TEST(RowCodecTest, SelectorsRequireCanonicalOrder) {
   EXPECT_FALSE(SelectorsFromText("b:2\na:1\n").ok());
   EXPECT_FALSE(SelectorsFromText("a:1\na:1\n").ok());
   EXPECT_FALSE(SelectorsFromText("nocolon\n").ok());
-  EXPECT_EQ(SelectorHash("a:1\n").size(), 64u);
+  EXPECT_EQ(SelectorHash("a:1\n").size(), 32u);
   EXPECT_NE(SelectorHash("a:1\n"), SelectorHash("a:2\n"));
 }
 
@@ -89,6 +90,7 @@ RegistrationEntry ValidStoredEntry() {
   e.parent_id = "spiffe://example.org/agent";
   e.selectors = {*Selector::Parse("unix:uid:1")};
   e.federates_with = {"a.org"};
+  e.admin = true;
   e.expires_at = absl::FromUnixSeconds(2000000000);
   e.revision = 7;
   e.created_at = absl::FromUnixSeconds(1800000000);
@@ -100,8 +102,19 @@ TEST(RowCodecTest, EntryJsonRoundTrips) {
   auto back = EntryFromJson(EntryToJson(e));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(*back, e);
+  // Members at their default value are left out and read back as defaults.
   e.expires_at = absl::InfinitePast();
+  e.admin = false;
+  e.federates_with.clear();
+  EXPECT_THAT(EntryToJson(e), Not(HasSubstr("admin")));
   EXPECT_EQ(*EntryFromJson(EntryToJson(e)), e);
+  RegistrationEntry full = ValidStoredEntry();
+  full.x509_svid_ttl_seconds = 10;
+  full.jwt_svid_ttl_seconds = 20;
+  full.dns_names = {"a.example.org", "b\"q\\uote"};
+  full.hint = "h \"quoted\" \\ é";
+  full.downstream = true;
+  EXPECT_EQ(*EntryFromJson(EntryToJson(full)), full);
 }
 
 TEST(RowCodecTest, EntryJsonRejectsDamage) {
@@ -115,7 +128,9 @@ TEST(RowCodecTest, EntryJsonRejectsDamage) {
       {"{", ""},
       {good.substr(0, good.size() - 1) + ",\"id\":\"x\"}", "duplicate"},
       {std::string(good).replace(good.find("\"revision\":7"), 12, "\"revision\":0"), "revision"},
-      {std::string(good).replace(good.find("\"admin\":false"), 13, "\"admin\":0"), "admin"},
+      {std::string(good).replace(good.find("\"admin\":true"), 12, "\"admin\":1"), "admin"},
+      {good.substr(0, good.size() - 1) + ",\"extra\":1}", "unknown member"},
+      {std::string(good).replace(good.find("\"created_at\""), 12, "\"created_on\""), "created"},
       {std::string(good).replace(good.find("\"unix:uid:1\""), 12, "\"unix\""), "selectors"},
   };
   for (const Case& c : cases) {
@@ -123,6 +138,19 @@ TEST(RowCodecTest, EntryJsonRejectsDamage) {
     EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument) << c.json;
     EXPECT_THAT(e.status().message(), HasSubstr(c.message)) << c.json;
   }
+}
+
+TEST(ValidationTest, Utf8) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("plain ascii"));
+  EXPECT_TRUE(IsValidUtf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"));  // é € 😀
+  EXPECT_FALSE(IsValidUtf8("\xff"));
+  EXPECT_FALSE(IsValidUtf8("\xc3"));              // truncated
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\xe2\x28\xa1"));      // bad continuation
+  EXPECT_FALSE(CheckText("hint", "\xff", 10, true).ok());
 }
 
 TEST(ValidationTest, EntryIds) {

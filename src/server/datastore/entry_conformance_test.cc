@@ -1,8 +1,8 @@
 // Conformance: registration entries (create, get, update, delete, list, count, filters).
 #include <algorithm>
 #include <map>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -36,7 +36,7 @@ TEST_P(DataStoreConformanceTest, CreateAssignsIdRevisionAndTimeAndGetRoundTrips)
   EXPECT_EQ(out.created_at, ::signet::testing::TestNow());
   EXPECT_EQ(out.selectors, Selectors({"k8s:ns:prod", "unix:uid:1000"}));  // canonical order
   EXPECT_THAT(out.federates_with, ElementsAre("other.org", "partner.org"));
-  EXPECT_EQ(out.expires_at, ::signet::testing::TestNow() + absl::Hours(24));  // whole seconds
+  EXPECT_EQ(out.expires_at, ::signet::testing::TestNow() + absl::Hours(24));      // whole seconds
   EXPECT_THAT(out.dns_names, ElementsAre("web.example.org", "www.example.org"));  // order kept
 
   SIGNET_ASSERT_OK_AND_ASSIGN(RegistrationEntry got, store_->GetEntry(out.id));
@@ -96,6 +96,9 @@ TEST_P(DataStoreConformanceTest, CreateRejectsInvalidItemsOneByOne) {
   cases.back().entry.hint = "line\nbreak";
   cases.push_back({"dns_names[1]", MakeEntry("a", {"unix:uid:1"})});
   cases.back().entry.dns_names = {"ok.example.org", ""};
+  cases.push_back({"hint", MakeEntry("a", {"unix:uid:1"})});
+  cases.back().entry.hint = "not utf-8 \xff";
+  cases.push_back({"selectors", MakeEntry("a", {"unix:uid:\xc3"})});
   cases.push_back({"expires_at", MakeEntry("a", {"unix:uid:1"})});
   cases.back().entry.expires_at = absl::InfiniteFuture();
 
@@ -109,8 +112,8 @@ TEST_P(DataStoreConformanceTest, CreateRejectsInvalidItemsOneByOne) {
   SIGNET_ASSERT_OK(results.front());
   SIGNET_ASSERT_OK(results.back());
   for (size_t i = 0; i < cases.size(); ++i) {
-    EXPECT_THAT(results[i + 1], StatusIs(absl::StatusCode::kInvalidArgument,
-                                         absl::StrCat(cases[i].field, ":")))
+    EXPECT_THAT(results[i + 1],
+                StatusIs(absl::StatusCode::kInvalidArgument, absl::StrCat(cases[i].field, ":")))
         << "case " << i;
   }
   EXPECT_EQ(*store_->CountEntries({}), 2);
@@ -148,12 +151,12 @@ TEST_P(DataStoreConformanceTest, UpdateReplacesFieldsKeepsCreatedAtAndBumpsRevis
   SIGNET_ASSERT_OK_AND_ASSIGN(RegistrationEntry got, store_->GetEntry(created.id));
   EXPECT_EQ(got, updated);
   // The selector and federation indexes follow the update.
-  EXPECT_THAT(ListIds({.selectors = Selectors({"unix:uid:1"}),
-                       .selector_match = SelectorMatch::kAny}),
-              IsEmpty());
-  EXPECT_THAT(ListIds({.selectors = Selectors({"unix:uid:2"}),
-                       .selector_match = SelectorMatch::kAny}),
-              ElementsAre(created.id));
+  EXPECT_THAT(
+      ListIds({.selectors = Selectors({"unix:uid:1"}), .selector_match = SelectorMatch::kAny}),
+      IsEmpty());
+  EXPECT_THAT(
+      ListIds({.selectors = Selectors({"unix:uid:2"}), .selector_match = SelectorMatch::kAny}),
+      ElementsAre(created.id));
   EXPECT_THAT(ListIds({.federates_with = "partner.org"}), ElementsAre(created.id));
   // Without an expected revision the update is unconditional.
   change.hint = "again";
@@ -196,9 +199,9 @@ TEST_P(DataStoreConformanceTest, DeleteReturnsTheEntryAndRemovesIt) {
   EXPECT_EQ(deleted, a);
   EXPECT_THAT(store_->GetEntry(a.id), StatusIs(absl::StatusCode::kNotFound, ""));
   EXPECT_THAT(store_->DeleteEntry(a.id), StatusIs(absl::StatusCode::kNotFound, ""));
-  EXPECT_THAT(ListIds({.selectors = Selectors({"unix:uid:1"}),
-                       .selector_match = SelectorMatch::kAny}),
-              IsEmpty());
+  EXPECT_THAT(
+      ListIds({.selectors = Selectors({"unix:uid:1"}), .selector_match = SelectorMatch::kAny}),
+      IsEmpty());
   // The same key can be registered again.
   MustCreate(MakeEntry("a", {"unix:uid:1"}));
 }
@@ -266,9 +269,9 @@ TEST_P(DataStoreConformanceTest, FiltersByFields) {
   };
   EXPECT_EQ(ListIds({.spiffe_id = "spiffe://example.org/a"}), sorted({a.id, c.id}));
   EXPECT_EQ(ListIds({.parent_id = "spiffe://example.org/agent2"}), sorted({b.id, c.id}));
-  EXPECT_EQ(ListIds({.spiffe_id = "spiffe://example.org/a",
-                     .parent_id = "spiffe://example.org/agent2"}),
-            sorted({c.id}));
+  EXPECT_EQ(
+      ListIds({.spiffe_id = "spiffe://example.org/a", .parent_id = "spiffe://example.org/agent2"}),
+      sorted({c.id}));
   EXPECT_EQ(ListIds({.federates_with = "partner.org"}), sorted({b.id, c.id}));
   EXPECT_EQ(ListIds({.federates_with = "third.org"}), sorted({c.id}));
   EXPECT_EQ(ListIds({.admin = true}), sorted({a.id}));
@@ -281,12 +284,12 @@ TEST_P(DataStoreConformanceTest, FiltersByFields) {
 
 TEST_P(DataStoreConformanceTest, SelectorMatchModes) {
   std::map<std::string, std::string> ids;  // name -> id
-  for (const auto& [name, selectors] : std::vector<std::pair<std::string, std::vector<std::string>>>{
-           {"a", {"t:a"}},
-           {"ab", {"t:a", "t:b"}},
-           {"bc", {"t:b", "t:c"}},
-           {"abc", {"t:a", "t:b", "t:c"}},
-           {"d", {"t:d"}}}) {
+  for (const auto& [name, selectors] :
+       std::vector<std::pair<std::string, std::vector<std::string>>>{{"a", {"t:a"}},
+                                                                     {"ab", {"t:a", "t:b"}},
+                                                                     {"bc", {"t:b", "t:c"}},
+                                                                     {"abc", {"t:a", "t:b", "t:c"}},
+                                                                     {"d", {"t:d"}}}) {
     ids[name] = MustCreate(MakeEntry(name, selectors)).id;
   }
   auto names_of = [&](const std::vector<std::string>& selected, SelectorMatch match) {
@@ -326,9 +329,9 @@ TEST_P(DataStoreConformanceTest, SelectorMatchModes) {
 TEST_P(DataStoreConformanceTest, ListByParentPagesWithFilter) {
   std::vector<RegistrationEntry> batch;
   for (int i = 0; i < 30; ++i) {
-    batch.push_back(MakeEntry(absl::StrCat("w", i), {"unix:uid:1"},
-                              i % 3 == 0 ? "spiffe://example.org/agent1"
-                                         : "spiffe://example.org/agent2"));
+    batch.push_back(
+        MakeEntry(absl::StrCat("w", i), {"unix:uid:1"},
+                  i % 3 == 0 ? "spiffe://example.org/agent1" : "spiffe://example.org/agent2"));
   }
   SIGNET_ASSERT_OK(store_->CreateEntries(batch));
   std::vector<RegistrationEntry> mine =

@@ -24,17 +24,16 @@ constexpr size_t kMaxTokenLength = 4096;
 
 absl::StatusOr<std::unique_ptr<EntryQuery>> EntryQuery::Create(const EntryFilter& filter) {
   if (filter.spiffe_id.has_value()) {
-    SIGNET_RETURN_IF_ERROR(Annotate(CheckSpiffeId("spiffe_id", *filter.spiffe_id, false),
-                                    "datastore: filter"));
+    SIGNET_RETURN_IF_ERROR(
+        Annotate(CheckSpiffeId("spiffe_id", *filter.spiffe_id, false), "datastore: filter"));
   }
   if (filter.parent_id.has_value()) {
-    SIGNET_RETURN_IF_ERROR(Annotate(CheckSpiffeId("parent_id", *filter.parent_id, false),
-                                    "datastore: filter"));
+    SIGNET_RETURN_IF_ERROR(
+        Annotate(CheckSpiffeId("parent_id", *filter.parent_id, false), "datastore: filter"));
   }
   if (filter.federates_with.has_value() &&
       spiffe::ValidateTrustDomainName(*filter.federates_with) != spiffe::IdError::kNone) {
-    return absl::InvalidArgumentError(
-        "datastore: filter: federates_with: not a trust domain name");
+    return absl::InvalidArgumentError("datastore: filter: federates_with: not a trust domain name");
   }
   std::unique_ptr<EntryQuery> query(new EntryQuery(filter));
   if (query->filter_.selectors.has_value()) {

@@ -5,8 +5,7 @@
 
 namespace signet::server::testing {
 
-INSTANTIATE_TEST_SUITE_P(Postgres, DataStoreConformanceTest,
-                         ::testing::Values(PostgresBackend()),
+INSTANTIATE_TEST_SUITE_P(Postgres, DataStoreConformanceTest, ::testing::Values(PostgresBackend()),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace signet::server::testing

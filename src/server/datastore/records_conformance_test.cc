@@ -58,8 +58,7 @@ TEST_P(DataStoreConformanceTest, NodeLifecycle) {
   EXPECT_THAT(store_->GetNode(in.spiffe_id), StatusIs(absl::StatusCode::kNotFound, ""));
   EXPECT_THAT(store_->DeleteNode(in.spiffe_id), StatusIs(absl::StatusCode::kNotFound, ""));
   EXPECT_THAT(store_->UpdateNode(in), StatusIs(absl::StatusCode::kNotFound, ""));
-  EXPECT_THAT(store_->SetNodeBanned(in.spiffe_id, true),
-              StatusIs(absl::StatusCode::kNotFound, ""));
+  EXPECT_THAT(store_->SetNodeBanned(in.spiffe_id, true), StatusIs(absl::StatusCode::kNotFound, ""));
 }
 
 TEST_P(DataStoreConformanceTest, NodeValidation) {
@@ -107,8 +106,8 @@ TEST_P(DataStoreConformanceTest, JoinTokens) {
   SIGNET_ASSERT_OK(store_->CreateJoinToken({.token = "token-aaaaaaaaaaaaaaaa",
                                             .spiffe_id = "spiffe://example.org/agent/a",
                                             .expires_at = now + absl::Hours(1)}));
-  EXPECT_THAT(store_->CreateJoinToken({.token = "token-aaaaaaaaaaaaaaaa",
-                                       .expires_at = now + absl::Hours(1)}),
+  EXPECT_THAT(store_->CreateJoinToken(
+                  {.token = "token-aaaaaaaaaaaaaaaa", .expires_at = now + absl::Hours(1)}),
               StatusIs(absl::StatusCode::kAlreadyExists, ""));
   SIGNET_ASSERT_OK_AND_ASSIGN(JoinToken consumed,
                               store_->ConsumeJoinToken("token-aaaaaaaaaaaaaaaa", now));
@@ -120,8 +119,8 @@ TEST_P(DataStoreConformanceTest, JoinTokens) {
   EXPECT_THAT(store_->ConsumeJoinToken("short", now), StatusIs(absl::StatusCode::kNotFound, ""));
 
   // An expired token fails once with FailedPrecondition and is gone afterwards.
-  SIGNET_ASSERT_OK(store_->CreateJoinToken({.token = "token-bbbbbbbbbbbbbbbb",
-                                            .expires_at = now + absl::Minutes(1)}));
+  SIGNET_ASSERT_OK(store_->CreateJoinToken(
+      {.token = "token-bbbbbbbbbbbbbbbb", .expires_at = now + absl::Minutes(1)}));
   EXPECT_THAT(store_->ConsumeJoinToken("token-bbbbbbbbbbbbbbbb", now + absl::Minutes(1)),
               StatusIs(absl::StatusCode::kFailedPrecondition, "expired"));
   EXPECT_THAT(store_->ConsumeJoinToken("token-bbbbbbbbbbbbbbbb", now),
@@ -129,8 +128,8 @@ TEST_P(DataStoreConformanceTest, JoinTokens) {
 
   // Pruning removes exactly the expired ones.
   for (int i = 0; i < 3; ++i) {
-    SIGNET_ASSERT_OK(store_->CreateJoinToken({.token = absl::StrCat("token-cccccccccccccc-", i),
-                                              .expires_at = now + absl::Minutes(i)}));
+    SIGNET_ASSERT_OK(store_->CreateJoinToken(
+        {.token = absl::StrCat("token-cccccccccccccc-", i), .expires_at = now + absl::Minutes(i)}));
   }
   SIGNET_ASSERT_OK_AND_ASSIGN(int64_t pruned, store_->PruneJoinTokens(now + absl::Seconds(90)));
   EXPECT_EQ(pruned, 2);
@@ -169,6 +168,9 @@ TEST_P(DataStoreConformanceTest, Bundles) {
   EXPECT_THAT(store_->SetBundle({.trust_domain = "C.org", .spiffe_json = a}),
               StatusIs(absl::StatusCode::kInvalidArgument, "trust_domain"));
   EXPECT_THAT(store_->GetBundle("c.org"), StatusIs(absl::StatusCode::kNotFound, ""));
+  EXPECT_THAT(store_->GetBundle("spiffe://c.org/x"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "trust_domain"));
+  EXPECT_THAT(store_->DeleteBundle(""), StatusIs(absl::StatusCode::kInvalidArgument, ""));
 }
 
 TEST_P(DataStoreConformanceTest, CaJournal) {
@@ -184,8 +186,8 @@ TEST_P(DataStoreConformanceTest, CaJournal) {
   x2.state = CaSlotState::kPrepared;
   x2.not_before = absl::InfinitePast();
   x2.not_after = absl::InfinitePast();
-  CaKeyRecord j1{.key_id = "jwt-1", .kind = CaKeyKind::kJwt, .key_type = "rsa-2048",
-                 .public_der = "spki"};
+  CaKeyRecord j1{
+      .key_id = "jwt-1", .kind = CaKeyKind::kJwt, .key_type = "rsa-2048", .public_der = "spki"};
   SIGNET_ASSERT_OK(store_->PutCaKey(x1));
   SIGNET_ASSERT_OK(store_->PutCaKey(x2));
   SIGNET_ASSERT_OK(store_->PutCaKey(j1));

@@ -1,6 +1,12 @@
 #include "src/server/datastore/row_codec.h"
 
+#include <openssl/evp.h>
+
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <iterator>
 #include <limits>
 #include <utility>
 
@@ -10,7 +16,6 @@
 #include "nlohmann/json.hpp"
 #include "src/common/status_macros.h"
 #include "src/common/strict_json.h"
-#include "src/crypto/signature.h"
 #include "src/server/datastore/validation.h"
 
 namespace signet::server::internal {
@@ -20,11 +25,32 @@ using Json = nlohmann::json;
 
 absl::Status Invalid(absl::string_view what) { return absl::InvalidArgumentError(what); }
 
-nlohmann::json TimeJson(absl::Time t) {
-  if (t == absl::InfinitePast()) {
-    return nullptr;
+// Appends `s` as a JSON string. Stored text is valid UTF-8 (validation), so only quotes,
+// backslashes and control characters need escaping.
+void AppendJsonString(absl::string_view s, std::string* out) {
+  out->push_back('"');
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      absl::StrAppend(out, "\\u00", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+    } else {
+      out->push_back(c);
+    }
   }
-  return absl::ToUnixSeconds(t);
+  out->push_back('"');
+}
+
+void AppendJsonStrings(const std::vector<std::string>& items, std::string* out) {
+  out->push_back('[');
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) {
+      out->push_back(',');
+    }
+    AppendJsonString(items[i], out);
+  }
+  out->push_back(']');
 }
 
 // Readers of one member of a JSON object; every member is required.
@@ -39,6 +65,7 @@ class JsonReader {
     }
     return &*it;
   }
+  bool Has(const char* name) const { return object_.contains(name); }
   absl::StatusOr<std::string> String(const char* name) const {
     SIGNET_ASSIGN_OR_RETURN(const Json* v, Member(name));
     if (!v->is_string()) {
@@ -66,15 +93,6 @@ class JsonReader {
       return Invalid(absl::StrCat(name, ": expected a boolean, found ", JsonTypeName(*v)));
     }
     return v->get<bool>();
-  }
-  absl::StatusOr<absl::Time> OptionalTime(const char* name) const {
-    SIGNET_ASSIGN_OR_RETURN(const Json* v, Member(name));
-    if (v->is_null()) {
-      return absl::InfinitePast();
-    }
-    SIGNET_ASSIGN_OR_RETURN(int64_t seconds, Int(name, std::numeric_limits<int64_t>::min(),
-                                                 std::numeric_limits<int64_t>::max()));
-    return TimeFromSeconds(seconds);
   }
   absl::StatusOr<std::vector<std::string>> Strings(const char* name) const {
     SIGNET_ASSIGN_OR_RETURN(const Json* v, Member(name));
@@ -141,7 +159,20 @@ absl::StatusOr<std::vector<Selector>> SelectorsFromText(absl::string_view text) 
 }
 
 std::string SelectorHash(absl::string_view selectors_text) {
-  return absl::BytesToHexString(crypto::Sha256(selectors_text));
+  // Fetched once: OpenSSL 3's one-shot SHA256() looks the algorithm up on every call.
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (kSha256 == nullptr ||
+      EVP_Digest(selectors_text.data(), selectors_text.size(), digest, &length, kSha256, nullptr) !=
+          1 ||
+      length < kSelectorHashBytes) {
+    // A crypto library without SHA-256 is a broken installation, not a condition to handle.
+    std::fprintf(stderr, "datastore: SHA-256 unavailable\n");
+    std::abort();
+  }
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), kSelectorHashBytes));
 }
 
 sql::Param TimeParam(absl::Time t) {
@@ -200,27 +231,52 @@ absl::StatusOr<std::vector<Selector>> RowReader::Selectors(size_t col) const {
 }
 
 std::string EntryToJson(const RegistrationEntry& e) {
-  Json selectors = Json::array();
-  for (const Selector& s : e.selectors) {
-    selectors.push_back(s.ToString());
+  // Written directly (this runs once per created entry) and read back with the strict parser.
+  // Members at their default value are left out: a third of the change log's size.
+  std::string out;
+  out.reserve(256);
+  absl::StrAppend(&out, "{\"id\":");
+  AppendJsonString(e.id, &out);
+  absl::StrAppend(&out, ",\"spiffe_id\":");
+  AppendJsonString(e.spiffe_id, &out);
+  absl::StrAppend(&out, ",\"parent_id\":");
+  AppendJsonString(e.parent_id, &out);
+  absl::StrAppend(&out, ",\"selectors\":[");
+  for (size_t i = 0; i < e.selectors.size(); ++i) {
+    absl::StrAppend(&out, i == 0 ? "" : ",");
+    AppendJsonString(e.selectors[i].ToString(), &out);
   }
-  Json j = {
-      {"id", e.id},
-      {"spiffe_id", e.spiffe_id},
-      {"parent_id", e.parent_id},
-      {"selectors", std::move(selectors)},
-      {"x509_svid_ttl_seconds", e.x509_svid_ttl_seconds},
-      {"jwt_svid_ttl_seconds", e.jwt_svid_ttl_seconds},
-      {"dns_names", e.dns_names},
-      {"hint", e.hint},
-      {"admin", e.admin},
-      {"downstream", e.downstream},
-      {"federates_with", e.federates_with},
-      {"expires_at", TimeJson(e.expires_at)},
-      {"revision", e.revision},
-      {"created_at", TimeJson(e.created_at)},
-  };
-  return j.dump();
+  absl::StrAppend(&out, "],\"revision\":", e.revision,
+                  ",\"created_at\":", absl::ToUnixSeconds(e.created_at));
+  if (e.x509_svid_ttl_seconds != 0) {
+    absl::StrAppend(&out, ",\"x509_svid_ttl_seconds\":", e.x509_svid_ttl_seconds);
+  }
+  if (e.jwt_svid_ttl_seconds != 0) {
+    absl::StrAppend(&out, ",\"jwt_svid_ttl_seconds\":", e.jwt_svid_ttl_seconds);
+  }
+  if (!e.dns_names.empty()) {
+    absl::StrAppend(&out, ",\"dns_names\":");
+    AppendJsonStrings(e.dns_names, &out);
+  }
+  if (!e.hint.empty()) {
+    absl::StrAppend(&out, ",\"hint\":");
+    AppendJsonString(e.hint, &out);
+  }
+  if (e.admin) {
+    absl::StrAppend(&out, ",\"admin\":true");
+  }
+  if (e.downstream) {
+    absl::StrAppend(&out, ",\"downstream\":true");
+  }
+  if (!e.federates_with.empty()) {
+    absl::StrAppend(&out, ",\"federates_with\":");
+    AppendJsonStrings(e.federates_with, &out);
+  }
+  if (e.expires_at != absl::InfinitePast()) {
+    absl::StrAppend(&out, ",\"expires_at\":", absl::ToUnixSeconds(e.expires_at));
+  }
+  absl::StrAppend(&out, "}");
+  return out;
 }
 
 absl::StatusOr<RegistrationEntry> EntryFromJson(absl::string_view json) {
@@ -228,10 +284,31 @@ absl::StatusOr<RegistrationEntry> EntryFromJson(absl::string_view json) {
   if (!j.is_object()) {
     return Invalid(absl::StrCat("expected an object, found ", JsonTypeName(j)));
   }
+  static constexpr absl::string_view kMembers[] = {"id",
+                                                   "spiffe_id",
+                                                   "parent_id",
+                                                   "selectors",
+                                                   "revision",
+                                                   "created_at",
+                                                   "x509_svid_ttl_seconds",
+                                                   "jwt_svid_ttl_seconds",
+                                                   "dns_names",
+                                                   "hint",
+                                                   "admin",
+                                                   "downstream",
+                                                   "federates_with",
+                                                   "expires_at"};
+  for (const auto& [name, value] : j.items()) {
+    if (std::find(std::begin(kMembers), std::end(kMembers), name) == std::end(kMembers)) {
+      return Invalid(
+          absl::StrCat("unknown member \"", absl::string_view(name).substr(0, 64), "\""));
+    }
+  }
   JsonReader r(j);
   RegistrationEntry e;
   constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
   constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+  constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
   SIGNET_ASSIGN_OR_RETURN(e.id, r.String("id"));
   SIGNET_ASSIGN_OR_RETURN(e.spiffe_id, r.String("spiffe_id"));
   SIGNET_ASSIGN_OR_RETURN(e.parent_id, r.String("parent_id"));
@@ -243,18 +320,34 @@ absl::StatusOr<RegistrationEntry> EntryFromJson(absl::string_view json) {
     }
     e.selectors.push_back(*std::move(s));
   }
-  SIGNET_ASSIGN_OR_RETURN(e.x509_svid_ttl_seconds, r.Int("x509_svid_ttl_seconds", 0, kInt32Max));
-  SIGNET_ASSIGN_OR_RETURN(e.jwt_svid_ttl_seconds, r.Int("jwt_svid_ttl_seconds", 0, kInt32Max));
-  SIGNET_ASSIGN_OR_RETURN(e.dns_names, r.Strings("dns_names"));
-  SIGNET_ASSIGN_OR_RETURN(e.hint, r.String("hint"));
-  SIGNET_ASSIGN_OR_RETURN(e.admin, r.Bool("admin"));
-  SIGNET_ASSIGN_OR_RETURN(e.downstream, r.Bool("downstream"));
-  SIGNET_ASSIGN_OR_RETURN(e.federates_with, r.Strings("federates_with"));
-  SIGNET_ASSIGN_OR_RETURN(e.expires_at, r.OptionalTime("expires_at"));
   SIGNET_ASSIGN_OR_RETURN(e.revision, r.Int("revision", 1, kInt64Max));
-  SIGNET_ASSIGN_OR_RETURN(e.created_at, r.OptionalTime("created_at"));
-  if (e.created_at == absl::InfinitePast()) {
-    return Invalid("created_at: missing");
+  SIGNET_ASSIGN_OR_RETURN(int64_t created_at, r.Int("created_at", kInt64Min, kInt64Max));
+  e.created_at = TimeFromSeconds(created_at);
+  // The members below are absent when at their default value.
+  if (r.Has("x509_svid_ttl_seconds")) {
+    SIGNET_ASSIGN_OR_RETURN(e.x509_svid_ttl_seconds, r.Int("x509_svid_ttl_seconds", 0, kInt32Max));
+  }
+  if (r.Has("jwt_svid_ttl_seconds")) {
+    SIGNET_ASSIGN_OR_RETURN(e.jwt_svid_ttl_seconds, r.Int("jwt_svid_ttl_seconds", 0, kInt32Max));
+  }
+  if (r.Has("dns_names")) {
+    SIGNET_ASSIGN_OR_RETURN(e.dns_names, r.Strings("dns_names"));
+  }
+  if (r.Has("hint")) {
+    SIGNET_ASSIGN_OR_RETURN(e.hint, r.String("hint"));
+  }
+  if (r.Has("admin")) {
+    SIGNET_ASSIGN_OR_RETURN(e.admin, r.Bool("admin"));
+  }
+  if (r.Has("downstream")) {
+    SIGNET_ASSIGN_OR_RETURN(e.downstream, r.Bool("downstream"));
+  }
+  if (r.Has("federates_with")) {
+    SIGNET_ASSIGN_OR_RETURN(e.federates_with, r.Strings("federates_with"));
+  }
+  if (r.Has("expires_at")) {
+    SIGNET_ASSIGN_OR_RETURN(int64_t expires_at, r.Int("expires_at", kInt64Min, kInt64Max));
+    e.expires_at = TimeFromSeconds(expires_at);
   }
   SIGNET_RETURN_IF_ERROR(CheckStoredEntry(e));
   return e;

@@ -26,7 +26,10 @@ absl::StatusOr<std::vector<std::string>> SplitList(absl::string_view text);
 // order; it allows the empty list (entries check non-emptiness separately).
 std::string SelectorsToText(const std::vector<Selector>& selectors);
 absl::StatusOr<std::vector<Selector>> SelectorsFromText(absl::string_view text);
-// Lowercase hex SHA-256 of SelectorsToText: the duplicate-detection and exact-match key.
+// The first 128 bits of the SHA-256 of SelectorsToText, lowercase hex: the duplicate-detection
+// and exact-match key (always compared together with the spiffe_id and parent_id, or with the
+// selectors themselves).
+inline constexpr size_t kSelectorHashBytes = 16;
 std::string SelectorHash(absl::string_view selectors_text);
 
 // InfinitePast ("unset") is stored as NULL, other times as Unix seconds.
@@ -34,9 +37,10 @@ sql::Param TimeParam(absl::Time t);
 absl::Time TimeFromSeconds(int64_t seconds);
 
 // Typed column readers over one row: every failure is DataLoss "datastore: <table>.<column>: ...".
+// Text columns are moved out of the result: read each column once.
 class RowReader {
  public:
-  RowReader(const sql::Result& result, size_t row, absl::string_view table)
+  RowReader(sql::Result& result, size_t row, absl::string_view table)
       : result_(result), row_(row), table_(table) {}
   absl::StatusOr<int64_t> Int64(size_t col) const { return result_.Int64(table_, row_, col); }
   absl::StatusOr<std::string> Text(size_t col) const { return result_.Text(table_, row_, col); }
@@ -53,7 +57,7 @@ class RowReader {
   }
 
  private:
-  const sql::Result& result_;
+  sql::Result& result_;
   size_t row_;
   absl::string_view table_;
 };

@@ -142,9 +142,9 @@ absl::StatusOr<int> MigrateInTransaction(sql::Connection& conn, const sql::Diale
   SIGNET_ASSIGN_OR_RETURN(int version, CurrentVersion(conn));
   const int latest = LatestSchemaVersion();
   if (version > latest) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("datastore: schema version ", version,
-                     " is newer than this binary supports (", latest, ")"));
+    return absl::FailedPreconditionError(absl::StrCat("datastore: schema version ", version,
+                                                      " is newer than this binary supports (",
+                                                      latest, ")"));
   }
   for (const Migration& m : kMigrations) {
     if (m.version <= version) {

@@ -153,14 +153,18 @@ absl::Status Txn::AppendChange(int64_t revision, ChangeKind kind, ChangeOp op,
   sql::Param entry_param = entry != nullptr ? sql::Param(absl::string_view(json)) : nullptr;
   SIGNET_RETURN_IF_ERROR(
       conn_
-          .Query("INSERT INTO changes (revision, kind, op, object_id, entry) VALUES (?, ?, ?, ?, ?)",
-                 {revision, KindName(kind), OpName(op), object_id, entry_param})
+          .Query(
+              "INSERT INTO changes (revision, kind, op, object_id, entry) VALUES (?, ?, ?, ?, ?)",
+              {revision, KindName(kind), OpName(op), object_id, entry_param})
           .status());
   last_revision_ = revision;
   return absl::OkStatus();
 }
 
 absl::Status Txn::InSavepoint(absl::FunctionRef<absl::Status()> body) {
+  if (!savepoints_) {
+    return body();
+  }
   std::optional<int64_t> saved_revision = last_revision_;
   SIGNET_RETURN_IF_ERROR(conn_.Exec("SAVEPOINT item"));
   absl::Status status = body();
@@ -185,7 +189,7 @@ absl::Status SqlDataStore::Write(bool logs_changes, absl::FunctionRef<absl::Stat
     status = conn->Exec(dialect_.change_log_lock);
   }
   if (status.ok()) {
-    Txn txn(*conn);
+    Txn txn(*conn, dialect_.savepoint_per_item);
     status = body(txn);
   }
   if (status.ok()) {
@@ -228,11 +232,10 @@ absl::StatusOr<std::vector<Change>> SqlDataStore::ChangesSince(int64_t after, in
   }
   std::vector<Change> changes;
   SIGNET_RETURN_IF_ERROR(Read([&](sql::Connection& conn) -> absl::Status {
-    SIGNET_ASSIGN_OR_RETURN(
-        sql::Result r,
-        conn.Query("SELECT revision, kind, op, object_id, entry FROM changes "
-                   "WHERE revision > ? ORDER BY revision LIMIT ?",
-                   {after, int64_t{limit}}));
+    SIGNET_ASSIGN_OR_RETURN(sql::Result r,
+                            conn.Query("SELECT revision, kind, op, object_id, entry FROM changes "
+                                       "WHERE revision > ? ORDER BY revision LIMIT ?",
+                                       {after, int64_t{limit}}));
     changes.reserve(r.num_rows());
     for (size_t i = 0; i < r.num_rows(); ++i) {
       SIGNET_ASSIGN_OR_RETURN(Change c, ChangeFromRow(RowReader(r, i, "changes")));

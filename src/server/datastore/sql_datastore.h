@@ -44,7 +44,8 @@ namespace internal {
 // One writing transaction, as seen by the body that SqlDataStore::Write runs.
 class Txn {
  public:
-  explicit Txn(sql::Connection& conn) : conn_(conn) {}
+  // `savepoints`: whether InSavepoint really uses savepoints (see Dialect::savepoint_per_item).
+  Txn(sql::Connection& conn, bool savepoints) : conn_(conn), savepoints_(savepoints) {}
   Txn(const Txn&) = delete;
   Txn& operator=(const Txn&) = delete;
 
@@ -58,11 +59,14 @@ class Txn {
   absl::Status AppendChange(int64_t revision, ChangeKind kind, ChangeOp op,
                             absl::string_view object_id, const RegistrationEntry* entry);
   // Runs `body` inside a savepoint. When it fails, its writes (and revisions) are undone, the
-  // transaction stays usable, and its status is returned.
+  // transaction stays usable, and its status is returned. Without savepoints, `body` just runs:
+  // the caller must then abort the transaction when it fails.
   absl::Status InSavepoint(absl::FunctionRef<absl::Status()> body);
+  bool savepoints() const { return savepoints_; }
 
  private:
   sql::Connection& conn_;
+  const bool savepoints_;
   std::optional<int64_t> last_revision_;
 };
 
@@ -130,7 +134,9 @@ class SqlDataStore final : public DataStore {
   absl::Time Now() const;
 
   // Entry helpers (sql_entries.cc).
-  absl::Status InsertEntry(Txn& txn, const RegistrationEntry& entry);
+  // Writes a new entry, its index rows and its change. False (nothing written) when an entry with
+  // its id or its (spiffe_id, parent_id, selectors) exists.
+  absl::StatusOr<bool> InsertEntry(Txn& txn, const RegistrationEntry& entry);
   // Indexes the selectors and/or federated trust domains of the entry with sequence `seq`.
   absl::Status InsertEntryLinks(Txn& txn, int64_t seq, const RegistrationEntry& entry,
                                 bool selectors, bool federates_with);

@@ -19,7 +19,7 @@ namespace signet::server::internal {
 namespace {
 
 constexpr char kEntryColumns[] =
-    "e.id, e.spiffe_id, e.parent_id, e.selectors, e.selector_hash, e.x509_svid_ttl_seconds, "
+    "e.id, e.spiffe_id, e.parent_id, e.selectors, e.x509_svid_ttl_seconds, "
     "e.jwt_svid_ttl_seconds, e.dns_names, e.hint, e.admin, e.downstream, e.federates_with, "
     "e.expires_at, e.revision, e.created_at";
 
@@ -27,7 +27,8 @@ constexpr char kInsertEntry[] =
     "INSERT INTO entries (spiffe_id, parent_id, selectors, selector_hash, selector_count, "
     "x509_svid_ttl_seconds, jwt_svid_ttl_seconds, dns_names, hint, admin, downstream, "
     "federates_with, expires_at, revision, created_at, id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq";
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT DO NOTHING RETURNING seq";
 
 constexpr char kUpdateEntry[] =
     "UPDATE entries SET spiffe_id = ?, parent_id = ?, selectors = ?, selector_hash = ?, "
@@ -72,27 +73,44 @@ class EncodedEntry {
   std::string federates_with_;
 };
 
-absl::StatusOr<RegistrationEntry> EntryFromRow(const sql::Result& result, size_t row) {
+constexpr size_t kSelectorRowsPerInsert = 8;
+
+// "INSERT INTO entry_selectors ... VALUES (?, ?, ?), ..." with `rows` rows.
+// REQUIRES: 1 <= rows <= kSelectorRowsPerInsert.
+const std::string& InsertSelectorsSql(size_t rows) {
+  static const std::vector<std::string>* const kSql = [] {
+    auto* sql = new std::vector<std::string>(kSelectorRowsPerInsert + 1);
+    for (size_t n = 1; n <= kSelectorRowsPerInsert; ++n) {
+      std::string& text = (*sql)[n];
+      text = "INSERT INTO entry_selectors (entry_seq, type, value) VALUES ";
+      for (size_t i = 0; i < n; ++i) {
+        absl::StrAppend(&text, i == 0 ? "" : ", ", "(?, ?, ?)");
+      }
+    }
+    return sql;
+  }();
+  return (*kSql)[rows];
+}
+
+absl::StatusOr<RegistrationEntry> EntryFromRow(sql::Result& result, size_t row) {
   RowReader r(result, row, "entries");
   RegistrationEntry e;
   SIGNET_ASSIGN_OR_RETURN(e.id, r.Text(0));
   SIGNET_ASSIGN_OR_RETURN(e.spiffe_id, r.Text(1));
   SIGNET_ASSIGN_OR_RETURN(e.parent_id, r.Text(2));
+  // selector_hash and selector_count are derived from `selectors` and only serve as keys, like
+  // an index: they are not read back.
   SIGNET_ASSIGN_OR_RETURN(e.selectors, r.Selectors(3));
-  SIGNET_ASSIGN_OR_RETURN(std::string hash, r.Text(4));
-  if (hash != SelectorHash(SelectorsToText(e.selectors))) {
-    return r.Corrupt(4, absl::StrCat("does not match the selectors of entry \"", e.id, "\""));
-  }
-  SIGNET_ASSIGN_OR_RETURN(e.x509_svid_ttl_seconds, r.Int32(5));
-  SIGNET_ASSIGN_OR_RETURN(e.jwt_svid_ttl_seconds, r.Int32(6));
-  SIGNET_ASSIGN_OR_RETURN(e.dns_names, r.List(7));
-  SIGNET_ASSIGN_OR_RETURN(e.hint, r.Text(8));
-  SIGNET_ASSIGN_OR_RETURN(e.admin, r.Bool(9));
-  SIGNET_ASSIGN_OR_RETURN(e.downstream, r.Bool(10));
-  SIGNET_ASSIGN_OR_RETURN(e.federates_with, r.List(11));
-  SIGNET_ASSIGN_OR_RETURN(e.expires_at, r.OptionalTime(12));
-  SIGNET_ASSIGN_OR_RETURN(e.revision, r.Int64(13));
-  SIGNET_ASSIGN_OR_RETURN(e.created_at, r.Time(14));
+  SIGNET_ASSIGN_OR_RETURN(e.x509_svid_ttl_seconds, r.Int32(4));
+  SIGNET_ASSIGN_OR_RETURN(e.jwt_svid_ttl_seconds, r.Int32(5));
+  SIGNET_ASSIGN_OR_RETURN(e.dns_names, r.List(6));
+  SIGNET_ASSIGN_OR_RETURN(e.hint, r.Text(7));
+  SIGNET_ASSIGN_OR_RETURN(e.admin, r.Bool(8));
+  SIGNET_ASSIGN_OR_RETURN(e.downstream, r.Bool(9));
+  SIGNET_ASSIGN_OR_RETURN(e.federates_with, r.List(10));
+  SIGNET_ASSIGN_OR_RETURN(e.expires_at, r.OptionalTime(11));
+  SIGNET_ASSIGN_OR_RETURN(e.revision, r.Int64(12));
+  SIGNET_ASSIGN_OR_RETURN(e.created_at, r.Time(13));
   absl::Status valid = CheckStoredEntry(e);
   if (!valid.ok()) {
     return StoredRowError(valid, "entries", absl::StrCat("row \"", e.id.substr(0, 64), "\""));
@@ -124,12 +142,17 @@ absl::StatusOr<std::optional<RegistrationEntry>> SqlDataStore::FindEntry(sql::Co
 
 absl::Status SqlDataStore::InsertEntryLinks(Txn& txn, int64_t seq, const RegistrationEntry& entry,
                                             bool selectors, bool federates_with) {
-  for (size_t i = 0; selectors && i < entry.selectors.size(); ++i) {
-    const Selector& s = entry.selectors[i];
-    SIGNET_RETURN_IF_ERROR(
-        txn.Query("INSERT INTO entry_selectors (entry_seq, type, value) VALUES (?, ?, ?)",
-                  {seq, absl::string_view(s.type()), absl::string_view(s.value())})
-            .status());
+  // Selector rows go in groups of up to kSelectorRowsPerInsert per statement.
+  const std::vector<Selector>& all = entry.selectors;
+  std::vector<sql::Param> params;
+  for (size_t start = 0; selectors && start < all.size(); start += kSelectorRowsPerInsert) {
+    const size_t rows = std::min(all.size() - start, kSelectorRowsPerInsert);
+    params.clear();
+    for (size_t i = start; i < start + rows; ++i) {
+      params.insert(params.end(),
+                    {seq, absl::string_view(all[i].type()), absl::string_view(all[i].value())});
+    }
+    SIGNET_RETURN_IF_ERROR(txn.Query(InsertSelectorsSql(rows), params).status());
   }
   for (size_t i = 0; federates_with && i < entry.federates_with.size(); ++i) {
     SIGNET_RETURN_IF_ERROR(
@@ -140,18 +163,20 @@ absl::Status SqlDataStore::InsertEntryLinks(Txn& txn, int64_t seq, const Registr
   return absl::OkStatus();
 }
 
-absl::Status SqlDataStore::InsertEntry(Txn& txn, const RegistrationEntry& entry) {
+absl::StatusOr<bool> SqlDataStore::InsertEntry(Txn& txn, const RegistrationEntry& entry) {
   EncodedEntry encoded(entry);
   std::vector<sql::Param> params = encoded.MutableColumns();
   params.push_back(absl::ToUnixSeconds(entry.created_at));
   params.push_back(absl::string_view(entry.id));
   SIGNET_ASSIGN_OR_RETURN(sql::Result inserted, txn.Query(kInsertEntry, params));
-  if (inserted.num_rows() != 1) {
-    return absl::InternalError("datastore: create entry: no sequence number returned");
+  if (inserted.num_rows() == 0) {
+    return false;  // ON CONFLICT DO NOTHING: a duplicate id or key
   }
   SIGNET_ASSIGN_OR_RETURN(int64_t seq, inserted.Int64("entries", 0, 0));
   SIGNET_RETURN_IF_ERROR(InsertEntryLinks(txn, seq, entry, true, true));
-  return txn.AppendChange(entry.revision, ChangeKind::kEntry, ChangeOp::kCreate, entry.id, &entry);
+  SIGNET_RETURN_IF_ERROR(
+      txn.AppendChange(entry.revision, ChangeKind::kEntry, ChangeOp::kCreate, entry.id, &entry));
+  return true;
 }
 
 absl::Status SqlDataStore::DuplicateEntryError(Txn& txn, const RegistrationEntry& entry,
@@ -162,9 +187,9 @@ absl::Status SqlDataStore::DuplicateEntryError(Txn& txn, const RegistrationEntry
     return absl::AlreadyExistsError(
         absl::StrCat("datastore: ", action, ": entry id \"", entry.id, "\" already exists"));
   }
-  return absl::AlreadyExistsError(absl::StrCat(
-      "datastore: ", action,
-      ": an entry with this spiffe_id, parent_id and selectors already exists"));
+  return absl::AlreadyExistsError(
+      absl::StrCat("datastore: ", action,
+                   ": an entry with this spiffe_id, parent_id and selectors already exists"));
 }
 
 absl::StatusOr<std::vector<absl::StatusOr<RegistrationEntry>>> SqlDataStore::CreateEntries(
@@ -199,18 +224,22 @@ absl::StatusOr<std::vector<absl::StatusOr<RegistrationEntry>>> SqlDataStore::Cre
       RegistrationEntry& item = items[i];
       item.created_at = now;
       SIGNET_ASSIGN_OR_RETURN(item.revision, txn.NextRevision());
-      absl::Status status = txn.InSavepoint([&] { return InsertEntry(txn, item); });
-      if (status.ok()) {
-        results[i] = item;
-      } else if (absl::IsAlreadyExists(status)) {
+      bool inserted = false;
+      absl::Status status = txn.InSavepoint([&]() -> absl::Status {
+        SIGNET_ASSIGN_OR_RETURN(inserted, InsertEntry(txn, item));
+        return absl::OkStatus();
+      });
+      if (status.ok() && inserted) {
+        results[i] = std::move(item);
+      } else if (status.ok()) {
         results[i] = DuplicateEntryError(txn, item, "create entry");
         if (!absl::IsAlreadyExists(results[i].status())) {
           return results[i].status();
         }
-      } else if (absl::IsInvalidArgument(status)) {
-        results[i] = Annotate(status, "datastore: create entry");
+      } else if (txn.savepoints() && absl::IsInvalidArgument(status)) {
+        results[i] = Annotate(status, "datastore: create entry");  // rolled back to its savepoint
       } else {
-        return status;
+        return status;  // the whole batch is rolled back
       }
     }
     return absl::OkStatus();

@@ -22,7 +22,7 @@ constexpr char kNodeColumns[] =
     "created_at, updated_at";
 constexpr size_t kMaxJoinTokenLength = 256;
 
-absl::StatusOr<AttestedNode> NodeFromRow(const sql::Result& result, size_t row) {
+absl::StatusOr<AttestedNode> NodeFromRow(sql::Result& result, size_t row) {
   RowReader r(result, row, "nodes");
   AttestedNode n;
   SIGNET_ASSIGN_OR_RETURN(n.spiffe_id, r.Text(0));
@@ -43,10 +43,9 @@ absl::StatusOr<AttestedNode> NodeFromRow(const sql::Result& result, size_t row) 
 
 absl::StatusOr<std::optional<AttestedNode>> FindNode(sql::Connection& conn,
                                                      absl::string_view spiffe_id) {
-  SIGNET_ASSIGN_OR_RETURN(
-      sql::Result r,
-      conn.Query(absl::StrCat("SELECT ", kNodeColumns, " FROM nodes WHERE spiffe_id = ?"),
-                 {spiffe_id}));
+  SIGNET_ASSIGN_OR_RETURN(sql::Result r, conn.Query(absl::StrCat("SELECT ", kNodeColumns,
+                                                                 " FROM nodes WHERE spiffe_id = ?"),
+                                                    {spiffe_id}));
   if (r.num_rows() == 0) {
     return std::nullopt;
   }
@@ -91,7 +90,7 @@ absl::Status CheckJoinTokenFields(const JoinToken& t) {
   return CheckTime("expires_at", t.expires_at, /*optional=*/false);
 }
 
-absl::StatusOr<JoinToken> JoinTokenFromRow(const sql::Result& result) {
+absl::StatusOr<JoinToken> JoinTokenFromRow(sql::Result& result) {
   RowReader r(result, 0, "join_tokens");
   JoinToken t;
   SIGNET_ASSIGN_OR_RETURN(t.token, r.Text(0));
@@ -116,18 +115,18 @@ absl::StatusOr<AttestedNode> SqlDataStore::CreateNode(const AttestedNode& node) 
   SIGNET_RETURN_IF_ERROR(Write(/*logs_changes=*/true, [&](Txn& txn) -> absl::Status {
     std::string selectors = SelectorsToText(created.selectors);
     absl::Status status =
-        txn.Query(absl::StrCat("INSERT INTO nodes (", kNodeColumns,
-                               ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-                  {absl::string_view(created.spiffe_id),
-                   absl::string_view(created.attestation_type),
-                   absl::string_view(created.cert_serial), TimeParam(created.cert_not_after),
-                   int64_t{created.banned ? 1 : 0}, int64_t{created.can_reattest ? 1 : 0},
-                   absl::string_view(selectors), absl::ToUnixSeconds(created.created_at),
-                   absl::ToUnixSeconds(created.updated_at)})
+        txn.Query(
+               absl::StrCat("INSERT INTO nodes (", kNodeColumns,
+                            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+               {absl::string_view(created.spiffe_id), absl::string_view(created.attestation_type),
+                absl::string_view(created.cert_serial), TimeParam(created.cert_not_after),
+                int64_t{created.banned ? 1 : 0}, int64_t{created.can_reattest ? 1 : 0},
+                absl::string_view(selectors), absl::ToUnixSeconds(created.created_at),
+                absl::ToUnixSeconds(created.updated_at)})
             .status();
     if (absl::IsAlreadyExists(status)) {
-      return absl::AlreadyExistsError(absl::StrCat("datastore: create node: node \"",
-                                                   created.spiffe_id, "\" already exists"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("datastore: create node: node \"", created.spiffe_id, "\" already exists"));
     }
     SIGNET_RETURN_IF_ERROR(status);
     return AppendNodeChange(txn, ChangeOp::kCreate, created.spiffe_id);
@@ -173,8 +172,7 @@ absl::StatusOr<AttestedNode> SqlDataStore::UpdateNode(const AttestedNode& node) 
   return result;
 }
 
-absl::StatusOr<AttestedNode> SqlDataStore::SetNodeBanned(absl::string_view spiffe_id,
-                                                         bool banned) {
+absl::StatusOr<AttestedNode> SqlDataStore::SetNodeBanned(absl::string_view spiffe_id, bool banned) {
   SIGNET_RETURN_IF_ERROR(
       Annotate(CheckSpiffeId("spiffe_id", spiffe_id, false), "datastore: ban node"));
   AttestedNode result;
@@ -218,11 +216,11 @@ absl::StatusOr<NodePage> SqlDataStore::ListNodes(absl::string_view page_token, i
   }
   NodePage page;
   SIGNET_RETURN_IF_ERROR(Read([&](sql::Connection& conn) -> absl::Status {
-    SIGNET_ASSIGN_OR_RETURN(
-        sql::Result r, conn.Query(absl::StrCat("SELECT ", kNodeColumns,
-                                               " FROM nodes WHERE spiffe_id > ? "
-                                               "ORDER BY spiffe_id LIMIT ?"),
-                                  {absl::string_view(after), int64_t{page_size} + 1}));
+    SIGNET_ASSIGN_OR_RETURN(sql::Result r,
+                            conn.Query(absl::StrCat("SELECT ", kNodeColumns,
+                                                    " FROM nodes WHERE spiffe_id > ? "
+                                                    "ORDER BY spiffe_id LIMIT ?"),
+                                       {absl::string_view(after), int64_t{page_size} + 1}));
     const size_t rows = std::min(r.num_rows(), static_cast<size_t>(page_size));
     for (size_t i = 0; i < rows; ++i) {
       SIGNET_ASSIGN_OR_RETURN(AttestedNode n, NodeFromRow(r, i));
@@ -245,10 +243,11 @@ absl::Status SqlDataStore::CreateJoinToken(const JoinToken& token) {
   SIGNET_RETURN_IF_ERROR(Annotate(CheckJoinTokenFields(t), "datastore: create join token"));
   return Write(/*logs_changes=*/false, [&](Txn& txn) -> absl::Status {
     absl::Status status =
-        txn.Query("INSERT INTO join_tokens (token, spiffe_id, expires_at, created_at) "
-                  "VALUES (?, ?, ?, ?)",
-                  {absl::string_view(t.token), absl::string_view(t.spiffe_id),
-                   absl::ToUnixSeconds(t.expires_at), absl::ToUnixSeconds(t.created_at)})
+        txn.Query(
+               "INSERT INTO join_tokens (token, spiffe_id, expires_at, created_at) "
+               "VALUES (?, ?, ?, ?)",
+               {absl::string_view(t.token), absl::string_view(t.spiffe_id),
+                absl::ToUnixSeconds(t.expires_at), absl::ToUnixSeconds(t.created_at)})
             .status();
     if (absl::IsAlreadyExists(status)) {
       return absl::AlreadyExistsError("datastore: create join token: token already exists");
@@ -257,12 +256,10 @@ absl::Status SqlDataStore::CreateJoinToken(const JoinToken& token) {
   });
 }
 
-absl::StatusOr<JoinToken> SqlDataStore::ConsumeJoinToken(absl::string_view token,
-                                                         absl::Time now) {
+absl::StatusOr<JoinToken> SqlDataStore::ConsumeJoinToken(absl::string_view token, absl::Time now) {
   SIGNET_RETURN_IF_ERROR(
       Annotate(CheckTime("now", now, /*optional=*/false), "datastore: consume join token"));
-  absl::Status not_found =
-      absl::NotFoundError("datastore: join token not found or already used");
+  absl::Status not_found = absl::NotFoundError("datastore: join token not found or already used");
   if (!CheckJoinToken(token).ok()) {
     return not_found;
   }
@@ -294,9 +291,9 @@ absl::StatusOr<int64_t> SqlDataStore::PruneJoinTokens(absl::Time now) {
   int64_t pruned = 0;
   SIGNET_RETURN_IF_ERROR(Write(/*logs_changes=*/false, [&](Txn& txn) -> absl::Status {
     // Expired means expires_at <= now, as in ConsumeJoinToken.
-    SIGNET_ASSIGN_OR_RETURN(sql::Result r,
-                            txn.Query("DELETE FROM join_tokens WHERE expires_at <= ?",
-                                      {absl::ToUnixSeconds(now)}));
+    SIGNET_ASSIGN_OR_RETURN(
+        sql::Result r,
+        txn.Query("DELETE FROM join_tokens WHERE expires_at <= ?", {absl::ToUnixSeconds(now)}));
     pruned = r.rows_affected();
     return absl::OkStatus();
   }));

@@ -1,5 +1,6 @@
 // SqlDataStore: the BundleStore, CaJournalStore and AuditStore methods.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,8 +22,7 @@ constexpr size_t kMaxBundleJsonLength = 1 << 20;
 absl::Status CheckBundle(const StoredBundle& b) {
   spiffe::IdError error = spiffe::ValidateTrustDomainName(b.trust_domain);
   if (error != spiffe::IdError::kNone) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("trust_domain: ", spiffe::ErrorString(error)));
+    return absl::InvalidArgumentError(absl::StrCat("trust_domain: ", spiffe::ErrorString(error)));
   }
   if (b.spiffe_json.size() > kMaxBundleJsonLength) {
     return absl::InvalidArgumentError("spiffe_json: larger than 1 MiB");
@@ -30,7 +30,16 @@ absl::Status CheckBundle(const StoredBundle& b) {
   return Annotate(spiffe::ParseSpiffeBundle(b.spiffe_json).status(), "spiffe_json");
 }
 
-absl::StatusOr<StoredBundle> BundleFromRow(const sql::Result& result, size_t row) {
+absl::Status CheckTrustDomainArg(absl::string_view trust_domain, absl::string_view context) {
+  spiffe::IdError error = spiffe::ValidateTrustDomainName(trust_domain);
+  if (error != spiffe::IdError::kNone) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(context, ": trust_domain: ", spiffe::ErrorString(error)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StoredBundle> BundleFromRow(sql::Result& result, size_t row) {
   RowReader r(result, row, "bundles");
   StoredBundle b;
   SIGNET_ASSIGN_OR_RETURN(b.trust_domain, r.Text(0));
@@ -44,7 +53,7 @@ absl::StatusOr<StoredBundle> BundleFromRow(const sql::Result& result, size_t row
   return b;
 }
 
-absl::StatusOr<CaKeyRecord> CaKeyFromRow(const sql::Result& result, size_t row) {
+absl::StatusOr<CaKeyRecord> CaKeyFromRow(sql::Result& result, size_t row) {
   RowReader r(result, row, "ca_keys");
   CaKeyRecord k;
   SIGNET_ASSIGN_OR_RETURN(k.key_id, r.Text(0));
@@ -82,7 +91,7 @@ absl::Status CheckAuditEvent(const AuditEvent& e) {
   return CheckText("detail", e.detail, kMaxAuditTextLength, true);
 }
 
-absl::StatusOr<AuditEvent> AuditFromRow(const sql::Result& result, size_t row) {
+absl::StatusOr<AuditEvent> AuditFromRow(sql::Result& result, size_t row) {
   RowReader r(result, row, "audit_events");
   AuditEvent e;
   SIGNET_ASSIGN_OR_RETURN(e.id, r.Int64(0));
@@ -123,22 +132,21 @@ absl::Status SqlDataStore::SetBundle(const StoredBundle& bundle) {
 }
 
 absl::StatusOr<StoredBundle> SqlDataStore::GetBundle(absl::string_view trust_domain) {
+  SIGNET_RETURN_IF_ERROR(CheckTrustDomainArg(trust_domain, "datastore: get bundle"));
   std::optional<StoredBundle> bundle;
   SIGNET_RETURN_IF_ERROR(Read([&](sql::Connection& conn) -> absl::Status {
-    SIGNET_ASSIGN_OR_RETURN(
-        sql::Result r,
-        conn.Query("SELECT trust_domain, spiffe_json, updated_at FROM bundles "
-                   "WHERE trust_domain = ?",
-                   {trust_domain}));
+    SIGNET_ASSIGN_OR_RETURN(sql::Result r,
+                            conn.Query("SELECT trust_domain, spiffe_json, updated_at FROM bundles "
+                                       "WHERE trust_domain = ?",
+                                       {trust_domain}));
     if (r.num_rows() > 0) {
       SIGNET_ASSIGN_OR_RETURN(bundle, BundleFromRow(r, 0));
     }
     return absl::OkStatus();
   }));
   if (!bundle.has_value()) {
-    return absl::NotFoundError(
-        absl::StrCat("datastore: no bundle for trust domain \"", trust_domain.substr(0, 255),
-                     "\""));
+    return absl::NotFoundError(absl::StrCat("datastore: no bundle for trust domain \"",
+                                            trust_domain.substr(0, 255), "\""));
   }
   return *std::move(bundle);
 }
@@ -146,10 +154,10 @@ absl::StatusOr<StoredBundle> SqlDataStore::GetBundle(absl::string_view trust_dom
 absl::StatusOr<std::vector<StoredBundle>> SqlDataStore::ListBundles() {
   std::vector<StoredBundle> bundles;
   SIGNET_RETURN_IF_ERROR(Read([&](sql::Connection& conn) -> absl::Status {
-    SIGNET_ASSIGN_OR_RETURN(
-        sql::Result r, conn.Query("SELECT trust_domain, spiffe_json, updated_at FROM bundles "
-                                  "ORDER BY trust_domain",
-                                  {}));
+    SIGNET_ASSIGN_OR_RETURN(sql::Result r,
+                            conn.Query("SELECT trust_domain, spiffe_json, updated_at FROM bundles "
+                                       "ORDER BY trust_domain",
+                                       {}));
     for (size_t i = 0; i < r.num_rows(); ++i) {
       SIGNET_ASSIGN_OR_RETURN(StoredBundle b, BundleFromRow(r, i));
       bundles.push_back(std::move(b));
@@ -160,6 +168,7 @@ absl::StatusOr<std::vector<StoredBundle>> SqlDataStore::ListBundles() {
 }
 
 absl::Status SqlDataStore::DeleteBundle(absl::string_view trust_domain) {
+  SIGNET_RETURN_IF_ERROR(CheckTrustDomainArg(trust_domain, "datastore: delete bundle"));
   return Write(/*logs_changes=*/true, [&](Txn& txn) -> absl::Status {
     SIGNET_ASSIGN_OR_RETURN(
         sql::Result r, txn.Query("DELETE FROM bundles WHERE trust_domain = ?", {trust_domain}));
@@ -181,15 +190,16 @@ absl::Status SqlDataStore::PutCaKey(const CaKeyRecord& record) {
   const int64_t now = absl::ToUnixSeconds(Now());
   return Write(/*logs_changes=*/false, [&](Txn& txn) -> absl::Status {
     return txn
-        .Query("INSERT INTO ca_keys (key_id, kind, state, key_type, public_der, not_before, "
-               "not_after, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-               "ON CONFLICT (key_id) DO UPDATE SET kind = excluded.kind, state = excluded.state, "
-               "key_type = excluded.key_type, public_der = excluded.public_der, "
-               "not_before = excluded.not_before, not_after = excluded.not_after, "
-               "updated_at = excluded.updated_at",
-               {absl::string_view(k.key_id), CaKeyKindName(k.kind), CaSlotStateName(k.state),
-                absl::string_view(k.key_type), sql::Blob{k.public_der}, TimeParam(k.not_before),
-                TimeParam(k.not_after), now})
+        .Query(
+            "INSERT INTO ca_keys (key_id, kind, state, key_type, public_der, not_before, "
+            "not_after, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (key_id) DO UPDATE SET kind = excluded.kind, state = excluded.state, "
+            "key_type = excluded.key_type, public_der = excluded.public_der, "
+            "not_before = excluded.not_before, not_after = excluded.not_after, "
+            "updated_at = excluded.updated_at",
+            {absl::string_view(k.key_id), CaKeyKindName(k.kind), CaSlotStateName(k.state),
+             absl::string_view(k.key_type), sql::Blob{k.public_der}, TimeParam(k.not_before),
+             TimeParam(k.not_after), now})
         .status();
   });
 }
@@ -231,11 +241,11 @@ absl::Status SqlDataStore::AppendAudit(const AuditEvent& event) {
   SIGNET_RETURN_IF_ERROR(Annotate(CheckAuditEvent(e), "datastore: append audit"));
   return Write(/*logs_changes=*/false, [&](Txn& txn) -> absl::Status {
     return txn
-        .Query("INSERT INTO audit_events (time, caller, action, target, result, detail) "
-               "VALUES (?, ?, ?, ?, ?, ?)",
-               {absl::ToUnixSeconds(e.time), absl::string_view(e.caller),
-                absl::string_view(e.action), absl::string_view(e.target),
-                absl::string_view(e.result), absl::string_view(e.detail)})
+        .Query(
+            "INSERT INTO audit_events (time, caller, action, target, result, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            {absl::ToUnixSeconds(e.time), absl::string_view(e.caller), absl::string_view(e.action),
+             absl::string_view(e.target), absl::string_view(e.result), absl::string_view(e.detail)})
         .status();
   });
 }

@@ -41,6 +41,12 @@ absl::Status CheckSelectors(const std::vector<Selector>& selectors, bool allow_e
   if (selectors.empty() && !allow_empty) {
     return Invalid("selectors", "at least one selector is required");
   }
+  for (const Selector& s : selectors) {
+    if (!IsValidUtf8(s.value())) {
+      return Invalid("selectors",
+                     absl::StrCat("value of a \"", s.type(), "\" selector is not UTF-8"));
+    }
+  }
   if (!IsSortedUnique(selectors)) {
     return Invalid("selectors", "not sorted and unique");
   }
@@ -94,6 +100,52 @@ absl::StatusOr<std::string> NewEntryId() {
       absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
 }
 
+bool IsValidUtf8(absl::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = p + text.size();
+  while (p < end) {
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    // The lead byte gives the sequence length, the smallest code point that needs it (anything
+    // below is an overlong form) and the code point's high bits.
+    int extra = 0;
+    uint32_t min = 0;
+    uint32_t cp = 0;
+    if ((c & 0xe0) == 0xc0) {
+      extra = 1;
+      min = 0x80;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      extra = 2;
+      min = 0x800;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      extra = 3;
+      min = 0x10000;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (end - p <= extra) {
+      return false;
+    }
+    for (int i = 1; i <= extra; ++i) {
+      if ((p[i] & 0xc0) != 0x80) {
+        return false;
+      }
+      cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    p += extra + 1;
+  }
+  return true;
+}
+
 absl::Status CheckText(absl::string_view field, absl::string_view value, size_t max_length,
                        bool allow_empty) {
   if (value.empty() && !allow_empty) {
@@ -106,6 +158,9 @@ absl::Status CheckText(absl::string_view field, absl::string_view value, size_t 
     if (c < 0x20 || c == 0x7f) {
       return Invalid(field, "contains a control character");
     }
+  }
+  if (!IsValidUtf8(value)) {
+    return Invalid(field, "not valid UTF-8");
   }
   return absl::OkStatus();
 }
@@ -178,8 +233,8 @@ absl::Status NormalizeCaKey(CaKeyRecord& record) {
       CheckText("key_id", record.key_id, kMaxShortTextLength, /*allow_empty=*/false));
   if (record.key_type != "ec-p256" && record.key_type != "ec-p384" &&
       record.key_type != "rsa-2048") {
-    return Invalid("key_type", absl::StrCat("unknown key type \"", record.key_type.substr(0, 32),
-                                            "\""));
+    return Invalid("key_type",
+                   absl::StrCat("unknown key type \"", record.key_type.substr(0, 32), "\""));
   }
   if (record.public_der.empty()) {
     return Invalid("public_der", "empty");

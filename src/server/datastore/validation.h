@@ -31,8 +31,11 @@ absl::Status CheckEntryId(absl::string_view id);
 // 32 lowercase hex characters from the OpenSSL CSPRNG.
 absl::StatusOr<std::string> NewEntryId();
 
-// `value` has no control characters and at most `max_length` bytes (and is not empty unless
-// `allow_empty`).
+// True when `text` is well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF).
+bool IsValidUtf8(absl::string_view text);
+
+// `value` is valid UTF-8 without control characters, at most `max_length` bytes (and not empty
+// unless `allow_empty`).
 absl::Status CheckText(absl::string_view field, absl::string_view value, size_t max_length,
                        bool allow_empty);
 // A valid SPIFFE ID; `path_required` rejects trust-domain IDs ("spiffe://example.org").

@@ -7,8 +7,7 @@
 
 namespace signet::server::sql {
 
-ConnectionPool::ConnectionPool(Factory factory, int max_connections,
-                               absl::Duration acquire_timeout)
+ConnectionPool::ConnectionPool(Factory factory, int max_connections, absl::Duration acquire_timeout)
     : factory_(std::move(factory)),
       max_connections_(max_connections),
       acquire_timeout_(acquire_timeout) {}

@@ -28,9 +28,7 @@ absl::string_view TypeName(Cell::Type type) {
 Result::Result(std::vector<std::string> columns, std::vector<Cell> cells, int64_t rows_affected)
     : columns_(std::move(columns)), cells_(std::move(cells)), rows_affected_(rows_affected) {}
 
-bool Result::IsNull(size_t row, size_t col) const {
-  return At(row, col).type == Cell::Type::kNull;
-}
+bool Result::IsNull(size_t row, size_t col) const { return At(row, col).type == Cell::Type::kNull; }
 
 absl::Status Result::Corrupt(absl::string_view table, size_t col, absl::string_view what) const {
   return absl::DataLossError(absl::StrCat("datastore: ", table, ".", columns_[col], ": ", what));
@@ -44,20 +42,20 @@ absl::StatusOr<int64_t> Result::Int64(absl::string_view table, size_t row, size_
   return cell.int_value;
 }
 
-absl::StatusOr<std::string> Result::Text(absl::string_view table, size_t row, size_t col) const {
-  const Cell& cell = At(row, col);
+absl::StatusOr<std::string> Result::Text(absl::string_view table, size_t row, size_t col) {
+  Cell& cell = At(row, col);
   if (cell.type != Cell::Type::kText) {
     return Corrupt(table, col, absl::StrCat("expected text, found ", TypeName(cell.type)));
   }
-  return cell.bytes;
+  return std::move(cell.bytes);
 }
 
-absl::StatusOr<std::string> Result::Bytes(absl::string_view table, size_t row, size_t col) const {
-  const Cell& cell = At(row, col);
+absl::StatusOr<std::string> Result::Bytes(absl::string_view table, size_t row, size_t col) {
+  Cell& cell = At(row, col);
   if (cell.type != Cell::Type::kBlob) {
     return Corrupt(table, col, absl::StrCat("expected a blob, found ", TypeName(cell.type)));
   }
-  return cell.bytes;
+  return std::move(cell.bytes);
 }
 
 }  // namespace signet::server::sql

@@ -41,7 +41,8 @@ struct Cell {
 };
 
 // The rows of a query, materialized. Getters check the stored type and fail with DataLoss
-// "datastore: <table>.<column>: ..." so that no bad value read back goes unnoticed.
+// "datastore: <table>.<column>: ..." so that no bad value read back goes unnoticed. Text and
+// Bytes move the value out of the cell: read each text or blob cell once.
 class Result {
  public:
   Result() = default;
@@ -55,14 +56,15 @@ class Result {
   bool IsNull(size_t row, size_t col) const;
   // The table name is only used in error messages.
   absl::StatusOr<int64_t> Int64(absl::string_view table, size_t row, size_t col) const;
-  absl::StatusOr<std::string> Text(absl::string_view table, size_t row, size_t col) const;
-  absl::StatusOr<std::string> Bytes(absl::string_view table, size_t row, size_t col) const;
+  absl::StatusOr<std::string> Text(absl::string_view table, size_t row, size_t col);
+  absl::StatusOr<std::string> Bytes(absl::string_view table, size_t row, size_t col);
 
   // DataLoss "datastore: <table>.<column of col>: <what>".
   absl::Status Corrupt(absl::string_view table, size_t col, absl::string_view what) const;
 
  private:
   const Cell& At(size_t row, size_t col) const { return cells_[row * columns_.size() + col]; }
+  Cell& At(size_t row, size_t col) { return cells_[row * columns_.size() + col]; }
   std::vector<std::string> columns_;
   std::vector<Cell> cells_;
   int64_t rows_affected_ = 0;
