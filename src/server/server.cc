@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include <grpcpp/security/server_credentials.h>
+#include <grpc/grpc.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
@@ -179,6 +180,8 @@ absl::Status SignetServer::StartTcpListener() {
   creds->SetAuthMetadataProcessor(tcp_auth_);
   grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(kMaxAdminMessageBytes);
+  // A second server on the same port must fail loudly, not share the port's connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(config_.bind_address, creds, &tcp_port_);
   tcp_services_->RegisterAll(builder);
   tcp_server_ = builder.BuildAndStart();

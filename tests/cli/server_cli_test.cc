@@ -33,6 +33,7 @@ class ServerCliTest : public ::testing::Test {
     WriteTestFile(config_, absl::StrCat("trust_domain: example.org\n",
                                         "data_dir: ", dir_.File("data"), "\n",
                                         "admin_socket: ", socket_, "\n",
+                                        "bind_address: 127.0.0.1:0\n",
                                         "log:\n  format: json\n"));
   }
 
@@ -178,6 +179,7 @@ TEST_F(ServerCliTest, AdminUidsGrantAccess) {
   WriteTestFile(config_, absl::StrCat("trust_domain: example.org\n",
                                       "data_dir: ", dir_.File("data"), "\n",
                                       "admin_socket: ", socket_, "\n",
+                                        "bind_address: 127.0.0.1:0\n",
                                       "admin_uids: [65534]\n"));
   StartServer();
   std::string out;

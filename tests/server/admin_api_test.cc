@@ -6,6 +6,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "signet/admin/v1/admin.grpc.pb.h"
@@ -483,6 +484,41 @@ TEST_F(AdminApiTest, EveryCallIsAuditedWithCallerAndNoSecrets) {
   ASSERT_TRUE(audit_->ListAuditEvents(Ctx().get(), by_id, &events).ok());
   EXPECT_GE(events.events_size(), 1);
   for (const pb::AuditEvent& e : events.events()) EXPECT_EQ(e.target(), "spiffe://example.org/op");
+}
+
+}  // namespace
+}  // namespace signet::server
+
+namespace signet::server {
+namespace {
+
+TEST(ServerStartTest, SecondServerOnTheSamePortOrSocketFailsLoudly) {
+  TempDir dir;
+  ServerConfig config(*spiffe::TrustDomain::Parse(kTd));
+  config.data_dir = dir.File("a");
+  config.admin_socket = dir.File("a.sock");
+  config.datastore.connection_string = dir.File("a.sqlite3");
+  config.bind_address = "127.0.0.1:0";
+  FakeClock clock(testing::TestNow());
+  auto first = SignetServer::Start(config, clock);
+  ASSERT_TRUE(first.ok()) << first.status();
+
+  ServerConfig same_port = config;
+  same_port.data_dir = dir.File("b");
+  same_port.admin_socket = dir.File("b.sock");
+  same_port.datastore.connection_string = dir.File("b.sqlite3");
+  same_port.bind_address = absl::StrCat("127.0.0.1:", (*first)->tcp_port());
+  auto second = SignetServer::Start(same_port, clock);
+  ASSERT_FALSE(second.ok());
+  EXPECT_THAT(second.status().message(), HasSubstr("bind_address"));
+
+  ServerConfig same_socket = config;
+  same_socket.data_dir = dir.File("c");
+  same_socket.datastore.connection_string = dir.File("c.sqlite3");
+  auto third = SignetServer::Start(same_socket, clock);
+  ASSERT_FALSE(third.ok());
+  EXPECT_THAT(third.status().message(), HasSubstr("already in use"));
+  (*first)->Shutdown(absl::Seconds(1));
 }
 
 }  // namespace

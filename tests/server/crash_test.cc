@@ -70,6 +70,7 @@ class CrashTest : public ::testing::TestWithParam<testing::Backend> {
     WriteTestFile(config_, absl::StrCat("trust_domain: example.org\n",
                                         "data_dir: ", dir_.File("data"), "\n",
                                         "admin_socket: ", socket_, "\n",
+                                        "bind_address: 127.0.0.1:0\n",
                                         "datastore:\n  driver: ", options.driver, "\n",
                                         "  connection_string: \"", options.connection_string,
                                         "\"\n"));
