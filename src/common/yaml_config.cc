@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "yaml-cpp/depthguard.h"
@@ -136,8 +137,49 @@ bool IsFullLineComment(absl::string_view line) {
   return absl::StartsWith(absl::StripLeadingAsciiWhitespace(line), "#");
 }
 
+// yaml-cpp 0.7 (Debian 12) never returns, allocating without bound, when a document's first
+// token is a ',' (found by fuzz/config_fuzz). A config is one document, so before yaml-cpp sees
+// the text: refuse document markers after the first line and a ',' where the document starts.
+bool CheckDocumentShape(absl::string_view text, ConfigProblems* problems) {
+  int line_number = 0;
+  bool seen_content = false;
+  bool seen_start = false;  // a "---"
+  bool ended = false;       // a "..."
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
+    absl::string_view rest = line;
+    if (absl::StartsWith(line, "...")) {
+      ended = true;
+      rest = line.substr(3);
+    } else if (absl::StartsWith(line, "---")) {
+      if (seen_content || seen_start || ended) {
+        problems->push_back(
+            {line_number, "", "only one YAML document is allowed (remove \"---\")"});
+        return false;
+      }
+      seen_start = true;
+      rest = line.substr(3);
+    } else if (!seen_content && !seen_start && absl::StartsWith(line, "%")) {
+      continue;  // a directive
+    }
+    rest = absl::StripLeadingAsciiWhitespace(rest);
+    if (rest.empty() || rest.front() == '#') continue;
+    if (ended) {
+      problems->push_back({line_number, "", "only one YAML document is allowed (remove \"...\")"});
+      return false;
+    }
+    if (!seen_content && rest.front() == ',') {
+      problems->push_back({line_number, "", "invalid YAML: a document cannot start with ','"});
+      return false;
+    }
+    seen_content = true;
+  }
+  return true;
+}
+
 // Parses `text` as exactly one YAML document. Problems go to `problems`.
 std::optional<YAML::Node> ParseDocument(const std::string& text, ConfigProblems* problems) {
+  if (!CheckDocumentShape(text, problems)) return std::nullopt;
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(text);

@@ -175,8 +175,9 @@ TEST(WalkConfigTest, DeepNestingIsAProblemNotACrash) {
 }
 
 TEST(WalkConfigTest, RejectsDocumentsThatAreNotOneMap) {
+  // The problem points at the second document's marker.
   EXPECT_THAT(Walk("a: 1\n---\nb: 2\n", [](ConfigMap&) {}),
-              ElementsAre(Problem(3, "", "only one YAML document")));
+              ElementsAre(Problem(2, "", "only one YAML document")));
   EXPECT_THAT(Walk("- a\n- b\n", [](ConfigMap&) {}),
               ElementsAre(Problem(1, "", "must be a map of keys, not a list")));
   EXPECT_THAT(Walk("just text\n", [](ConfigMap&) {}),
@@ -509,6 +510,36 @@ TEST(ProcessEnvLookupTest, ReadsTheProcessEnvironment) {
   EXPECT_EQ(ProcessEnvLookup()("SIGNET_YAML_CONFIG_TEST_VAR"), "v");
   unsetenv("SIGNET_YAML_CONFIG_TEST_VAR");
   EXPECT_EQ(ProcessEnvLookup()("SIGNET_YAML_CONFIG_TEST_VAR"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace signet
+
+namespace signet {
+namespace {
+
+// yaml-cpp 0.7 loops forever on these (fuzz/config_fuzz found the first); they must come back as
+// problems at once.
+TEST(WalkConfigTest, DocumentStartingWithCommaIsAProblemNotAHang) {
+  for (const char* text : {",", ",a: 1", "\n  ,", "# c\n,", "---\n,", "--- ,", "%YAML 1.2\n---\n,",
+                           "\t,"}) {
+    ConfigProblems problems = WalkConfig(text, {}, [](ConfigMap&) {});
+    ASSERT_EQ(problems.size(), 1u) << text;
+    EXPECT_THAT(problems[0].message, ::testing::HasSubstr("cannot start with ','")) << text;
+  }
+}
+
+TEST(WalkConfigTest, DocumentMarkersOnlyAroundOneDocument) {
+  for (const char* ok : {"---\na: 1\n", "# c\n---\na: 1\n", "a: 1\n...\n", "a: 1\n...\n# end\n",
+                         "%YAML 1.2\n---\na: 1\n"}) {
+    ConfigProblems problems = WalkConfig(ok, {}, [](ConfigMap& m) { (void)m.Get("a"); });
+    EXPECT_TRUE(problems.empty()) << ok << ": " << problems[0].message;
+  }
+  for (const char* bad : {"a: 1\n---\nb: 2\n", "a: 1\n...\n,", "---\n---\n,", "a: 1\n...\nb: 2\n"}) {
+    ConfigProblems problems = WalkConfig(bad, {}, [](ConfigMap&) {});
+    ASSERT_FALSE(problems.empty()) << bad;
+    EXPECT_THAT(problems[0].message, ::testing::HasSubstr("only one YAML document")) << bad;
+  }
 }
 
 }  // namespace

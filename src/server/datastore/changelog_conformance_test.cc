@@ -283,6 +283,8 @@ TEST_P(DataStoreConformanceTest, CorruptedRowsAreDataLossNamingTheColumn) {
        "UPDATE entries SET x509_svid_ttl_seconds = 0" + where, get_entry, "x509_svid_ttl_seconds"},
       {"UPDATE entries SET dns_names = 'no-newline'" + where,
        "UPDATE entries SET dns_names = ''" + where, get_entry, "entries.dns_names"},
+      {"UPDATE changes SET entry = '{}' WHERE kind = 'node'",
+       "UPDATE changes SET entry = NULL WHERE kind = 'node'", changes, "changes.entry"},
       {"UPDATE changes SET entry = '{\"id\": 1'", "", changes, "changes.entry"},
       {"UPDATE changes SET kind = 'gadget'", "", changes, "changes.kind"},
       {"UPDATE nodes SET banned = 2", "UPDATE nodes SET banned = 0", get_node, "nodes.banned"},

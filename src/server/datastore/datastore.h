@@ -80,8 +80,9 @@ inline constexpr int kMaxBatchSize = 10000;
 class EntryStore {
  public:
   virtual ~EntryStore() = default;
-  // Creates each entry in its own savepoint of one transaction (each item atomic; one commit
-  // and fsync for the batch). An item with the same (spiffe_id, parent_id, selectors) as an
+  // Creates the entries in one transaction (one commit and fsync for the batch), each item
+  // atomic: an item is either wholly written or not at all (SQLite: one INSERT ... ON CONFLICT
+  // DO NOTHING per item; PostgreSQL: a savepoint per item). An item with the same (spiffe_id, parent_id, selectors) as an
   // existing entry gets AlreadyExists; the others still succeed. The outer status fails only
   // when the batch could not be attempted at all (nothing written then).
   virtual absl::StatusOr<std::vector<absl::StatusOr<RegistrationEntry>>> CreateEntries(

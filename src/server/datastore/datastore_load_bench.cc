@@ -1,9 +1,9 @@
-// Load benchmark of the SQLite datastore: creates N entries (default 1,000,000) through batches
-// (default 1,000 per CreateEntries call) spread over agents of 1,000 entries each, then times
-// the lookups an agent sync does: ListEntries by parent_id, and a workload match (kSubset
-// selectors under one parent).
+// Load benchmark of the datastore (SQLite by default): creates N entries (default 1,000,000)
+// through batches (default 1,000 per CreateEntries call) spread over agents of 1,000 entries each,
+// then times the lookups an agent sync does: ListEntries by parent_id, and a workload match
+// (kSubset selectors under one parent).
 //
-//   datastore_load_bench [--entries=N] [--batch=B] [--db=PATH]
+//   datastore_load_bench [--entries=N] [--batch=B] [--db=PATH | --postgres=CONNINFO]
 //
 // Prints the creation rate and p50/p99 lookup latencies. Uses the wall clock by design.
 #include <algorithm>
@@ -37,6 +37,7 @@ int Run(int argc, char** argv) {
   int64_t entries = 1000000;
   int64_t batch = 1000;
   std::string db = "/tmp/signet-load-bench.db";
+  std::string conninfo;  // PostgreSQL instead of SQLite (an empty database)
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (absl::ConsumePrefix(&arg, "--entries=") && absl::SimpleAtoi(arg, &entries)) continue;
@@ -45,13 +46,22 @@ int Run(int argc, char** argv) {
       db = std::string(arg);
       continue;
     }
-    std::fprintf(stderr, "usage: %s [--entries=N] [--batch=B] [--db=PATH]\n", argv[0]);
+    if (absl::ConsumePrefix(&arg, "--postgres=")) {
+      conninfo = std::string(arg);
+      continue;
+    }
+    std::fprintf(stderr, "usage: %s [--entries=N] [--batch=B] [--db=PATH | --postgres=CONNINFO]\n",
+                 argv[0]);
     return 2;
   }
-  for (const char* suffix : {"", "-wal", "-shm"}) {
-    std::filesystem::remove(db + suffix);
+  DataStoreOptions options{.driver = "postgres", .connection_string = conninfo};
+  if (conninfo.empty()) {
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(db + suffix);
+    }
+    options = {.driver = "sqlite", .connection_string = db};
   }
-  auto store = OpenDataStore({.driver = "sqlite", .connection_string = db});
+  auto store = OpenDataStore(options);
   if (!store.ok()) {
     std::fprintf(stderr, "open: %s\n", store.status().ToString().c_str());
     return 1;

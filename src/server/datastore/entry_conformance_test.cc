@@ -292,31 +292,43 @@ TEST_P(DataStoreConformanceTest, SelectorMatchModes) {
                                                                      {"d", {"t:d"}}}) {
     ids[name] = MustCreate(MakeEntry(name, selectors)).id;
   }
-  auto names_of = [&](const std::vector<std::string>& selected, SelectorMatch match) {
-    EntryFilter filter{.selectors = Selectors(selected), .selector_match = match};
-    std::vector<std::string> found = ListIds(filter);
-    std::vector<std::string> names;
-    for (const auto& [name, id] : ids) {
-      if (std::find(found.begin(), found.end(), id) != found.end()) {
-        names.push_back(name);
+  // Every case runs twice: alone (candidates from the selector index) and under the parent all
+  // these entries share (candidates from the parent index, selectors checked per entry).
+  for (bool narrowed : {false, true}) {
+    SCOPED_TRACE(narrowed ? "with parent_id" : "selectors only");
+    auto names_of = [&](const std::vector<std::string>& selected, SelectorMatch match) {
+      EntryFilter filter{.selectors = Selectors(selected), .selector_match = match};
+      if (narrowed) {
+        filter.parent_id = "spiffe://example.org/agent";
       }
-    }
-    EXPECT_EQ(*store_->CountEntries(filter), static_cast<int64_t>(found.size()));
-    return names;
-  };
+      std::vector<std::string> found = ListIds(filter);
+      std::vector<std::string> names;
+      for (const auto& [name, id] : ids) {
+        if (std::find(found.begin(), found.end(), id) != found.end()) {
+          names.push_back(name);
+        }
+      }
+      EXPECT_EQ(*store_->CountEntries(filter), static_cast<int64_t>(found.size()));
+      return names;
+    };
+    using M = SelectorMatch;
+    EXPECT_THAT(names_of({"t:a", "t:b"}, M::kExact), UnorderedElementsAre("ab"));
+    EXPECT_THAT(names_of({"t:b", "t:a"}, M::kExact), UnorderedElementsAre("ab"));  // canonical
+    EXPECT_THAT(names_of({"t:a", "t:b"}, M::kSubset), UnorderedElementsAre("a", "ab"));
+    EXPECT_THAT(names_of({"t:a", "t:b"}, M::kSuperset), UnorderedElementsAre("ab", "abc"));
+    EXPECT_THAT(names_of({"t:a", "t:b"}, M::kAny), UnorderedElementsAre("a", "ab", "bc", "abc"));
+    EXPECT_THAT(names_of({"t:a", "t:b", "t:c", "t:z"}, M::kSubset),
+                UnorderedElementsAre("a", "ab", "bc", "abc"));
+    EXPECT_THAT(names_of({"t:a", "t:b", "t:c", "t:z"}, M::kExact), IsEmpty());
+    EXPECT_THAT(names_of({"t:z"}, M::kAny), IsEmpty());
+    EXPECT_THAT(names_of({"t:z"}, M::kSubset), IsEmpty());
+    EXPECT_THAT(names_of({"t:d"}, M::kSubset), UnorderedElementsAre("d"));
+    EXPECT_THAT(names_of({}, M::kExact), IsEmpty());
+    EXPECT_THAT(names_of({}, M::kSubset), IsEmpty());
+    EXPECT_THAT(names_of({}, M::kAny), IsEmpty());
+    EXPECT_THAT(names_of({}, M::kSuperset), UnorderedElementsAre("a", "ab", "bc", "abc", "d"));
+  }
   using M = SelectorMatch;
-  EXPECT_THAT(names_of({"t:a", "t:b"}, M::kExact), UnorderedElementsAre("ab"));
-  EXPECT_THAT(names_of({"t:b", "t:a"}, M::kExact), UnorderedElementsAre("ab"));  // canonicalized
-  EXPECT_THAT(names_of({"t:a", "t:b"}, M::kSubset), UnorderedElementsAre("a", "ab"));
-  EXPECT_THAT(names_of({"t:a", "t:b"}, M::kSuperset), UnorderedElementsAre("ab", "abc"));
-  EXPECT_THAT(names_of({"t:a", "t:b"}, M::kAny), UnorderedElementsAre("a", "ab", "bc", "abc"));
-  EXPECT_THAT(names_of({"t:a", "t:b", "t:c", "t:z"}, M::kSubset),
-              UnorderedElementsAre("a", "ab", "bc", "abc"));
-  EXPECT_THAT(names_of({"t:z"}, M::kAny), IsEmpty());
-  EXPECT_THAT(names_of({}, M::kExact), IsEmpty());
-  EXPECT_THAT(names_of({}, M::kSubset), IsEmpty());
-  EXPECT_THAT(names_of({}, M::kAny), IsEmpty());
-  EXPECT_THAT(names_of({}, M::kSuperset), UnorderedElementsAre("a", "ab", "bc", "abc", "d"));
   // Selector filters combine with the others.
   EntryFilter combined{.parent_id = "spiffe://example.org/agent",
                        .selectors = Selectors({"t:a"}),

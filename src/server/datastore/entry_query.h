@@ -34,6 +34,7 @@ class EntryQuery {
 
   EntryFilter filter_;
   std::string selector_hash_;
+  std::vector<std::string> selector_texts_;  // "type:value"; sized once, parameters point in
   std::string where_;
   std::vector<sql::Param> params_;
 };

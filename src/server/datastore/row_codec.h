@@ -42,6 +42,7 @@ class RowReader {
  public:
   RowReader(sql::Result& result, size_t row, absl::string_view table)
       : result_(result), row_(row), table_(table) {}
+  bool IsNull(size_t col) const { return result_.IsNull(row_, col); }
   absl::StatusOr<int64_t> Int64(size_t col) const { return result_.Int64(table_, row_, col); }
   absl::StatusOr<std::string> Text(size_t col) const { return result_.Text(table_, row_, col); }
   absl::StatusOr<std::string> Bytes(size_t col) const { return result_.Bytes(table_, row_, col); }

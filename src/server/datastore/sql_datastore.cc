@@ -71,6 +71,9 @@ absl::StatusOr<Change> ChangeFromRow(const internal::RowReader& r) {
     return r.Corrupt(3, "empty");
   }
   if (c.kind != ChangeKind::kEntry) {
+    if (!r.IsNull(4)) {
+      return r.Corrupt(4, "set for a change that is not an entry's");
+    }
     return c;
   }
   SIGNET_ASSIGN_OR_RETURN(std::string json, r.Text(4));
@@ -178,9 +181,9 @@ absl::Status Txn::InSavepoint(absl::FunctionRef<absl::Status()> body) {
 }
 
 absl::Status SqlDataStore::Write(bool logs_changes, absl::FunctionRef<absl::Status(Txn&)> body) {
-  std::optional<absl::MutexLock> one_writer;
+  std::unique_lock<std::mutex> one_writer(write_mu_, std::defer_lock);
   if (dialect_.single_writer) {
-    one_writer.emplace(&write_mu_);
+    one_writer.lock();
   }
   SIGNET_ASSIGN_OR_RETURN(sql::ConnectionPool::Lease conn, pool_->Acquire());
   SIGNET_RETURN_IF_ERROR(conn->Exec(dialect_.begin_write));

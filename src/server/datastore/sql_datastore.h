@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,7 +24,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "src/common/clock.h"
@@ -149,7 +149,9 @@ class SqlDataStore final : public DataStore {
   const std::unique_ptr<sql::ConnectionPool> pool_;
   const Clock& clock_;
   const int schema_version_;
-  absl::Mutex write_mu_;  // held for a whole writing transaction when dialect_.single_writer
+  // Held for a whole writing transaction when dialect_.single_writer. A std::mutex for the
+  // reason given in sql/connection_pool.h.
+  std::mutex write_mu_;
 };
 
 }  // namespace internal

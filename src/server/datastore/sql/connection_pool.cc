@@ -20,11 +20,11 @@ ConnectionPool::Lease::~Lease() {
 
 absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire() {
   {
-    absl::MutexLock lock(&mu_);
-    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::unique_lock<std::mutex> lock(mu_);
+    const bool ready = changed_.wait_for(lock, absl::ToChronoNanoseconds(acquire_timeout_), [this] {
       return closed_ || !idle_.empty() || open_ < max_connections_;
-    };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&ready), acquire_timeout_)) {
+    });
+    if (!ready) {
       return absl::UnavailableError("datastore: timed out waiting for a database connection");
     }
     if (closed_) {
@@ -39,8 +39,11 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire() {
   }
   absl::StatusOr<std::unique_ptr<Connection>> conn = factory_();
   if (!conn.ok()) {
-    absl::MutexLock lock(&mu_);
-    --open_;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --open_;
+    }
+    changed_.notify_one();
     return Annotate(absl::UnavailableError(conn.status().message()), "datastore: connect");
   }
   return Lease(this, *std::move(conn));
@@ -48,23 +51,27 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire() {
 
 void ConnectionPool::Release(std::unique_ptr<Connection> conn) {
   std::unique_ptr<Connection> discard;  // closed after the lock is released
-  absl::MutexLock lock(&mu_);
-  if (closed_ || !conn->healthy()) {
-    --open_;
-    discard = std::move(conn);
-    return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_ || !conn->healthy()) {
+      --open_;
+      discard = std::move(conn);
+    } else {
+      idle_.push_back(std::move(conn));
+    }
   }
-  idle_.push_back(std::move(conn));
+  changed_.notify_one();
 }
 
 void ConnectionPool::Close() {
-  std::vector<std::unique_ptr<Connection>> idle;
+  std::vector<std::unique_ptr<Connection>> idle;  // closed after the lock is released
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;
     open_ -= static_cast<int>(idle_.size());
     idle.swap(idle_);
   }
+  changed_.notify_all();
 }
 
 }  // namespace signet::server::sql

@@ -102,7 +102,6 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const s
       conn->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
                  "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; "
                  "PRAGMA wal_autocheckpoint=8000"));
-  if (getenv("XPRAGMA")) { SIGNET_RETURN_IF_ERROR(conn->Exec(getenv("XPRAGMA"))); }
   return conn;
 }
 

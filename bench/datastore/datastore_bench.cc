@@ -1,0 +1,852 @@
+// Load benchmark of the server on its SQLite datastore, driven through the admin API of the real
+// `signet` binary run as a child process, next to the raw OpenSSL ECDSA P-256 sign rate measured
+// in the same run. The machine is shared and noisy: absolute times drift, ratios hold.
+//
+//   build/release/bench/datastore/datastore_bench [--entries=N] [--batch=B] [--threads=T]
+//       [--lookups=L] [--restarts=R] [--layout=interleaved|grouped] [--sequential_ids]
+//       [--signet=PATH] [--keep]
+//
+// Phases, on a fresh SQLite file in a temporary directory under /tmp:
+//   1. start `signet server run`; create N entries (default 1,000,000) with BatchCreateEntry, B
+//      per call (default 1,000) from T client threads, checking every per-item result;
+//   2. stop the server (SIGTERM) and restart it R times on the same data: cold start is the time
+//      from fork/exec to the first successful Health call;
+//   3. the authorized-entries lookup of an agent owning 1,000 entries (ListEntries by parent_id,
+//      page size 1,000), through the admin API and directly on the DataStore (server stopped);
+//   4. update 1,000 entries (UpdateEntry), then time ChangesSince(N, 1000).
+// Every entry belongs to one of N/1000 agents. "interleaved" (default) spreads each agent's
+// entries over the whole creation order, as entries registered over time are; "grouped" creates
+// them agent by agent (the best case for locality). --sequential_ids makes the client choose
+// increasing entry ids instead of letting the server draw random ones: a diagnostic that shows
+// what the random keys cost.
+//
+// Prints a table (metric, value, target, ratio, result) and exits 1 when a target is missed,
+// 2 on bad flags and 3 when the run itself fails. Uses the wall clock and randomness by design.
+#include <fcntl.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "signet/admin/v1/admin.grpc.pb.h"
+#include "src/common/status_macros.h"
+#include "src/crypto/key.h"
+#include "src/crypto/ossl.h"
+#include "src/server/datastore/datastore.h"
+
+namespace signet::server {
+namespace {
+
+namespace pb = ::signet::admin::v1;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr int64_t kEntriesPerAgent = 1000;
+constexpr int kUpdates = 1000;
+constexpr int kChangesSinceRuns = 200;
+constexpr int kWarmupLookups = 10;
+constexpr absl::string_view kTrustDomain = "example.org";
+
+// The targets of the issue, on the project machine (2 cores, SQLite).
+constexpr double kCreateTargetSeconds = 60;
+constexpr double kColdStartTargetSeconds = 5;
+constexpr double kLookupP99TargetMs = 5;
+
+double SecondsSince(SteadyClock::time_point start) {
+  return std::chrono::duration<double>(SteadyClock::now() - start).count();
+}
+
+// CPU time of the calling thread, in seconds: unlike wall time, not inflated when other work on
+// the shared machine preempts us.
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// ---------------------------------------------------------------- flags
+
+struct Options {
+  int64_t entries = 1000000;
+  int batch = 1000;
+  int threads = 2;
+  int lookups = 500;
+  int restarts = 3;
+  bool grouped = false;
+  bool sequential_ids = false;
+  bool keep = false;
+  std::string signet = SIGNET_BINARY;
+};
+
+bool ParseInt(absl::string_view arg, absl::string_view name, int64_t min, int64_t max,
+              int64_t* out) {
+  return absl::ConsumePrefix(&arg, name) && absl::SimpleAtoi(arg, out) && *out >= min &&
+         *out <= max;
+}
+
+std::optional<Options> ParseFlags(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    int64_t v = 0;
+    if (ParseInt(arg, "--entries=", kEntriesPerAgent, 10000000, &v) && v % kEntriesPerAgent == 0) {
+      o.entries = v;
+    } else if (ParseInt(arg, "--batch=", 1, kMaxBatchSize, &v)) {
+      o.batch = static_cast<int>(v);
+    } else if (ParseInt(arg, "--threads=", 1, 16, &v)) {
+      o.threads = static_cast<int>(v);
+    } else if (ParseInt(arg, "--lookups=", 10, 100000, &v)) {
+      o.lookups = static_cast<int>(v);
+    } else if (ParseInt(arg, "--restarts=", 1, 20, &v)) {
+      o.restarts = static_cast<int>(v);
+    } else if (arg == "--layout=interleaved" || arg == "--layout=grouped") {
+      o.grouped = arg == "--layout=grouped";
+    } else if (absl::ConsumePrefix(&arg, "--signet=") && !arg.empty()) {
+      o.signet = std::string(arg);
+    } else if (arg == "--sequential_ids") {
+      o.sequential_ids = true;
+    } else if (arg == "--keep") {
+      o.keep = true;
+    } else {
+      std::fprintf(stderr,
+                   "usage: %s [--entries=N (multiple of 1000)] [--batch=B] [--threads=T] "
+                   "[--lookups=L] [--restarts=R] [--layout=interleaved|grouped] "
+                   "[--sequential_ids] [--signet=PATH] [--keep]\n",
+                   argv[0]);
+      return std::nullopt;
+    }
+  }
+  return o;
+}
+
+// ---------------------------------------------------------------- the workload
+
+std::string AgentId(int64_t agent) {
+  return absl::StrCat("spiffe://", kTrustDomain, "/agent/node-", agent);
+}
+
+// Entry number `n` of `o.entries`: owned by one of o.entries/1000 agents, two selectors.
+pb::Entry EntryNumber(int64_t n, const Options& o) {
+  const int64_t agents = o.entries / kEntriesPerAgent;
+  const int64_t agent = o.grouped ? n / kEntriesPerAgent : n % agents;
+  const int64_t team = (o.grouped ? n % kEntriesPerAgent : n / agents) % 100;
+  pb::Entry e;
+  if (o.sequential_ids) {
+    e.set_id(absl::StrFormat("%032x", n));
+  }
+  e.set_spiffe_id(absl::StrCat("spiffe://", kTrustDomain, "/ns/team-", team, "/sa/app-", n));
+  e.set_parent_id(AgentId(agent));
+  pb::Selector* ns = e.add_selectors();
+  ns->set_type("k8s");
+  ns->set_value(absl::StrCat("ns:team-", team));
+  pb::Selector* sa = e.add_selectors();
+  sa->set_type("k8s");
+  sa->set_value(absl::StrCat("sa:app-", n));
+  return e;
+}
+
+// ---------------------------------------------------------------- latencies
+
+class Latencies {
+ public:
+  void Add(double seconds) { ms_.push_back(seconds * 1000); }
+  // Nearest-rank percentile, in milliseconds.
+  double Percentile(double p) const {
+    std::vector<double> sorted = ms_;
+    std::sort(sorted.begin(), sorted.end());
+    size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted.size())));
+    return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
+  }
+
+ private:
+  std::vector<double> ms_;
+};
+
+// ---------------------------------------------------------------- raw OpenSSL
+
+// ECDSA P-256 signatures per second over a 32-byte message (EVP_DigestSignInit + EVP_DigestSign
+// with a fresh context, as bench/crypto's raw sign), for about `seconds` of wall time.
+absl::StatusOr<double> SignRate(const crypto::PrivateKey& key, double seconds) {
+  const unsigned char message[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  unsigned char signature[128];
+  int64_t signs = 0;
+  const auto start = SteadyClock::now();
+  do {
+    for (int i = 0; i < 100; ++i) {
+      crypto::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+      size_t len = sizeof(signature);
+      if (ctx == nullptr ||
+          EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
+          EVP_DigestSign(ctx.get(), signature, &len, message, sizeof(message)) != 1) {
+        return absl::InternalError("openssl: sign failed");
+      }
+    }
+    signs += 100;
+  } while (SecondsSince(start) < seconds);
+  return static_cast<double>(signs) / SecondsSince(start);
+}
+
+// ---------------------------------------------------------------- the server process
+
+std::string ReadSmallFile(const std::string& path) {
+  std::string text;
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) {
+    return text;
+  }
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof(buf), f)) > 0;) {
+    text.append(buf, n);
+  }
+  std::fclose(f);
+  return text;
+}
+
+// A temporary directory under /tmp, removed with everything in it unless kept.
+class TempDir {
+ public:
+  static absl::StatusOr<TempDir> Create(bool keep) {
+    char pattern[] = "/tmp/signet-dsbench-XXXXXX";
+    if (mkdtemp(pattern) == nullptr) {
+      return absl::UnavailableError("mkdtemp failed");
+    }
+    return TempDir(pattern, keep);
+  }
+  TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)), keep_(other.keep_) {
+    other.path_.clear();
+  }
+  ~TempDir() {
+    if (path_.empty()) {
+      return;
+    }
+    if (keep_) {
+      std::fprintf(stderr, "kept %s\n", path_.c_str());
+      return;
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string File(absl::string_view name) const { return absl::StrCat(path_, "/", name); }
+
+ private:
+  TempDir(std::string path, bool keep) : path_(std::move(path)), keep_(keep) {}
+  std::string path_;
+  bool keep_;
+};
+
+// `signet server run -c CONFIG` as a child, its output appended to a log file. SIGKILLed and
+// reaped by the destructor if still running.
+class ServerProcess {
+ public:
+  ServerProcess(const std::string& binary, const std::string& config, const std::string& log) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    pid_ = fork();
+    if (pid_ == 0) {
+      if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+      }
+      execl(binary.c_str(), binary.c_str(), "server", "run", "-c", config.c_str(), nullptr);
+      _exit(127);
+    }
+    if (fd >= 0) {
+      close(fd);
+    }
+  }
+  ~ServerProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  bool started() const { return pid_ > 0; }
+
+  // The child's CPU time (user + system) and the bytes it has caused to be written to storage,
+  // from /proc; zeros when unavailable.
+  struct Usage {
+    double cpu_s = 0;
+    int64_t write_bytes = 0;
+  };
+  Usage GetUsage() const {
+    Usage usage;
+    const std::string stat = ReadSmallFile(absl::StrCat("/proc/", pid_, "/stat"));
+    // Fields after the command name in parentheses: state is field 3, utime and stime 14 and 15.
+    std::vector<absl::string_view> fields =
+        absl::StrSplit(absl::string_view(stat).substr(stat.rfind(')') + 1), ' ', absl::SkipEmpty());
+    double utime = 0;
+    double stime = 0;
+    if (fields.size() > 12 && absl::SimpleAtod(fields[11], &utime) &&
+        absl::SimpleAtod(fields[12], &stime)) {
+      usage.cpu_s = (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    }
+    const std::string io = ReadSmallFile(absl::StrCat("/proc/", pid_, "/io"));
+    for (absl::string_view line : absl::StrSplit(io, '\n')) {
+      if (absl::ConsumePrefix(&line, "write_bytes: ")) {
+        (void)absl::SimpleAtoi(line, &usage.write_bytes);
+      }
+    }
+    return usage;
+  }
+
+  // The exit status once the child has exited (128 + signal when killed), else nullopt.
+  std::optional<int> Poll() {
+    int status = 0;
+    if (pid_ <= 0 || waitpid(pid_, &status, WNOHANG) != pid_) {
+      return std::nullopt;
+    }
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  // SIGTERM (a graceful stop), then waits up to `timeout_s` for a clean exit.
+  absl::Status Stop(double timeout_s) {
+    kill(pid_, SIGTERM);
+    const auto start = SteadyClock::now();
+    while (SecondsSince(start) < timeout_s) {
+      if (std::optional<int> code = Poll(); code.has_value()) {
+        return *code == 0 ? absl::OkStatus()
+                          : absl::InternalError(absl::StrCat("server exited with ", *code));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return absl::DeadlineExceededError("server did not stop after SIGTERM");
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// A fresh channel to the admin socket that retries connecting every few milliseconds (gRPC's
+// default reconnect backoff starts at one second, which would be measured as start-up time).
+std::shared_ptr<grpc::Channel> AdminChannel(const std::string& socket) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 5);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 20);
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel("unix:" + socket, grpc::InsecureChannelCredentials(), args);
+}
+
+std::unique_ptr<grpc::ClientContext> Ctx(int seconds) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+  return ctx;
+}
+
+// Polls Health until it answers; returns the seconds since `start`.
+absl::StatusOr<double> WaitReady(ServerProcess& server, const std::string& socket,
+                                 SteadyClock::time_point start) {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<pb::Server::Stub> health;
+  while (SecondsSince(start) < 120) {
+    if (std::optional<int> code = server.Poll(); code.has_value()) {
+      return absl::InternalError(absl::StrCat("server exited with ", *code, " while starting"));
+    }
+    if (health == nullptr && access(socket.c_str(), F_OK) == 0) {
+      channel = AdminChannel(socket);
+      health = pb::Server::NewStub(channel);
+    }
+    if (health != nullptr) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+      pb::HealthResponse resp;
+      if (health->Health(&ctx, pb::HealthRequest(), &resp).ok()) {
+        return SecondsSince(start);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return absl::DeadlineExceededError("server not ready after 120 s");
+}
+
+struct Started {
+  std::unique_ptr<ServerProcess> process;
+  double ready_s = 0;
+};
+
+absl::StatusOr<Started> StartServer(const Options& o, const TempDir& dir) {
+  const std::string socket = dir.File("admin.sock");
+  const auto start = SteadyClock::now();
+  Started s{.process = std::make_unique<ServerProcess>(o.signet, dir.File("server.yaml"),
+                                                       dir.File("server.log"))};
+  if (!s.process->started()) {
+    return absl::InternalError("fork failed");
+  }
+  SIGNET_ASSIGN_OR_RETURN(s.ready_s, WaitReady(*s.process, socket, start));
+  return s;
+}
+
+absl::Status WriteConfig(const TempDir& dir) {
+  const std::string yaml = absl::StrCat(
+      "trust_domain: ", kTrustDomain, "\n", "data_dir: ", dir.File("data"), "\n",
+      "admin_socket: ", dir.File("admin.sock"), "\n", "bind_address: 127.0.0.1:0\n",
+      "datastore:\n  driver: sqlite\n  connection_string: ", dir.File("data/datastore.sqlite3"),
+      "\n", "log:\n  level: warn\n");
+  std::FILE* f = std::fopen(dir.File("server.yaml").c_str(), "w");
+  if (f == nullptr) {
+    return absl::UnavailableError("cannot write server.yaml");
+  }
+  const bool ok = std::fwrite(yaml.data(), 1, yaml.size(), f) == yaml.size();
+  return std::fclose(f) == 0 && ok ? absl::OkStatus()
+                                   : absl::UnavailableError("cannot write server.yaml");
+}
+
+// ---------------------------------------------------------------- phase 1: creates
+
+absl::Status CreateBatch(pb::Entries::Stub& stub, const Options& o, int64_t first) {
+  pb::BatchCreateEntryRequest req;
+  const int64_t end = std::min(o.entries, first + o.batch);
+  for (int64_t n = first; n < end; ++n) {
+    *req.add_entries() = EntryNumber(n, o);
+  }
+  pb::BatchCreateEntryResponse resp;
+  grpc::Status status = stub.BatchCreateEntry(Ctx(300).get(), req, &resp);
+  if (!status.ok()) {
+    return absl::InternalError(absl::StrCat("BatchCreateEntry: ", status.error_message()));
+  }
+  if (resp.results_size() != req.entries_size()) {
+    return absl::InternalError("BatchCreateEntry: wrong number of results");
+  }
+  for (int i = 0; i < resp.results_size(); ++i) {
+    const pb::EntryResult& r = resp.results(i);
+    if (r.status().code() != 0 || r.entry().id().size() != 32 ||
+        r.entry().spiffe_id() != req.entries(i).spiffe_id()) {
+      return absl::InternalError(absl::StrCat("BatchCreateEntry: entry ", first + i, ": code ",
+                                              r.status().code(), " ", r.status().message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+struct CreateResult {
+  double seconds = 0;
+  std::vector<double> tenths_s;  // when each tenth of the entries was done, since the start
+};
+
+// Creates every entry from o.threads client threads.
+absl::StatusOr<CreateResult> CreateAll(const std::string& socket, const Options& o) {
+  std::shared_ptr<grpc::Channel> channel = AdminChannel(socket);
+  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> done{0};
+  absl::Mutex mu;
+  absl::Status failure;
+  CreateResult result;
+  const auto start = SteadyClock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < o.threads; ++t) {
+    threads.emplace_back([&] {
+      auto stub = pb::Entries::NewStub(channel);
+      for (int64_t first = next.fetch_add(o.batch); first < o.entries;
+           first = next.fetch_add(o.batch)) {
+        absl::Status status = CreateBatch(*stub, o, first);
+        if (!status.ok()) {
+          absl::MutexLock lock(&mu);
+          failure.Update(status);
+          next = o.entries;
+          return;
+        }
+        const int64_t count = std::min<int64_t>(o.batch, o.entries - first);
+        const int64_t total = done.fetch_add(count) + count;
+        if (total * 10 / o.entries != (total - count) * 10 / o.entries) {
+          const double s = SecondsSince(start);
+          std::fprintf(stderr, "  created %lld entries in %.1f s (%.0f /s)\n",
+                       static_cast<long long>(total), s, total / s);  // NOLINT(runtime/int)
+          absl::MutexLock lock(&mu);
+          result.tenths_s.push_back(s);
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  result.seconds = SecondsSince(start);
+  SIGNET_RETURN_IF_ERROR(failure);
+  std::sort(result.tenths_s.begin(), result.tenths_s.end());
+  return result;
+}
+
+// ---------------------------------------------------------------- phase 3: lookups
+
+// Checks a lookup result: all 1,000 entries of `agent`, one page.
+absl::Status CheckAgentPage(size_t size, bool more, int64_t agent) {
+  if (size != static_cast<size_t>(kEntriesPerAgent) || more) {
+    return absl::InternalError(absl::StrCat("lookup of agent ", agent, ": ", size, " entries",
+                                            more ? " and more pages" : ""));
+  }
+  return absl::OkStatus();
+}
+
+struct LookupResult {
+  double first_ms = 0;  // the first lookup after opening (cold caches)
+  Latencies latencies;  // the others, after a warm-up: wall time
+  Latencies cpu;        // the same lookups: CPU time of the calling thread
+};
+
+// Times `o.lookups` lookups of random agents by `lookup(agent)`, after kWarmupLookups untimed.
+template <typename Lookup>
+absl::StatusOr<LookupResult> TimeLookups(const Options& o, std::mt19937_64& rng, Lookup lookup) {
+  std::uniform_int_distribution<int64_t> agents(0, o.entries / kEntriesPerAgent - 1);
+  LookupResult result;
+  for (int i = 0; i < kWarmupLookups + o.lookups; ++i) {
+    const int64_t agent = agents(rng);
+    const double cpu_start = ThreadCpuSeconds();
+    const auto start = SteadyClock::now();
+    SIGNET_RETURN_IF_ERROR(lookup(agent));
+    const double seconds = SecondsSince(start);
+    const double cpu_seconds = ThreadCpuSeconds() - cpu_start;
+    if (i == 0) {
+      result.first_ms = seconds * 1000;
+    }
+    if (i >= kWarmupLookups) {
+      result.latencies.Add(seconds);
+      result.cpu.Add(cpu_seconds);
+    }
+  }
+  return result;
+}
+
+absl::StatusOr<LookupResult> ApiLookups(const std::string& socket, const Options& o,
+                                        std::mt19937_64& rng) {
+  auto stub = pb::Entries::NewStub(AdminChannel(socket));
+  return TimeLookups(o, rng, [&](int64_t agent) -> absl::Status {
+    pb::ListEntriesRequest req;
+    req.mutable_filter()->set_by_parent_id(AgentId(agent));
+    req.set_page_size(kMaxPageSize);
+    pb::ListEntriesResponse resp;
+    grpc::Status status = stub->ListEntries(Ctx(60).get(), req, &resp);
+    if (!status.ok()) {
+      return absl::InternalError(absl::StrCat("ListEntries: ", status.error_message()));
+    }
+    return CheckAgentPage(resp.entries_size(), !resp.next_page_token().empty(), agent);
+  });
+}
+
+absl::StatusOr<EntryPage> StoreLookup(DataStore& store, int64_t agent) {
+  const std::string parent = AgentId(agent);
+  SIGNET_ASSIGN_OR_RETURN(EntryPage page,
+                          store.ListEntries({.parent_id = parent}, "", kMaxPageSize));
+  SIGNET_RETURN_IF_ERROR(CheckAgentPage(page.entries.size(), !page.next_page_token.empty(), agent));
+  for (const RegistrationEntry& e : page.entries) {
+    if (e.parent_id != parent) {
+      return absl::InternalError("lookup returned an entry of another agent");
+    }
+  }
+  return page;
+}
+
+absl::StatusOr<LookupResult> StoreLookups(DataStore& store, const Options& o,
+                                          std::mt19937_64& rng) {
+  return TimeLookups(o, rng, [&](int64_t agent) { return StoreLookup(store, agent).status(); });
+}
+
+// kUpdates distinct entries, up to 10 from each of random agents.
+absl::StatusOr<std::vector<RegistrationEntry>> PickEntries(DataStore& store, const Options& o,
+                                                           std::mt19937_64& rng) {
+  std::uniform_int_distribution<int64_t> agents(0, o.entries / kEntriesPerAgent - 1);
+  std::uniform_int_distribution<size_t> index(0, kEntriesPerAgent - 1);
+  std::set<std::string> ids;
+  std::vector<RegistrationEntry> picked;
+  while (picked.size() < static_cast<size_t>(kUpdates)) {
+    SIGNET_ASSIGN_OR_RETURN(EntryPage page, StoreLookup(store, agents(rng)));
+    for (int k = 0; k < 10 && picked.size() < static_cast<size_t>(kUpdates); ++k) {
+      const RegistrationEntry& e = page.entries[index(rng)];
+      if (ids.insert(e.id).second) {
+        picked.push_back(e);
+      }
+    }
+  }
+  return picked;
+}
+
+// ---------------------------------------------------------------- phase 4: changes since
+
+struct ChangesResult {
+  double updates_s = 0;
+  Latencies latencies;
+};
+
+absl::StatusOr<ChangesResult> UpdatesAndChanges(DataStore& store,
+                                                std::vector<RegistrationEntry> entries) {
+  SIGNET_ASSIGN_OR_RETURN(const int64_t before, store.CurrentRevision());
+  ChangesResult result;
+  const auto start = SteadyClock::now();
+  for (RegistrationEntry& e : entries) {
+    e.hint = "updated";
+    e.x509_svid_ttl_seconds = 1800;
+    SIGNET_ASSIGN_OR_RETURN(e, store.UpdateEntry(e, e.revision));
+  }
+  result.updates_s = SecondsSince(start);
+  for (int run = 0; run < kChangesSinceRuns; ++run) {
+    const auto t0 = SteadyClock::now();
+    SIGNET_ASSIGN_OR_RETURN(std::vector<Change> changes, store.ChangesSince(before, kUpdates));
+    result.latencies.Add(SecondsSince(t0));
+    if (changes.size() != entries.size()) {
+      return absl::InternalError(absl::StrCat("ChangesSince: ", changes.size(), " changes"));
+    }
+    for (size_t i = 0; i < changes.size(); ++i) {
+      const Change& c = changes[i];
+      if (c.revision != entries[i].revision || c.op != ChangeOp::kUpdate ||
+          c.object_id != entries[i].id || !c.entry.has_value() || *c.entry != entries[i]) {
+        return absl::InternalError(absl::StrCat("ChangesSince: change ", i, " is wrong"));
+      }
+    }
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------- the report
+
+enum class Verdict { kReport, kPass, kMissed };
+
+struct Row {
+  std::string metric;
+  std::string value;
+  std::string target;
+  std::string ratio;
+  Verdict verdict = Verdict::kReport;
+};
+
+class Report {
+ public:
+  explicit Report(double sign_rate) : sign_rate_(sign_rate) {}
+
+  // A rate; its ratio is rate ÷ the sign rate.
+  void Rate(const std::string& metric, double per_s) {
+    rows_.push_back({metric, absl::StrFormat("%.0f /s", per_s), "",
+                     absl::StrFormat("%.4f", per_s / sign_rate_)});
+  }
+  // A time; its ratio is time ÷ the time of one sign. `target_s` <= 0: no target.
+  void Time(const std::string& metric, double seconds, double target_s, bool ms) {
+    Row row{metric,
+            ms ? absl::StrFormat("%.2f ms", seconds * 1000) : absl::StrFormat("%.2f s", seconds),
+            "", absl::StrFormat("%.0f", seconds * sign_rate_)};
+    if (target_s > 0) {
+      row.target = ms ? absl::StrFormat("< %.0f ms", target_s * 1000)
+                      : absl::StrFormat("< %.0f s", target_s);
+      row.verdict = seconds < target_s ? Verdict::kPass : Verdict::kMissed;
+    }
+    rows_.push_back(row);
+  }
+  void Note(const std::string& metric, const std::string& value) {
+    rows_.push_back({metric, value, "", ""});
+  }
+
+  // Prints the table; returns the number of missed targets.
+  int Print() const {
+    int missed = 0;
+    std::printf("\n%-46s %14s %9s %10s  %s\n", "metric", "value", "target", "ratio", "result");
+    for (const Row& r : rows_) {
+      const char* verdict = r.verdict == Verdict::kPass     ? "PASS"
+                            : r.verdict == Verdict::kMissed ? "MISSED"
+                                                            : "";
+      missed += r.verdict == Verdict::kMissed ? 1 : 0;
+      std::printf("%-46s %14s %9s %10s  %s\n", r.metric.c_str(), r.value.c_str(), r.target.c_str(),
+                  r.ratio.c_str(), verdict);
+    }
+    std::printf(
+        "ratio: a rate / the OpenSSL ECDSA P-256 sign rate; a time / the time of one sign.\n"
+        "The lookup target applies to the datastore lookup (what the agent sync uses); the "
+        "admin API figure adds the gRPC round trip, proto encoding and an audit record.\n");
+    return missed;
+  }
+
+ private:
+  double sign_rate_;
+  std::vector<Row> rows_;
+};
+
+// ---------------------------------------------------------------- the run
+
+struct Figures {
+  std::vector<double> sign_rates;
+  CreateResult creates;
+  ServerProcess::Usage create_usage;  // of the server, during the creates
+  double first_stop_s = 0;
+  std::vector<double> cold_starts_s;
+  LookupResult api;
+  LookupResult store;
+  ChangesResult changes;
+  int64_t db_bytes = 0;
+};
+
+int64_t DatabaseBytes(const TempDir& dir) {
+  int64_t bytes = 0;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(dir.File("data/datastore.sqlite3") + suffix, ec);
+    bytes += ec ? 0 : static_cast<int64_t>(size);
+  }
+  return bytes;
+}
+
+absl::Status MeasureSignRate(const crypto::PrivateKey& key, Figures& f) {
+  SIGNET_ASSIGN_OR_RETURN(double rate, SignRate(key, 1.0));
+  std::fprintf(stderr, "openssl ECDSA P-256 sign: %.0f /s\n", rate);
+  f.sign_rates.push_back(rate);
+  return absl::OkStatus();
+}
+
+// Phases 1 to 3 through the server; the datastore half of 3, and 4, on the store (server
+// stopped).
+absl::Status RunPhases(const Options& o, const TempDir& dir, Figures& f) {
+  SIGNET_ASSIGN_OR_RETURN(crypto::PrivateKey key,
+                          crypto::PrivateKey::Generate(crypto::KeyType::kEcP256));
+  SIGNET_RETURN_IF_ERROR(MeasureSignRate(key, f));
+  SIGNET_RETURN_IF_ERROR(WriteConfig(dir));
+  const std::string socket = dir.File("admin.sock");
+  {
+    SIGNET_ASSIGN_OR_RETURN(Started server, StartServer(o, dir));
+    std::fprintf(stderr, "server ready on an empty store in %.2f s; creating %lld entries\n",
+                 server.ready_s, static_cast<long long>(o.entries));  // NOLINT(runtime/int)
+    const ServerProcess::Usage before = server.process->GetUsage();
+    SIGNET_ASSIGN_OR_RETURN(f.creates, CreateAll(socket, o));
+    const ServerProcess::Usage after = server.process->GetUsage();
+    f.create_usage = {.cpu_s = after.cpu_s - before.cpu_s,
+                      .write_bytes = after.write_bytes - before.write_bytes};
+    SIGNET_RETURN_IF_ERROR(MeasureSignRate(key, f));
+    const auto stop = SteadyClock::now();
+    SIGNET_RETURN_IF_ERROR(server.process->Stop(300));
+    f.first_stop_s = SecondsSince(stop);
+  }
+  f.db_bytes = DatabaseBytes(dir);
+  std::mt19937_64 rng(20261123);
+  for (int r = 0; r < o.restarts; ++r) {
+    SIGNET_ASSIGN_OR_RETURN(Started server, StartServer(o, dir));
+    std::fprintf(stderr, "restart %d: ready in %.3f s\n", r + 1, server.ready_s);
+    f.cold_starts_s.push_back(server.ready_s);
+    if (r == 0) {
+      SIGNET_ASSIGN_OR_RETURN(f.api, ApiLookups(socket, o, rng));
+    }
+    SIGNET_RETURN_IF_ERROR(server.process->Stop(300));
+  }
+  SIGNET_ASSIGN_OR_RETURN(
+      std::unique_ptr<DataStore> store,
+      OpenDataStore({.driver = "sqlite", .connection_string = dir.File("data/datastore.sqlite3")}));
+  SIGNET_ASSIGN_OR_RETURN(f.store, StoreLookups(*store, o, rng));
+  SIGNET_ASSIGN_OR_RETURN(std::vector<RegistrationEntry> picked, PickEntries(*store, o, rng));
+  SIGNET_ASSIGN_OR_RETURN(f.changes, UpdatesAndChanges(*store, std::move(picked)));
+  store->Close();
+  return MeasureSignRate(key, f);
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+int PrintReport(const Options& o, const Figures& f) {
+  const double sign_rate = Median(f.sign_rates);
+  Report report(sign_rate);
+  report.Note(
+      "OpenSSL ECDSA P-256 sign (start, mid, end)",
+      absl::StrFormat("%.0f %.0f %.0f /s", f.sign_rates[0], f.sign_rates[1], f.sign_rates[2]));
+  report.Rate("OpenSSL sign rate used for ratios (median)", sign_rate);
+  report.Time(absl::StrFormat("create %lld entries (batch %d, %d thr.)",
+                              static_cast<long long>(o.entries),  // NOLINT(runtime/int)
+                              o.batch, o.threads),
+              f.creates.seconds, o.entries == 1000000 ? kCreateTargetSeconds : 0, false);
+  report.Rate("create rate", static_cast<double>(o.entries) / f.creates.seconds);
+  const std::vector<double>& tenths = f.creates.tenths_s;
+  if (tenths.size() == 10) {
+    report.Rate("create rate, first tenth", static_cast<double>(o.entries) / 10 / tenths[0]);
+    report.Rate("create rate, last tenth",
+                static_cast<double>(o.entries) / 10 / (tenths[9] - tenths[8]));
+  }
+  report.Note("server CPU time during the creates",
+              absl::StrFormat("%.1f s", f.create_usage.cpu_s));
+  report.Note("server storage writes per entry created",
+              absl::StrFormat("%.1f KB", static_cast<double>(f.create_usage.write_bytes) /
+                                             static_cast<double>(o.entries) / 1024));
+  report.Note("database size after creates", absl::StrFormat("%.0f MB", f.db_bytes / 1e6));
+  report.Time("graceful stop after the creates", f.first_stop_s, 0, false);
+  report.Time(absl::StrFormat("cold start to ready, worst of %d", o.restarts),
+              *std::max_element(f.cold_starts_s.begin(), f.cold_starts_s.end()),
+              kColdStartTargetSeconds, false);
+  report.Time("cold start to ready, first restart", f.cold_starts_s[0], 0, false);
+  report.Time("API lookup, first after restart", f.api.first_ms / 1000, 0, true);
+  report.Time("API lookup (1000 entries) p50", f.api.latencies.Percentile(0.5) / 1000, 0, true);
+  report.Time("API lookup (1000 entries) p99", f.api.latencies.Percentile(0.99) / 1000, 0, true);
+  report.Time("datastore lookup, first after open", f.store.first_ms / 1000, 0, true);
+  report.Time("datastore lookup (1000 entries) p50", f.store.latencies.Percentile(0.5) / 1000, 0,
+              true);
+  report.Time("datastore lookup (1000 entries) p99", f.store.latencies.Percentile(0.99) / 1000,
+              kLookupP99TargetMs / 1000, true);
+  report.Time("datastore lookup p50, thread CPU time", f.store.cpu.Percentile(0.5) / 1000, 0, true);
+  report.Time("datastore lookup p99, thread CPU time", f.store.cpu.Percentile(0.99) / 1000, 0,
+              true);
+  report.Rate("UpdateEntry rate (1000 updates)", kUpdates / f.changes.updates_s);
+  report.Time("ChangesSince(N, 1000) p50", f.changes.latencies.Percentile(0.5) / 1000, 0, true);
+  report.Time("ChangesSince(N, 1000) p99", f.changes.latencies.Percentile(0.99) / 1000, 0, true);
+  std::printf(
+      "\n%lld entries, %s layout, %s ids, %d lookups per percentile, %d ChangesSince runs\n",
+      static_cast<long long>(o.entries),  // NOLINT(runtime/int)
+      o.grouped ? "grouped" : "interleaved", o.sequential_ids ? "sequential" : "random", o.lookups,
+      kChangesSinceRuns);
+  return report.Print();
+}
+
+// The end of the server's log, for errors (the directory is removed on exit).
+std::string LogTail(const std::string& path) {
+  const std::string text = ReadSmallFile(path);
+  constexpr size_t kTail = 4000;
+  return absl::StrCat("server log (end):\n",
+                      text.size() > kTail ? text.substr(text.size() - kTail) : text);
+}
+
+int Run(int argc, char** argv) {
+  std::optional<Options> options = ParseFlags(argc, argv);
+  if (!options.has_value()) {
+    return 2;
+  }
+  absl::StatusOr<TempDir> dir = TempDir::Create(options->keep);
+  if (!dir.ok()) {
+    std::fprintf(stderr, "error: %s\n", dir.status().ToString().c_str());
+    return 3;
+  }
+  Figures figures;
+  absl::Status status = RunPhases(*options, *dir, figures);
+  if (!status.ok()) {
+    std::fprintf(stderr, "error: %s\n%s", status.ToString().c_str(),
+                 LogTail(dir->File("server.log")).c_str());
+    return 3;
+  }
+  return PrintReport(*options, figures) == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace signet::server
+
+int main(int argc, char** argv) { return signet::server::Run(argc, argv); }
