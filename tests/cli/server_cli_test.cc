@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <set>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -195,6 +196,65 @@ TEST_F(ServerCliTest, AdminCommandWithoutServerExplainsWhatToDo) {
   std::string out;
   EXPECT_EQ(Admin("entry count", &out), 1);
   EXPECT_THAT(out, HasSubstr("cannot reach the server on " + socket_));
+}
+
+
+TEST_F(ServerCliTest, BatchFileBundlesAgentsAuthoritiesAndAuditFilters) {
+  StartServer();
+  std::string data = dir_.File("entries.json");
+  WriteTestFile(data, R"({"entries": [
+    {"spiffe_id": "spiffe://example.org/a", "parent_id": "spiffe://example.org/p",
+     "selectors": [{"type": "unix", "value": "uid:1"}]},
+    {"spiffe_id": "spiffe://example.org/b", "parent_id": "spiffe://example.org/p",
+     "selectors": [{"type": "unix", "value": "uid:2"}], "x509_svid_ttl": 3600},
+    {"spiffe_id": "spiffe://other.org/c", "parent_id": "spiffe://example.org/p",
+     "selectors": [{"type": "unix", "value": "uid:3"}]}]})");
+  std::string out;
+  // One item fails (foreign trust domain): exit 1, the other two are created.
+  EXPECT_EQ(Admin("entry create --data " + data + " --output json", &out), 1);
+  nlohmann::json results = nlohmann::json::parse(out)["results"];
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0]["status"]["code"], 0);
+  EXPECT_EQ(results[2]["status"]["code"], 3);  // INVALID_ARGUMENT
+  EXPECT_EQ(AdminJson("entry count --parent-id spiffe://example.org/p")["count"], 2);
+  WriteTestFile(data, "{\"entries\": [ {\"spiffe_id\": ");
+  EXPECT_EQ(Admin("entry create --data " + data, &out), 1);
+  EXPECT_THAT(out, HasSubstr("--data"));
+
+  // Federated bundles: set from a PEM file, list, delete.
+  signet::testing::TestCa other("other.org");
+  std::string pem = dir_.File("other.pem");
+  WriteTestFile(pem, *other.root().ToPem());
+  EXPECT_EQ(Admin("bundle set --trust-domain other.org --path " + pem, &out), 0) << out;
+  nlohmann::json listed = AdminJson("bundle list");
+  ASSERT_EQ(listed["bundles"].size(), 1u);
+  EXPECT_EQ(listed["bundles"][0]["trust_domain"], "other.org");
+  EXPECT_EQ(Admin("bundle set --trust-domain example.org --path " + pem, &out), 1);
+  EXPECT_THAT(out, HasSubstr("own trust domain"));
+  EXPECT_EQ(Admin("bundle delete --trust-domain other.org", &out), 0) << out;
+  EXPECT_EQ(Admin("bundle delete --trust-domain other.org", &out), 1);
+
+  // Agents: none attested yet; unknown agent is NotFound.
+  EXPECT_EQ(AdminJson("agent list")["agents"].size(), 0u);
+  EXPECT_EQ(Admin("agent ban --spiffe-id spiffe://example.org/signet/agent/x", &out), 1);
+  EXPECT_THAT(out, HasSubstr("agent ban"));
+
+  // Forced JWT key rotation through the CLI: prepare, activate; the bundle gains the new key.
+  nlohmann::json prepared = AdminJson("authority jwt prepare");
+  EXPECT_EQ(prepared["authorities"].size(), 2u);
+  nlohmann::json activated = AdminJson("authority jwt activate");
+  std::set<std::string> states;
+  for (const auto& a : activated["authorities"]) states.insert(a["state"].get<std::string>());
+  EXPECT_EQ(states, (std::set<std::string>{"active", "old"}));
+  EXPECT_EQ(Admin("authority jwt activate", &out), 1) << "nothing prepared any more";
+
+  // Audit filters: --spiffe-id matches the target; --since in the future matches nothing.
+  nlohmann::json by_id = AdminJson("audit list --spiffe-id spiffe://example.org/a");
+  for (const auto& e : by_id["events"]) EXPECT_EQ(e["target"], "spiffe://example.org/a");
+  EXPECT_EQ(AdminJson("audit list --since 2099-01-01T00:00:00Z")["events"].size(), 0u);
+  EXPECT_EQ(Admin("audit list --since yesterday", &out), 1);
+  EXPECT_THAT(out, HasSubstr("RFC 3339"));
+  StopServer();
 }
 
 }  // namespace
