@@ -71,8 +71,17 @@ bool IsIpLiteral(const std::string& host) {
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
+// Creates `path` with `mode`, and any missing parents with 0755 (like mkdir -p).
 absl::Status MakeDir(const std::string& path, mode_t mode) {
   if (mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return absl::OkStatus();
+  if (errno == ENOENT) {
+    size_t slash = path.find_last_of('/');
+    if (slash != std::string::npos && slash > 0) {
+      absl::Status parent = MakeDir(path.substr(0, slash), 0755);
+      if (!parent.ok()) return parent;
+      if (mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return absl::OkStatus();
+    }
+  }
   return absl::FailedPreconditionError(
       absl::StrCat("cannot create directory ", path, ": ", std::strerror(errno)));
 }
@@ -158,6 +167,7 @@ absl::Status SignetServer::Init() {
                                .registry = peers_.get()}));
   SIGNET_RETURN_IF_ERROR(StartTcpListener());
   ticker_ = std::thread([this] { TickLoop(); });
+  ticker_started_ = true;
   LogInfo("server ready", {{"trust_domain", config_.trust_domain.name()},
                            {"admin_socket", config_.admin_socket},
                            {"bind_address", config_.bind_address},
@@ -222,7 +232,7 @@ void SignetServer::Shutdown(absl::Duration grace) {
     ticker_.join();
   }
   if (store_ != nullptr) store_->Close();
-  LogInfo("server stopped", {{"trust_domain", config_.trust_domain.name()}});
+  if (ticker_started_) LogInfo("server stopped", {{"trust_domain", config_.trust_domain.name()}});
 }
 
 SignetServer::~SignetServer() { Shutdown(absl::ZeroDuration()); }

@@ -83,6 +83,7 @@ class SignetServer {
   absl::Notification stop_ticking_;
   std::thread ticker_;
   bool shut_down_ = false;
+  bool ticker_started_ = false;  // Start() got all the way to serving
 };
 
 }  // namespace signet::server
