@@ -81,9 +81,10 @@ int X509Mint(const SvidFlags& f) {
     if (mkdir(f.write_dir.c_str(), 0755) != 0 && errno != EEXIST) {
       return Fail(absl::FailedPreconditionError(absl::StrCat("cannot create ", f.write_dir)));
     }
-    for (auto [name, data, mode] : {std::tuple{"svid.pem", &chain_pem, 0644},
+    // svid.pem last: a reader that reloads when it changes finds the matching key in place.
+    for (auto [name, data, mode] : {std::tuple{"bundle.pem", &bundle_pem, 0644},
                                     std::tuple{"key.pem", &key_pem, 0600},
-                                    std::tuple{"bundle.pem", &bundle_pem, 0644}}) {
+                                    std::tuple{"svid.pem", &chain_pem, 0644}}) {
       absl::Status written =
           WriteFileAtomic(absl::StrCat(f.write_dir, "/", name), *data, static_cast<mode_t>(mode));
       if (!written.ok()) return Fail(written);

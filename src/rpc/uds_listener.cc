@@ -53,9 +53,11 @@ absl::Status ClearStaleSocket(const std::string& path, const sockaddr_un& addr) 
   }
   int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (probe < 0) return Errno("socket");
-  bool live = connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
+  // Only a refused connection proves that nobody listens; any other error leaves the file alone.
+  bool refused = connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0 &&
+                 errno == ECONNREFUSED;
   close(probe);
-  if (live) {
+  if (!refused) {
     return absl::FailedPreconditionError(
         absl::StrCat("socket ", path, " is already in use by another process"));
   }
@@ -95,8 +97,9 @@ absl::StatusOr<std::unique_ptr<UdsListener>> UdsListener::Start(Options options)
   SIGNET_RETURN_IF_ERROR(ClearStaleSocket(options.path, addr));
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return Errno("socket");
-  // Bind under a restrictive umask, then widen to the requested mode: never briefly too open.
-  mode_t old_mask = umask(0177);
+  // The socket file gets its mode from the umask at bind time: no chmod afterwards, which could
+  // follow a symlink planted in its place.
+  mode_t old_mask = umask(~options.mode & 0777);
   int bound = bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
   umask(old_mask);
   if (bound != 0) {
@@ -104,7 +107,7 @@ absl::StatusOr<std::unique_ptr<UdsListener>> UdsListener::Start(Options options)
     close(fd);
     return status;
   }
-  if (chmod(options.path.c_str(), options.mode) != 0 || listen(fd, 128) != 0) {
+  if (listen(fd, 128) != 0) {
     absl::Status status = Errno(absl::StrCat("listen ", options.path));
     close(fd);
     unlink(options.path.c_str());
@@ -154,7 +157,14 @@ void UdsListener::AcceptLoop() {
     if (fds[1].revents != 0) return;
     if ((fds[0].revents & POLLIN) == 0) continue;
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) continue;  // EAGAIN, ECONNABORTED, EMFILE: keep serving the others
+    if (fd < 0) {
+      // Out of descriptors: the pending connection stays queued and poll() would report it at
+      // once, so back off instead of spinning.
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        poll(&fds[1], 1, 100);
+      }
+      continue;  // EAGAIN, ECONNABORTED: keep serving the others
+    }
     HandOff(fd);
   }
 }

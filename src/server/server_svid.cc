@@ -167,11 +167,12 @@ absl::Status ServerSvid::Publish(std::shared_ptr<const spiffe::X509Svid> svid,
   if (status.ok()) status = WriteFileAtomic((dir / kSvidFile).string(), chain_pem, 0644);
   if (status.ok()) status = WriteFileAtomic((dir / kBundleFile).string(), bundle_pem, 0644);
   if (status.ok()) status = ReplaceSymlink(fs::path(options_.dir) / kCurrentLink, name);
-  if (status.ok()) status = SyncDir(options_.dir);
   if (!status.ok()) {
-    fs::remove_all(dir, ec);
+    fs::remove_all(dir, ec);  // never made current: nobody reads it
     return status;
   }
+  // `current` now points at the new generation: on failure it must stay, only unsynced.
+  SIGNET_RETURN_IF_ERROR(SyncDir(options_.dir));
   // Generations before the previous one can no longer be in a reader's hands. A leftover is
   // harmless (the next change tries again), so failures to remove are not reported.
   std::vector<fs::path> old;

@@ -523,3 +523,53 @@ TEST(ServerStartTest, SecondServerOnTheSamePortOrSocketFailsLoudly) {
 
 }  // namespace
 }  // namespace signet::server
+
+namespace signet::server {
+namespace {
+
+TEST_F(AdminApiTest, AuditRecordsHostileTextEscapedAndBadAudiencesAreRefused) {
+  pb::GetEntryRequest get;
+  // proto3 strings are UTF-8 on the wire (gRPC refuses anything else before our code runs), so
+  // the hostile part here is a control character, a backslash and non-ASCII text.
+  get.set_id("\x01" "abc\\\xc3\xa9");
+  pb::Entry entry;
+  EXPECT_FALSE(entries_->GetEntry(Ctx().get(), get, &entry).ok());
+  pb::MintJwtSvidRequest jwt;
+  jwt.set_spiffe_id("spiffe://example.org/op");
+  jwt.add_audience("a\x01");
+  pb::MintJwtSvidResponse token;
+  grpc::Status status = svids_->MintJwtSvid(Ctx().get(), jwt, &token);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("audience[0]: contains a control character"));
+
+  pb::ListAuditEventsResponse events;
+  ASSERT_TRUE(audit_->ListAuditEvents(Ctx().get(), pb::ListAuditEventsRequest(), &events).ok());
+  bool saw_get = false;
+  bool saw_mint = false;
+  for (const pb::AuditEvent& e : events.events()) {
+    if (e.action() == "entry.get") {
+      saw_get = true;
+      EXPECT_EQ(e.target(), "\\x01abc\\x5c\\xc3\\xa9");
+    }
+    if (e.action() == "jwt.mint") saw_mint = e.result() == "invalid_argument";
+  }
+  EXPECT_TRUE(saw_get) << "a request with hostile text must still be audited";
+  EXPECT_TRUE(saw_mint);
+}
+
+TEST_F(AdminApiTest, JoinTokenAgentIdMustBeInTheAgentNamespace) {
+  pb::CreateJoinTokenRequest req;
+  pb::JoinToken token;
+  for (const char* bad : {"spiffe://example.org/web", "spiffe://example.org/signet/server",
+                          "spiffe://example.org/signet/agentx"}) {
+    req.set_spiffe_id(bad);
+    EXPECT_EQ(agents_->CreateJoinToken(Ctx().get(), req, &token).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << bad;
+  }
+  req.set_spiffe_id("spiffe://example.org/signet/agent/node-1");
+  EXPECT_TRUE(agents_->CreateJoinToken(Ctx().get(), req, &token).ok());
+}
+
+}  // namespace
+}  // namespace signet::server

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/status_macros.h"
 #include "src/spiffe/bundle.h"
@@ -154,8 +155,9 @@ grpc::Status AgentService::CreateJoinToken(grpc::ServerContext* ctx,
           "spiffe_id: must be a workload ID in trust domain \"",
           api_->settings().trust_domain.name(), "\"")));
     }
-    if (id->path() == "/signet/server") {
-      return ToGrpc(absl::InvalidArgumentError("spiffe_id: reserved for the server"));
+    if (!absl::StartsWith(id->path(), "/signet/agent/")) {
+      return ToGrpc(absl::InvalidArgumentError(
+          "spiffe_id: an agent ID must be under spiffe://<trust domain>/signet/agent/"));
     }
     token.spiffe_id = id->String();
   }

@@ -72,16 +72,34 @@ absl::Status ApiContext::AuthorizeAdmin(const spiffe::SpiffeId& caller) const {
                    "registration entry for it has admin: true"));
 }
 
+namespace {
+
+// Audit text is free-form input (IDs, audiences, messages): keep printable ASCII, escape every
+// other byte as \xNN so that the record is always valid UTF-8 without control characters, and
+// cut it at `max` bytes (escapes are never split).
+std::string AuditText(absl::string_view text, size_t max) {
+  std::string out;
+  for (unsigned char c : text) {
+    std::string piece = (c >= 0x20 && c < 0x7f && c != '\\')
+                            ? std::string(1, static_cast<char>(c))
+                            : absl::StrCat("\\x", absl::Hex(c, absl::kZeroPad2));
+    if (out.size() + piece.size() > max) break;
+    out += piece;
+  }
+  return out;
+}
+
+}  // namespace
+
 void ApiContext::Audit(const grpc::ServerContext& ctx, absl::string_view action,
                                absl::string_view target, const absl::Status& result,
                                absl::string_view detail) const {
   AuditEvent event{.time = Now(),
                    .caller = CallerName(ctx),
                    .action = std::string(action),
-                   .target = std::string(target.substr(0, 2048)),
+                   .target = AuditText(target, 2048),
                    .result = ResultName(result),
-                   .detail = std::string(detail.empty() ? result.message() : detail)};
-  if (event.detail.size() > 1024) event.detail.resize(1024);
+                   .detail = AuditText(detail.empty() ? result.message() : detail, 1024)};
   absl::Status status = store_->AppendAudit(event);
   if (!status.ok()) {
     std::fprintf(stderr, "signet: audit log write failed for %s: %s\n", event.action.c_str(),

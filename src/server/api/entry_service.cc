@@ -69,6 +69,9 @@ grpc::Status EntryService::BatchCreateEntry(grpc::ServerContext* ctx,
       return ToGrpc(created.status());
     }
     stored = *std::move(created);
+    if (stored.size() != valid.size()) {
+      return ToGrpc(absl::InternalError("entries: the datastore returned a short result list"));
+    }
   }
   size_t next = 0;
   for (absl::StatusOr<RegistrationEntry>& item : parsed) {

@@ -97,6 +97,7 @@ grpc::Status SvidService::MintX509Svid(grpc::ServerContext* ctx,
   api_->Audit(*ctx, "x509.mint", req->spiffe_id(), chain.status(),
               chain.ok() ? absl::StrCat("serial ", serial) : "");
   if (!chain.ok()) return ToGrpc(chain.status());
+  if (chain->empty()) return ToGrpc(absl::InternalError("x509 mint: the CA returned no chain"));
   for (const crypto::Certificate& cert : *chain) resp->add_chain(cert.ToDer());
   resp->set_expires_at(absl::ToUnixSeconds(chain->front().NotAfter()));
   return grpc::Status::OK;
@@ -117,6 +118,12 @@ grpc::Status SvidService::MintJwtSvid(grpc::ServerContext* ctx, const pb::MintJw
       if (aud.empty() || aud.size() > kMaxAudienceLength) {
         return absl::InvalidArgumentError(
             absl::StrCat("audience[", i, "]: must be 1 to ", kMaxAudienceLength, " bytes"));
+      }
+      for (unsigned char c : aud) {
+        if (c < 0x20 || c == 0x7f) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("audience[", i, "]: contains a control character"));
+        }
       }
       sign.audience.push_back(aud);
     }
