@@ -1,11 +1,11 @@
 #include "src/cli/admin_client.h"
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <limits>
-
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"

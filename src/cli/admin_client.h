@@ -3,12 +3,12 @@
 #ifndef SIGNET_CLI_ADMIN_CLIENT_H_
 #define SIGNET_CLI_ADMIN_CLIENT_H_
 
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
-
-#include <grpcpp/channel.h>
-#include <grpcpp/client_context.h>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
@@ -44,8 +44,8 @@ class AdminClient {
   std::shared_ptr<grpc::Channel> channel_;
 };
 
-// Prints a failed call as "signet: <what>: <message>" (with a hint when the server is not reachable)
-// and returns kExitError.
+// Prints a failed call as "signet: <what>: <message>" (with a hint when the server is not
+// reachable) and returns kExitError.
 int FailRpc(const grpc::Status& status, const std::string& what, const AdminFlags& flags);
 
 // "3600", "90s", "5m", "1h30m" -> seconds. InvalidArgument names the flag.

@@ -1,8 +1,8 @@
 #include "src/cli/admin_print.h"
 
-#include <iostream>
-
 #include <google/protobuf/util/json_util.h>
+
+#include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"

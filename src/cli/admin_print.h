@@ -3,9 +3,9 @@
 #ifndef SIGNET_CLI_ADMIN_PRINT_H_
 #define SIGNET_CLI_ADMIN_PRINT_H_
 
-#include <string>
-
 #include <google/protobuf/message.h>
+
+#include <string>
 
 #include "signet/admin/v1/admin.pb.h"
 

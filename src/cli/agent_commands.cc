@@ -152,8 +152,8 @@ int BundleList(const AgentFlags& f) {
   AdminClient client(f.admin);
   auto stub = pb::Bundles::NewStub(client.channel());
   pb::ListFederatedBundlesResponse resp;
-  grpc::Status status = stub->ListFederatedBundles(client.Context().get(),
-                                                   pb::ListFederatedBundlesRequest(), &resp);
+  grpc::Status status =
+      stub->ListFederatedBundles(client.Context().get(), pb::ListFederatedBundlesRequest(), &resp);
   if (!status.ok()) return FailRpc(status, "bundle list", f.admin);
   if (client.json()) {
     PrintProtoJson(resp);
@@ -225,8 +225,7 @@ void RegisterBundleAdminCommands(CLI::App& app, int* exit_code) {
   CLI::App* bundle = app.get_subcommand("bundle");
   CLI::App* show = bundle->add_subcommand("show", "Show the server's own trust bundle");
   AddAdminFlags(show, &f->admin);
-  show->add_option("--format", f->format, "pem or spiffe")
-      ->check(CLI::IsMember({"pem", "spiffe"}));
+  show->add_option("--format", f->format, "pem or spiffe")->check(CLI::IsMember({"pem", "spiffe"}));
   show->callback([=] { *exit_code = BundleShow(*f); });
 
   CLI::App* set = bundle->add_subcommand("set", "Set a federated trust domain's bundle");
@@ -237,8 +236,7 @@ void RegisterBundleAdminCommands(CLI::App& app, int* exit_code) {
 
   CLI::App* list = bundle->add_subcommand("list", "List federated bundles");
   AddAdminFlags(list, &f->admin);
-  list->add_option("--format", f->format, "pem or spiffe")
-      ->check(CLI::IsMember({"pem", "spiffe"}));
+  list->add_option("--format", f->format, "pem or spiffe")->check(CLI::IsMember({"pem", "spiffe"}));
   list->callback([=] { *exit_code = BundleList(*f); });
 
   CLI::App* del = bundle->add_subcommand("delete", "Delete a federated bundle");

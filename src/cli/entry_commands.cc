@@ -1,9 +1,9 @@
 // signet entry create|show|update|delete|count
+#include <google/protobuf/util/json_util.h>
+
 #include <iostream>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -43,7 +43,8 @@ absl::Status AddSelectors(const std::vector<std::string>& texts,
                           google::protobuf::RepeatedPtrField<pb::Selector>* out) {
   for (const std::string& text : texts) {
     auto s = spiffe::Selector::Parse(text);
-    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("--selector: ", s.status().message()));
+    if (!s.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--selector: ", s.status().message()));
     pb::Selector* sel = out->Add();
     sel->set_type(s->type());
     sel->set_value(s->value());
@@ -61,7 +62,8 @@ absl::StatusOr<pb::Entry> EntryFromFlags(const EntryFlags& f) {
       return absl::InvalidArgumentError("--node and --parent-id are mutually exclusive");
     }
     auto id = spiffe::SpiffeId::Parse(f.spiffe_id);
-    if (!id.ok()) return absl::InvalidArgumentError(absl::StrCat("--spiffe-id: ", id.status().message()));
+    if (!id.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--spiffe-id: ", id.status().message()));
     e.set_parent_id(id->trust_domain().IdString() + "/signet/server");
   } else {
     e.set_parent_id(f.parent_id);
@@ -135,7 +137,8 @@ void AddEntryFieldFlags(CLI::App* cmd, EntryFlags* f) {
   cmd->add_option("--parent-id", f->parent_id, "The agent or node entry allowed to serve it");
   cmd->add_option("--selector", f->selectors,
                   "A selector type:value the workload must have (repeatable)");
-  cmd->add_option("--x509-svid-ttl", f->x509_svid_ttl, "X509-SVID TTL, e.g. 1h (default: server's)");
+  cmd->add_option("--x509-svid-ttl", f->x509_svid_ttl,
+                  "X509-SVID TTL, e.g. 1h (default: server's)");
   cmd->add_option("--jwt-svid-ttl", f->jwt_svid_ttl, "JWT-SVID TTL, e.g. 5m (default: server's)");
   cmd->add_option("--dns", f->dns_names, "A DNS SAN for the X509-SVID (repeatable)");
   cmd->add_option("--hint", f->hint, "A hint for workloads holding several SVIDs");
@@ -143,7 +146,8 @@ void AddEntryFieldFlags(CLI::App* cmd, EntryFlags* f) {
   cmd->add_flag("--downstream", f->downstream, "The SVID may act as a downstream CA");
   cmd->add_option("--federates-with", f->federates_with,
                   "A trust domain whose bundle the workload gets (repeatable)");
-  cmd->add_flag("--node", f->node, "A node entry: parent is the server; selectors are node selectors");
+  cmd->add_flag("--node", f->node,
+                "A node entry: parent is the server; selectors are node selectors");
   cmd->add_option("--expires-at", f->expires_at, "When the entry expires (RFC 3339)");
 }
 
@@ -269,7 +273,8 @@ int EntryCount(const EntryFlags& f) {
   if (client.json()) {
     PrintJson({{"count", resp.count()}});
   } else {
-    std::cout << resp.count() << (resp.count() == 1 ? " registration entry\n" : " registration entries\n");
+    std::cout << resp.count()
+              << (resp.count() == 1 ? " registration entry\n" : " registration entries\n");
   }
   return kExitOk;
 }

@@ -36,9 +36,8 @@ int ServerValidate(const ServerFlags& f) {
     std::cout << f.config_path << ": configuration is valid\n";
   } else {
     for (const ConfigProblem& p : problems) std::cerr << p.ToString(f.config_path) << "\n";
-    std::cerr << "signet: " << problems.size()
-              << (problems.size() == 1 ? " problem" : " problems") << " in " << f.config_path
-              << "\n";
+    std::cerr << "signet: " << problems.size() << (problems.size() == 1 ? " problem" : " problems")
+              << " in " << f.config_path << "\n";
   }
   return problems.empty() ? kExitOk : kExitError;
 }

@@ -82,9 +82,9 @@ int X509Mint(const SvidFlags& f) {
       return Fail(absl::FailedPreconditionError(absl::StrCat("cannot create ", f.write_dir)));
     }
     // svid.pem last: a reader that reloads when it changes finds the matching key in place.
-    for (auto [name, data, mode] : {std::tuple{"bundle.pem", &bundle_pem, 0644},
-                                    std::tuple{"key.pem", &key_pem, 0600},
-                                    std::tuple{"svid.pem", &chain_pem, 0644}}) {
+    for (auto [name, data, mode] :
+         {std::tuple{"bundle.pem", &bundle_pem, 0644}, std::tuple{"key.pem", &key_pem, 0600},
+          std::tuple{"svid.pem", &chain_pem, 0644}}) {
       absl::Status written =
           WriteFileAtomic(absl::StrCat(f.write_dir, "/", name), *data, static_cast<mode_t>(mode));
       if (!written.ok()) return Fail(written);
@@ -107,8 +107,10 @@ int X509Mint(const SvidFlags& f) {
                {"bundle", bundle_pem},
                {"expires_at", UnixToText(resp.expires_at())}});
   } else {
-    std::cout << "X509-SVID:\n" << chain_pem << "\nPrivate key:\n" << key_pem
-              << "\nRoot CAs:\n" << bundle_pem;
+    std::cout << "X509-SVID:\n"
+              << chain_pem << "\nPrivate key:\n"
+              << key_pem << "\nRoot CAs:\n"
+              << bundle_pem;
   }
   return kExitOk;
 }
@@ -220,8 +222,8 @@ int Healthcheck(const SvidFlags& f) {
 void RegisterAuthority(CLI::App& app, const std::shared_ptr<SvidFlags>& f, int* exit_code) {
   CLI::App* authority = app.add_subcommand("authority", "Show and rotate signing authorities");
   authority->require_subcommand(1);
-  for (auto [kind_name, kind] : {std::pair{"x509", pb::AUTHORITY_KIND_X509},
-                                 std::pair{"jwt", pb::AUTHORITY_KIND_JWT}}) {
+  for (auto [kind_name, kind] :
+       {std::pair{"x509", pb::AUTHORITY_KIND_X509}, std::pair{"jwt", pb::AUTHORITY_KIND_JWT}}) {
     CLI::App* k = authority->add_subcommand(
         kind_name, absl::StrCat("The ", kind_name == std::string("x509") ? "X.509 CA" : "JWT",
                                 " signing keys"));

@@ -521,8 +521,8 @@ namespace {
 // yaml-cpp 0.7 loops forever on these (fuzz/config_fuzz found the first); they must come back as
 // problems at once.
 TEST(WalkConfigTest, DocumentStartingWithCommaIsAProblemNotAHang) {
-  for (const char* text : {",", ",a: 1", "\n  ,", "# c\n,", "---\n,", "--- ,", "%YAML 1.2\n---\n,",
-                           "\t,"}) {
+  for (const char* text :
+       {",", ",a: 1", "\n  ,", "# c\n,", "---\n,", "--- ,", "%YAML 1.2\n---\n,", "\t,"}) {
     ConfigProblems problems = WalkConfig(text, {}, [](ConfigMap&) {});
     ASSERT_EQ(problems.size(), 1u) << text;
     EXPECT_THAT(problems[0].message, ::testing::HasSubstr("cannot start with ','")) << text;
@@ -535,7 +535,8 @@ TEST(WalkConfigTest, DocumentMarkersOnlyAroundOneDocument) {
     ConfigProblems problems = WalkConfig(ok, {}, [](ConfigMap& m) { (void)m.Get("a"); });
     EXPECT_TRUE(problems.empty()) << ok << ": " << problems[0].message;
   }
-  for (const char* bad : {"a: 1\n---\nb: 2\n", "a: 1\n...\n,", "---\n---\n,", "a: 1\n...\nb: 2\n"}) {
+  for (const char* bad :
+       {"a: 1\n---\nb: 2\n", "a: 1\n...\n,", "---\n---\n,", "a: 1\n...\nb: 2\n"}) {
     ConfigProblems problems = WalkConfig(bad, {}, [](ConfigMap&) {});
     ASSERT_FALSE(problems.empty()) << bad;
     EXPECT_THAT(problems[0].message, ::testing::HasSubstr("only one YAML document")) << bad;

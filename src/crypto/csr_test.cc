@@ -27,8 +27,7 @@ TEST_P(CsrRoundTripTest, ParsedKeyEqualsSignerKey) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllKeyTypes, CsrRoundTripTest,
-                         ::testing::Values(KeyType::kEcP256, KeyType::kEcP384,
-                                           KeyType::kRsa2048));
+                         ::testing::Values(KeyType::kEcP256, KeyType::kEcP384, KeyType::kRsa2048));
 
 TEST(CsrTest, RejectsEmptyOversizedGarbageAndTrailingBytes) {
   EXPECT_THAT(ParseCsrDer("").status().message(), HasSubstr("empty"));

@@ -4,11 +4,11 @@
 #ifndef SIGNET_RPC_DENY_SERVICE_H_
 #define SIGNET_RPC_DENY_SERVICE_H_
 
-#include <memory>
-#include <string>
-
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/server.h>
+
+#include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 

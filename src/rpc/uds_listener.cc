@@ -1,6 +1,8 @@
 #include "src/rpc/uds_listener.h"
 
 #include <fcntl.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_posix.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -12,13 +14,10 @@
 #include <cstring>
 #include <utility>
 
-#include <grpcpp/server.h>
-#include <grpcpp/server_posix.h>
-
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "src/common/status_macros.h"
 
 namespace signet::rpc {
@@ -33,8 +32,8 @@ absl::StatusOr<sockaddr_un> MakeAddress(absl::string_view path) {
   addr.sun_family = AF_UNIX;
   if (path.empty()) return absl::InvalidArgumentError("socket path: empty");
   if (path.size() >= sizeof(addr.sun_path)) {
-    return absl::InvalidArgumentError(absl::StrCat("socket path: longer than ",
-                                                   sizeof(addr.sun_path) - 1, " bytes: ", path));
+    return absl::InvalidArgumentError(
+        absl::StrCat("socket path: longer than ", sizeof(addr.sun_path) - 1, " bytes: ", path));
   }
   std::memcpy(addr.sun_path, path.data(), path.size());
   return addr;

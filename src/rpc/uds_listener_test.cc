@@ -1,5 +1,8 @@
 #include "src/rpc/uds_listener.h"
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/server_builder.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -7,10 +10,6 @@
 
 #include <memory>
 #include <string>
-
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-#include <grpcpp/server_builder.h>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -61,10 +60,8 @@ class UdsListenerTest : public ::testing::Test {
   std::string SocketPath() const { return dir_.path() + "/s.sock"; }
 
   absl::Status StartListener(UdsListener::Router router) {
-    auto listener = UdsListener::Start({.path = SocketPath(),
-                                        .mode = 0666,
-                                        .router = std::move(router),
-                                        .registry = &registry_});
+    auto listener = UdsListener::Start(
+        {.path = SocketPath(), .mode = 0666, .router = std::move(router), .registry = &registry_});
     if (!listener.ok()) return listener.status();
     listener_ = *std::move(listener);
     return absl::OkStatus();
@@ -167,8 +164,8 @@ TEST_F(UdsListenerTest, RejectsOverlongPathAndMissingRegistry) {
                                       .registry = &registry_});
   EXPECT_EQ(too_long.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(too_long.status().message(), HasSubstr("longer than 107 bytes"));
-  auto no_registry = UdsListener::Start(
-      {.path = SocketPath(), .router = [](const PeerCred&) { return nullptr; }});
+  auto no_registry =
+      UdsListener::Start({.path = SocketPath(), .router = [](const PeerCred&) { return nullptr; }});
   EXPECT_EQ(no_registry.status().code(), absl::StatusCode::kInvalidArgument);
 }
 

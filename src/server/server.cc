@@ -1,16 +1,15 @@
 #include "src/server/server.h"
 
 #include <arpa/inet.h>
+#include <grpc/grpc.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-
-#include <grpcpp/security/server_credentials.h>
-#include <grpc/grpc.h>
-#include <grpcpp/server.h>
-#include <grpcpp/server_builder.h>
 
 #include "absl/strings/str_cat.h"
 #include "src/common/logging.h"
@@ -34,7 +33,12 @@ namespace signet::server {
 class AdminServices {
  public:
   explicit AdminServices(const ApiContext* api)
-      : entries(api), agents(api), bundles(api), svids(api), authorities(api), audit(api),
+      : entries(api),
+        agents(api),
+        bundles(api),
+        svids(api),
+        authorities(api),
+        audit(api),
         health(api) {}
   void RegisterAll(grpc::ServerBuilder& builder) {
     builder.RegisterService(&entries);
@@ -92,7 +96,7 @@ SignetServer::SignetServer(const ServerConfig& config, Clock& clock)
     : config_(config), clock_(clock) {}
 
 absl::StatusOr<std::unique_ptr<SignetServer>> SignetServer::Start(const ServerConfig& config,
-                                                                   Clock& clock) {
+                                                                  Clock& clock) {
   std::unique_ptr<SignetServer> server(new SignetServer(config, clock));
   absl::Status status = server->Init();
   if (!status.ok()) {
@@ -160,10 +164,11 @@ absl::Status SignetServer::Init() {
                                // Anyone may connect; the uid decides (callers not allowed get
                                // PermissionDenied from the deny server).
                                .mode = 0666,
-                               .router = [this](const rpc::PeerCred& cred) {
-                                 return IsAdminUid(cred.uid) ? admin_server_.get()
-                                                             : deny_server_.get();
-                               },
+                               .router =
+                                   [this](const rpc::PeerCred& cred) {
+                                     return IsAdminUid(cred.uid) ? admin_server_.get()
+                                                                 : deny_server_.get();
+                                   },
                                .registry = peers_.get()}));
   SIGNET_RETURN_IF_ERROR(StartTcpListener());
   ticker_ = std::thread([this] { TickLoop(); });

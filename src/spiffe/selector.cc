@@ -25,7 +25,8 @@ absl::StatusOr<Selector> Selector::Make(absl::string_view type, absl::string_vie
         absl::StrCat("selector: type \"", type, "\" may hold only a-z, 0-9, '_' and '-'"));
   }
   if (value.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("selector: empty value for type \"", type, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("selector: empty value for type \"", type, "\""));
   }
   if (value.size() > kMaxSelectorValueLength) {
     return absl::InvalidArgumentError(

@@ -31,11 +31,9 @@ class ServerCliTest : public ::testing::Test {
     ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
     socket_ = dir_.File("admin.sock");
     config_ = dir_.File("server.yaml");
-    WriteTestFile(config_, absl::StrCat("trust_domain: example.org\n",
-                                        "data_dir: ", dir_.File("data"), "\n",
-                                        "admin_socket: ", socket_, "\n",
-                                        "bind_address: 127.0.0.1:0\n",
-                                        "log:\n  format: json\n"));
+    WriteTestFile(config_, absl::StrCat("trust_domain: example.org\n", "data_dir: ",
+                                        dir_.File("data"), "\n", "admin_socket: ", socket_, "\n",
+                                        "bind_address: 127.0.0.1:0\n", "log:\n  format: json\n"));
   }
 
   void StartServer() {
@@ -72,7 +70,8 @@ class ServerCliTest : public ::testing::Test {
 
 TEST_F(ServerCliTest, ValidateReportsEveryProblemWithLineNumbers) {
   std::string bad = dir_.File("bad.yaml");
-  WriteTestFile(bad, "trust_domain: Example.ORG\ndata_dir: /x\nbogus_key: 1\nlog:\n  level: loud\n");
+  WriteTestFile(bad,
+                "trust_domain: Example.ORG\ndata_dir: /x\nbogus_key: 1\nlog:\n  level: loud\n");
   std::string out;
   EXPECT_EQ(RunCommand(absl::StrCat(SIGNET_BINARY, " server validate -c ", bad, " 2>&1"), &out), 1);
   EXPECT_THAT(out, HasSubstr(bad + ":1: trust_domain"));
@@ -88,7 +87,8 @@ TEST_F(ServerCliTest, RunServesAdminCommandsAndStopsGracefullyOnSigterm) {
   nlohmann::json created = AdminJson(
       "entry create --spiffe-id spiffe://example.org/web "
       "--parent-id spiffe://example.org/signet/agent/join_token/t1 "
-      "--selector unix:uid:1000 --selector unix:gid:1000 --x509-svid-ttl 10m --dns web.example.org");
+      "--selector unix:uid:1000 --selector unix:gid:1000 --x509-svid-ttl 10m --dns "
+      "web.example.org");
   ASSERT_EQ(created["results"].size(), 1u);
   EXPECT_EQ(created["results"][0]["status"]["code"], 0);
   std::string id = created["results"][0]["entry"]["id"];
@@ -117,9 +117,8 @@ TEST_F(ServerCliTest, RunServesAdminCommandsAndStopsGracefullyOnSigterm) {
 
   // An X509-SVID minted by the CLI verifies with the openssl CLI against the written bundle.
   std::string svid_dir = dir_.File("svid");
-  ASSERT_EQ(Admin("x509 mint --spiffe-id spiffe://example.org/op --ttl 1h --write " + svid_dir,
-                  &out),
-            0)
+  ASSERT_EQ(
+      Admin("x509 mint --spiffe-id spiffe://example.org/op --ttl 1h --write " + svid_dir, &out), 0)
       << out;
   struct stat st {};
   ASSERT_EQ(stat((svid_dir + "/key.pem").c_str(), &st), 0);
@@ -152,8 +151,9 @@ TEST_F(ServerCliTest, RestartKeepsEntriesCaAndBundle) {
   StartServer();
   std::string bundle_before;
   ASSERT_EQ(Admin("bundle show --format spiffe", &bundle_before), 0) << bundle_before;
-  AdminJson("entry create --spiffe-id spiffe://example.org/a --parent-id "
-            "spiffe://example.org/p --selector unix:uid:1");
+  AdminJson(
+      "entry create --spiffe-id spiffe://example.org/a --parent-id "
+      "spiffe://example.org/p --selector unix:uid:1");
   StopServer();
   StartServer();
   std::string bundle_after;
@@ -177,11 +177,9 @@ TEST_F(ServerCliTest, NonAdminUidIsDeniedOnTheAdminSocket) {
 }
 
 TEST_F(ServerCliTest, AdminUidsGrantAccess) {
-  WriteTestFile(config_, absl::StrCat("trust_domain: example.org\n",
-                                      "data_dir: ", dir_.File("data"), "\n",
-                                      "admin_socket: ", socket_, "\n",
-                                        "bind_address: 127.0.0.1:0\n",
-                                      "admin_uids: [65534]\n"));
+  WriteTestFile(config_, absl::StrCat("trust_domain: example.org\n", "data_dir: ",
+                                      dir_.File("data"), "\n", "admin_socket: ", socket_, "\n",
+                                      "bind_address: 127.0.0.1:0\n", "admin_uids: [65534]\n"));
   StartServer();
   std::string out;
   EXPECT_EQ(RunCommand(absl::StrCat("setpriv --reuid=65534 --regid=65534 --clear-groups ",
@@ -197,7 +195,6 @@ TEST_F(ServerCliTest, AdminCommandWithoutServerExplainsWhatToDo) {
   EXPECT_EQ(Admin("entry count", &out), 1);
   EXPECT_THAT(out, HasSubstr("cannot reach the server on " + socket_));
 }
-
 
 TEST_F(ServerCliTest, BatchFileBundlesAgentsAuthoritiesAndAuditFilters) {
   StartServer();

@@ -1,10 +1,10 @@
 // The admin API end to end: a real SignetServer (SQLite datastore, disk keys) in this process,
 // called through gRPC over its admin Unix socket.
-#include <memory>
-#include <string>
-
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+
+#include <memory>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -52,8 +52,8 @@ class AdminApiTest : public ::testing::Test {
     auto server = SignetServer::Start(config, clock_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
-    channel_ = grpc::CreateChannel("unix:" + config.admin_socket,
-                                   grpc::InsecureChannelCredentials());
+    channel_ =
+        grpc::CreateChannel("unix:" + config.admin_socket, grpc::InsecureChannelCredentials());
     entries_ = pb::Entries::NewStub(channel_);
     agents_ = pb::Agents::NewStub(channel_);
     bundles_ = pb::Bundles::NewStub(channel_);
@@ -161,7 +161,8 @@ TEST_P(AdminApiBadEntryTest, RejectedPerItemNamingTheFieldAndNothingWritten) {
 INSTANTIATE_TEST_SUITE_P(
     Table, AdminApiBadEntryTest,
     ::testing::Values(
-        BadEntryCase{"BadSpiffeId", [](pb::Entry& e) { e.set_spiffe_id("spiffe://example.org/a/../b"); },
+        BadEntryCase{"BadSpiffeId",
+                     [](pb::Entry& e) { e.set_spiffe_id("spiffe://example.org/a/../b"); },
                      "entry.spiffe_id"},
         BadEntryCase{"ForeignTrustDomain",
                      [](pb::Entry& e) { e.set_spiffe_id("spiffe://other.org/web"); },
@@ -187,11 +188,9 @@ INSTANTIATE_TEST_SUITE_P(
                      "entry.x509_svid_ttl"},
         BadEntryCase{"BadDnsName", [](pb::Entry& e) { e.add_dns_names("bad_name!"); },
                      "entry.dns_names[0]"},
-        BadEntryCase{"FederatesWithSelf",
-                     [](pb::Entry& e) { e.add_federates_with("example.org"); },
+        BadEntryCase{"FederatesWithSelf", [](pb::Entry& e) { e.add_federates_with("example.org"); },
                      "entry.federates_with[0]"},
-        BadEntryCase{"HintWithControlChar", [](pb::Entry& e) { e.set_hint("a\nb"); },
-                     "entry.hint"},
+        BadEntryCase{"HintWithControlChar", [](pb::Entry& e) { e.set_hint("a\nb"); }, "entry.hint"},
         BadEntryCase{"BadId", [](pb::Entry& e) { e.set_id("not-hex"); }, "entry.id"}),
     [](const ::testing::TestParamInfo<BadEntryCase>& info) { return info.param.name; });
 
@@ -531,7 +530,9 @@ TEST_F(AdminApiTest, AuditRecordsHostileTextEscapedAndBadAudiencesAreRefused) {
   pb::GetEntryRequest get;
   // proto3 strings are UTF-8 on the wire (gRPC refuses anything else before our code runs), so
   // the hostile part here is a control character, a backslash and non-ASCII text.
-  get.set_id("\x01" "abc\\\xc3\xa9");
+  get.set_id(
+      "\x01"
+      "abc\\\xc3\xa9");
   pb::Entry entry;
   EXPECT_FALSE(entries_->GetEntry(Ctx().get(), get, &entry).ok());
   pb::MintJwtSvidRequest jwt;

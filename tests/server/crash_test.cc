@@ -2,6 +2,8 @@
 // restart it on the same datastore (SQLite, then PostgreSQL) and check that every acknowledged
 // entry is there and whole, that nothing unacknowledged is half-written, and that the CA and JWT
 // keys load with the bundle unchanged.
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
 #include <signal.h>
 
 #include <atomic>
@@ -11,9 +13,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -67,13 +66,11 @@ class CrashTest : public ::testing::TestWithParam<testing::Backend> {
     socket_ = dir_.File("admin.sock");
     config_ = dir_.File("server.yaml");
     DataStoreOptions options = db_->options();
-    WriteTestFile(config_, absl::StrCat("trust_domain: example.org\n",
-                                        "data_dir: ", dir_.File("data"), "\n",
-                                        "admin_socket: ", socket_, "\n",
-                                        "bind_address: 127.0.0.1:0\n",
-                                        "datastore:\n  driver: ", options.driver, "\n",
-                                        "  connection_string: \"", options.connection_string,
-                                        "\"\n"));
+    WriteTestFile(config_,
+                  absl::StrCat("trust_domain: example.org\n", "data_dir: ", dir_.File("data"), "\n",
+                               "admin_socket: ", socket_, "\n", "bind_address: 127.0.0.1:0\n",
+                               "datastore:\n  driver: ", options.driver, "\n",
+                               "  connection_string: \"", options.connection_string, "\"\n"));
   }
 
   void StartServer() {

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/status_macros.h"
+#include "src/server/api/entry_convert.h"
 #include "src/spiffe/bundle.h"
 
 namespace signet::server {
@@ -16,29 +17,24 @@ namespace {
 
 namespace pb = ::signet::admin::v1;
 
-int64_t ToUnix(absl::Time t) { return t == absl::InfinitePast() ? 0 : absl::ToUnixSeconds(t); }
-
 void AgentToProto(const AttestedNode& in, pb::Agent* out) {
   out->set_spiffe_id(in.spiffe_id);
   out->set_attestation_type(in.attestation_type);
   out->set_cert_serial(in.cert_serial);
-  out->set_cert_expires_at(ToUnix(in.cert_not_after));
+  out->set_cert_expires_at(ToUnixOrZero(in.cert_not_after));
   out->set_banned(in.banned);
   out->set_can_reattest(in.can_reattest);
-  for (const Selector& s : in.selectors) {
-    pb::Selector* sel = out->add_selectors();
-    sel->set_type(s.type());
-    sel->set_value(s.value());
-  }
-  out->set_created_at(ToUnix(in.created_at));
-  out->set_updated_at(ToUnix(in.updated_at));
+  SelectorsToProto(in.selectors, out->mutable_selectors());
+  out->set_created_at(ToUnixOrZero(in.created_at));
+  out->set_updated_at(ToUnixOrZero(in.updated_at));
 }
 
 // The agent ID in a request: a valid SPIFFE ID of our trust domain.
 absl::StatusOr<std::string> AgentId(const pb::AgentRequest& req, const spiffe::TrustDomain& td) {
   if (req.spiffe_id().empty()) return absl::InvalidArgumentError("spiffe_id: required");
   auto id = spiffe::SpiffeId::Parse(req.spiffe_id());
-  if (!id.ok()) return absl::InvalidArgumentError(absl::StrCat("spiffe_id: ", id.status().message()));
+  if (!id.ok())
+    return absl::InvalidArgumentError(absl::StrCat("spiffe_id: ", id.status().message()));
   if (!id->MemberOf(td)) {
     return absl::InvalidArgumentError(
         absl::StrCat("spiffe_id: not in trust domain \"", td.name(), "\""));
@@ -94,8 +90,8 @@ grpc::Status AgentService::ListAgents(grpc::ServerContext* ctx, const pb::ListAg
     return ToGrpc(absl::InvalidArgumentError(
         absl::StrCat("page_size: must be between 0 and ", kMaxPageSize)));
   }
-  auto page = api_->store().ListNodes(req->page_token(),
-                                      req->page_size() == 0 ? 100 : req->page_size());
+  auto page =
+      api_->store().ListNodes(req->page_token(), req->page_size() == 0 ? 100 : req->page_size());
   api_->Audit(*ctx, "agent.list", "", page.status());
   if (!page.ok()) return ToGrpc(page.status());
   for (const AttestedNode& n : page->nodes) AgentToProto(n, resp->add_agents());
@@ -151,9 +147,9 @@ grpc::Status AgentService::CreateJoinToken(grpc::ServerContext* ctx,
       return ToGrpc(absl::InvalidArgumentError(absl::StrCat("spiffe_id: ", id.status().message())));
     }
     if (!id->MemberOf(api_->settings().trust_domain) || id->IsTrustDomainId()) {
-      return ToGrpc(absl::InvalidArgumentError(absl::StrCat(
-          "spiffe_id: must be a workload ID in trust domain \"",
-          api_->settings().trust_domain.name(), "\"")));
+      return ToGrpc(absl::InvalidArgumentError(
+          absl::StrCat("spiffe_id: must be a workload ID in trust domain \"",
+                       api_->settings().trust_domain.name(), "\"")));
     }
     if (!absl::StartsWith(id->path(), "/signet/agent/")) {
       return ToGrpc(absl::InvalidArgumentError(
@@ -167,8 +163,7 @@ grpc::Status AgentService::CreateJoinToken(grpc::ServerContext* ctx,
   token.expires_at = api_->Now() + absl::Seconds(ttl);
   absl::Status created = api_->store().CreateJoinToken(token);
   // The token itself is a credential: the audit log records only that one was made.
-  api_->Audit(*ctx, "token.create", token.spiffe_id, created,
-              absl::StrCat("ttl ", ttl, "s"));
+  api_->Audit(*ctx, "token.create", token.spiffe_id, created, absl::StrCat("ttl ", ttl, "s"));
   if (!created.ok()) return ToGrpc(created);
   resp->set_token(token.token);
   resp->set_expires_at(absl::ToUnixSeconds(token.expires_at));

@@ -1,10 +1,10 @@
 #include "src/server/api/api_context.h"
 
+#include <grpc/grpc_security_constants.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <optional>
-
-#include <grpc/grpc_security_constants.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -92,8 +92,8 @@ std::string AuditText(absl::string_view text, size_t max) {
 }  // namespace
 
 void ApiContext::Audit(const grpc::ServerContext& ctx, absl::string_view action,
-                               absl::string_view target, const absl::Status& result,
-                               absl::string_view detail) const {
+                       absl::string_view target, const absl::Status& result,
+                       absl::string_view detail) const {
   AuditEvent event{.time = Now(),
                    .caller = CallerName(ctx),
                    .action = std::string(action),

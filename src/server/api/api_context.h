@@ -4,13 +4,13 @@
 #ifndef SIGNET_SERVER_API_API_CONTEXT_H_
 #define SIGNET_SERVER_API_API_CONTEXT_H_
 
-#include <functional>
-#include <string>
-#include <vector>
-
 #include <grpcpp/security/auth_context.h>
 #include <grpcpp/security/auth_metadata_processor.h>
 #include <grpcpp/server_context.h>
+
+#include <functional>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -58,9 +58,8 @@ class ApiContext {
 
   // Appends an audit event. A failure to write it is logged (the action has already happened and
   // its result must still reach the caller).
-  void Audit(const grpc::ServerContext& ctx, absl::string_view action,
-                     absl::string_view target, const absl::Status& result,
-                     absl::string_view detail = "") const;
+  void Audit(const grpc::ServerContext& ctx, absl::string_view action, absl::string_view target,
+             const absl::Status& result, absl::string_view detail = "") const;
 
  private:
   ApiSettings settings_;

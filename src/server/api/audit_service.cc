@@ -21,10 +21,10 @@ grpc::Status AuditService::ListAuditEvents(grpc::ServerContext* ctx,
   if (req->since() < 0 || req->after_id() < 0) {
     return ToGrpc(absl::InvalidArgumentError("since/after_id: must not be negative"));
   }
-  AuditFilter filter{.since = req->since() == 0 ? absl::InfinitePast()
-                                                : absl::FromUnixSeconds(req->since()),
-                     .after_id = req->after_id(),
-                     .limit = req->limit() == 0 ? 100 : req->limit()};
+  AuditFilter filter{
+      .since = req->since() == 0 ? absl::InfinitePast() : absl::FromUnixSeconds(req->since()),
+      .after_id = req->after_id(),
+      .limit = req->limit() == 0 ? 100 : req->limit()};
   if (!req->spiffe_id().empty()) {
     auto id = spiffe::SpiffeId::Parse(req->spiffe_id());
     if (!id.ok()) {

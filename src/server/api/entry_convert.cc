@@ -19,7 +19,7 @@ absl::Status FieldError(absl::string_view field, absl::string_view message) {
 
 // Parses an ID that must belong to `td`.
 absl::StatusOr<spiffe::SpiffeId> OwnId(absl::string_view field, absl::string_view text,
-                                      const spiffe::TrustDomain& td) {
+                                       const spiffe::TrustDomain& td) {
   if (text.empty()) return FieldError(field, "required");
   auto id = spiffe::SpiffeId::Parse(text);
   if (!id.ok()) return FieldError(field, id.status().message());
@@ -72,7 +72,8 @@ absl::StatusOr<std::vector<std::string>> FederatesWith(
     std::string field = absl::StrCat("entry.federates_with[", i, "]");
     auto other = spiffe::TrustDomain::Parse(in[i]);
     if (!other.ok()) return FieldError(field, other.status().message());
-    if (*other == td) return FieldError(field, "an entry cannot federate with its own trust domain");
+    if (*other == td)
+      return FieldError(field, "an entry cannot federate with its own trust domain");
     out.push_back(other->name());
   }
   std::sort(out.begin(), out.end());
@@ -93,16 +94,28 @@ absl::Status CheckHint(absl::string_view hint) {
 absl::Time FromUnix(int64_t seconds) {
   return seconds == 0 ? absl::InfinitePast() : absl::FromUnixSeconds(seconds);
 }
-int64_t ToUnix(absl::Time t) { return t == absl::InfinitePast() ? 0 : absl::ToUnixSeconds(t); }
 
 }  // namespace
 
+int64_t ToUnixOrZero(absl::Time t) {
+  return t == absl::InfinitePast() ? 0 : absl::ToUnixSeconds(t);
+}
+
+void SelectorsToProto(const std::vector<Selector>& in,
+                      google::protobuf::RepeatedPtrField<admin::v1::Selector>* out) {
+  for (const Selector& s : in) {
+    admin::v1::Selector* sel = out->Add();
+    sel->set_type(s.type());
+    sel->set_value(s.value());
+  }
+}
+
 bool IsKnownSelectorType(absl::string_view type) {
-  static const auto* const kKnown = new absl::flat_hash_set<std::string>{
-      // workload attestors
-      "unix", "docker", "k8s", "systemd",
-      // node attestors
-      "join_token", "x509pop", "jwt"};
+  static const auto* const kKnown =
+      new absl::flat_hash_set<std::string>{// workload attestors
+                                           "unix", "docker", "k8s", "systemd",
+                                           // node attestors
+                                           "join_token", "x509pop", "jwt"};
   return kKnown->contains(type);
 }
 
@@ -183,11 +196,7 @@ void EntryToProto(const RegistrationEntry& in, admin::v1::Entry* out) {
   out->set_id(in.id);
   out->set_spiffe_id(in.spiffe_id);
   out->set_parent_id(in.parent_id);
-  for (const Selector& s : in.selectors) {
-    admin::v1::Selector* sel = out->add_selectors();
-    sel->set_type(s.type());
-    sel->set_value(s.value());
-  }
+  SelectorsToProto(in.selectors, out->mutable_selectors());
   out->set_x509_svid_ttl(in.x509_svid_ttl_seconds);
   out->set_jwt_svid_ttl(in.jwt_svid_ttl_seconds);
   for (const std::string& d : in.dns_names) out->add_dns_names(d);
@@ -195,9 +204,9 @@ void EntryToProto(const RegistrationEntry& in, admin::v1::Entry* out) {
   out->set_admin(in.admin);
   out->set_downstream(in.downstream);
   for (const std::string& f : in.federates_with) out->add_federates_with(f);
-  out->set_expires_at(ToUnix(in.expires_at));
+  out->set_expires_at(ToUnixOrZero(in.expires_at));
   out->set_revision(in.revision);
-  out->set_created_at(ToUnix(in.created_at));
+  out->set_created_at(ToUnixOrZero(in.created_at));
 }
 
 absl::StatusOr<EntryFilter> FilterFromProto(const admin::v1::EntryFilter& in) {
@@ -217,11 +226,20 @@ absl::StatusOr<EntryFilter> FilterFromProto(const admin::v1::EntryFilter& in) {
                             SelectorsFromProto(in.by_selectors(), "filter.by_selectors"));
   }
   switch (in.selector_match()) {
-    case admin::v1::SELECTOR_MATCH_EXACT: out.selector_match = SelectorMatch::kExact; break;
-    case admin::v1::SELECTOR_MATCH_SUBSET: out.selector_match = SelectorMatch::kSubset; break;
-    case admin::v1::SELECTOR_MATCH_SUPERSET: out.selector_match = SelectorMatch::kSuperset; break;
-    case admin::v1::SELECTOR_MATCH_ANY: out.selector_match = SelectorMatch::kAny; break;
-    default: return FieldError("filter.selector_match", "unknown match mode");
+    case admin::v1::SELECTOR_MATCH_EXACT:
+      out.selector_match = SelectorMatch::kExact;
+      break;
+    case admin::v1::SELECTOR_MATCH_SUBSET:
+      out.selector_match = SelectorMatch::kSubset;
+      break;
+    case admin::v1::SELECTOR_MATCH_SUPERSET:
+      out.selector_match = SelectorMatch::kSuperset;
+      break;
+    case admin::v1::SELECTOR_MATCH_ANY:
+      out.selector_match = SelectorMatch::kAny;
+      break;
+    default:
+      return FieldError("filter.selector_match", "unknown match mode");
   }
   if (!in.by_federates_with().empty()) {
     auto td = spiffe::TrustDomain::Parse(in.by_federates_with());

@@ -31,6 +31,12 @@ void EntryToProto(const RegistrationEntry& in, admin::v1::Entry* out);
 // Validates a wire filter and converts it.
 absl::StatusOr<EntryFilter> FilterFromProto(const admin::v1::EntryFilter& in);
 
+// Unix seconds; 0 for an unset time (absl::InfinitePast()).
+int64_t ToUnixOrZero(absl::Time t);
+// Appends `in` to a wire selector list.
+void SelectorsToProto(const std::vector<Selector>& in,
+                      google::protobuf::RepeatedPtrField<admin::v1::Selector>* out);
+
 // Checks a DNS name for an X.509 SAN: LDH labels of 1..63 bytes, at most 253 bytes, an optional
 // leading "*." wildcard label.
 absl::Status ValidateDnsName(absl::string_view name);

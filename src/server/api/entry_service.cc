@@ -65,7 +65,7 @@ grpc::Status EntryService::BatchCreateEntry(grpc::ServerContext* ctx,
     auto created = api_->store().CreateEntries(valid);
     if (!created.ok()) {
       api_->Audit(*ctx, "entry.create", absl::StrCat(req->entries_size(), " entries"),
-                        created.status());
+                  created.status());
       return ToGrpc(created.status());
     }
     stored = *std::move(created);
@@ -81,9 +81,9 @@ grpc::Status EntryService::BatchCreateEntry(grpc::ServerContext* ctx,
     if (result.ok()) EntryToProto(*result, out->mutable_entry());
   }
   api_->Audit(*ctx, "entry.create",
-                  req->entries_size() == 1 ? req->entries(0).spiffe_id()
-                                           : absl::StrCat(req->entries_size(), " entries"),
-                  absl::OkStatus(), Tally(resp->results()));
+              req->entries_size() == 1 ? req->entries(0).spiffe_id()
+                                       : absl::StrCat(req->entries_size(), " entries"),
+              absl::OkStatus(), Tally(resp->results()));
   return grpc::Status::OK;
 }
 
@@ -106,9 +106,9 @@ grpc::Status EntryService::BatchUpdateEntry(grpc::ServerContext* ctx,
     if (updated.ok()) EntryToProto(*updated, out->mutable_entry());
   }
   api_->Audit(*ctx, "entry.update",
-                            req->entries_size() == 1 ? req->entries(0).id()
-                                                     : absl::StrCat(req->entries_size(), " entries"),
-                            absl::OkStatus(), Tally(resp->results()));
+              req->entries_size() == 1 ? req->entries(0).id()
+                                       : absl::StrCat(req->entries_size(), " entries"),
+              absl::OkStatus(), Tally(resp->results()));
   return grpc::Status::OK;
 }
 
@@ -123,14 +123,14 @@ grpc::Status EntryService::BatchDeleteEntry(grpc::ServerContext* ctx,
   for (const std::string& id : req->ids()) {
     pb::EntryResult* out = resp->add_results();
     absl::StatusOr<RegistrationEntry> deleted =
-        id.empty() ? absl::InvalidArgumentError("ids: empty entry id") : api_->store().DeleteEntry(id);
+        id.empty() ? absl::InvalidArgumentError("ids: empty entry id")
+                   : api_->store().DeleteEntry(id);
     SetResult(deleted.status(), out);
     if (deleted.ok()) EntryToProto(*deleted, out->mutable_entry());
   }
   api_->Audit(*ctx, "entry.delete",
-                            req->ids_size() == 1 ? req->ids(0)
-                                                 : absl::StrCat(req->ids_size(), " entries"),
-                            absl::OkStatus(), Tally(resp->results()));
+              req->ids_size() == 1 ? req->ids(0) : absl::StrCat(req->ids_size(), " entries"),
+              absl::OkStatus(), Tally(resp->results()));
   return grpc::Status::OK;
 }
 
@@ -144,8 +144,7 @@ grpc::Status EntryService::GetEntry(grpc::ServerContext* ctx, const pb::GetEntry
   return grpc::Status::OK;
 }
 
-grpc::Status EntryService::ListEntries(grpc::ServerContext* ctx,
-                                       const pb::ListEntriesRequest* req,
+grpc::Status EntryService::ListEntries(grpc::ServerContext* ctx, const pb::ListEntriesRequest* req,
                                        pb::ListEntriesResponse* resp) {
   absl::Status page_size = CheckPageSize(req->page_size());
   if (!page_size.ok()) return ToGrpc(page_size);

@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "src/crypto/csr.h"
 #include "src/server/api/entry_convert.h"
@@ -24,11 +24,11 @@ inline constexpr size_t kMaxAudienceLength = 512;
 absl::StatusOr<spiffe::SpiffeId> MintableId(absl::string_view text, const spiffe::TrustDomain& td) {
   if (text.empty()) return absl::InvalidArgumentError("spiffe_id: required");
   auto id = spiffe::SpiffeId::Parse(text);
-  if (!id.ok()) return absl::InvalidArgumentError(absl::StrCat("spiffe_id: ", id.status().message()));
+  if (!id.ok())
+    return absl::InvalidArgumentError(absl::StrCat("spiffe_id: ", id.status().message()));
   if (!id->MemberOf(td)) {
-    return absl::InvalidArgumentError(absl::StrCat("spiffe_id: trust domain \"",
-                                                   id->trust_domain().name(),
-                                                   "\" is not this server's"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "spiffe_id: trust domain \"", id->trust_domain().name(), "\" is not this server's"));
   }
   if (id->IsTrustDomainId()) {
     return absl::InvalidArgumentError("spiffe_id: a trust domain ID cannot be issued");
@@ -50,9 +50,12 @@ absl::Status CheckTtl(int32_t ttl, int32_t max) {
 
 absl::StatusOr<CaKeyKind> KindFrom(pb::AuthorityKind kind) {
   switch (kind) {
-    case pb::AUTHORITY_KIND_X509: return CaKeyKind::kX509;
-    case pb::AUTHORITY_KIND_JWT: return CaKeyKind::kJwt;
-    default: return absl::InvalidArgumentError("kind: must be x509 or jwt");
+    case pb::AUTHORITY_KIND_X509:
+      return CaKeyKind::kX509;
+    case pb::AUTHORITY_KIND_JWT:
+      return CaKeyKind::kJwt;
+    default:
+      return absl::InvalidArgumentError("kind: must be x509 or jwt");
   }
 }
 
@@ -69,11 +72,10 @@ void SlotsToProto(const std::vector<CaSlotInfo>& slots, pb::AuthorityResponse* o
 
 }  // namespace
 
-grpc::Status SvidService::MintX509Svid(grpc::ServerContext* ctx,
-                                       const pb::MintX509SvidRequest* req,
+grpc::Status SvidService::MintX509Svid(grpc::ServerContext* ctx, const pb::MintX509SvidRequest* req,
                                        pb::MintX509SvidResponse* resp) {
-  absl::StatusOr<std::vector<crypto::Certificate>> chain = [&]()
-      -> absl::StatusOr<std::vector<crypto::Certificate>> {
+  absl::StatusOr<std::vector<crypto::Certificate>> chain =
+      [&]() -> absl::StatusOr<std::vector<crypto::Certificate>> {
     auto id = MintableId(req->spiffe_id(), api_->settings().trust_domain);
     if (!id.ok()) return id.status();
     auto key = crypto::ParseCsrDer(req->csr());

@@ -19,7 +19,7 @@ constexpr int kKeyIdRandomBytes = 24;
 
 absl::Status JournalError(const CaKeyRecord& record, absl::string_view problem) {
   return absl::DataLossError(absl::StrCat("ca: journal key \"", record.key_id, "\" (",
-                                          KindLabel(record.kind), "): ", problem));
+                                          CaKeyKindName(record.kind), "): ", problem));
 }
 
 absl::Time WholeSeconds(absl::Time t) { return absl::FromUnixSeconds(absl::ToUnixSeconds(t)); }
@@ -102,7 +102,7 @@ absl::Status CheckEncoded(const CaSlot& slot) {
 
 absl::Status CheckRecordFields(const CaKeyRecord& record, CaKeyKind kind) {
   if (record.kind != kind) {
-    return JournalError(record, absl::StrCat("listed as a ", KindLabel(kind), " key"));
+    return JournalError(record, absl::StrCat("listed as a ", CaKeyKindName(kind), " key"));
   }
   if (absl::Status id = ValidateKeyId(record.key_id); !id.ok()) {
     return JournalError(record, id.message());
@@ -117,24 +117,6 @@ absl::Status CheckRecordFields(const CaKeyRecord& record, CaKeyKind kind) {
 }
 
 }  // namespace
-
-absl::string_view KindLabel(CaKeyKind kind) { return kind == CaKeyKind::kX509 ? "x509" : "jwt"; }
-
-absl::string_view StateLabel(CaSlotState state) {
-  switch (state) {
-    case CaSlotState::kPrepared:
-      return "prepared";
-    case CaSlotState::kActive:
-      return "active";
-    case CaSlotState::kOld:
-      return "old";
-    case CaSlotState::kTainted:
-      return "tainted";
-    case CaSlotState::kRevoked:
-      return "revoked";
-  }
-  return "unknown";
-}
 
 absl::StatusOr<std::string> RandomKeyId() {
   unsigned char bytes[kKeyIdRandomBytes];

@@ -37,11 +37,6 @@ struct CaSlot {
   absl::Duration Lifetime() const { return record.not_after - record.not_before; }
 };
 
-// "x509" / "jwt", for messages.
-absl::string_view KindLabel(CaKeyKind kind);
-// "prepared", "active", ..., for messages.
-absl::string_view StateLabel(CaSlotState state);
-
 // 32 characters of base64url from 24 random bytes: a valid key id and a JWT kid.
 absl::StatusOr<std::string> RandomKeyId();
 

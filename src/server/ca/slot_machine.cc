@@ -45,7 +45,7 @@ CaSlot* SlotMachine::FindById(absl::string_view key_id) {
 }
 
 std::string SlotMachine::Describe(absl::string_view key_id) const {
-  return absl::StrCat(KindLabel(kind_), " key \"", key_id, "\"");
+  return absl::StrCat(CaKeyKindName(kind_), " key \"", key_id, "\"");
 }
 
 absl::Status SlotMachine::CheckUnique() const {
@@ -53,8 +53,9 @@ absl::Status SlotMachine::CheckUnique() const {
     auto count = std::count_if(slots_.begin(), slots_.end(),
                                [state](const CaSlot& slot) { return slot.state() == state; });
     if (count > 1) {
-      return absl::DataLossError(absl::StrCat("ca: journal has ", count, " ", StateLabel(state),
-                                              " ", KindLabel(kind_), " keys; at most one allowed"));
+      return absl::DataLossError(absl::StrCat("ca: journal has ", count, " ",
+                                              CaSlotStateName(state), " ", CaKeyKindName(kind_),
+                                              " keys; at most one allowed"));
     }
   }
   return absl::OkStatus();
@@ -209,8 +210,8 @@ absl::StatusOr<CaSlot> SlotMachine::Prepare(absl::Time now) {
 absl::StatusOr<CaSlot> SlotMachine::Activate(const spiffe::Bundle& published) {
   CaSlot* prepared = FindMutable(CaSlotState::kPrepared);
   if (prepared == nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("ca: no prepared ", KindLabel(kind_), " key to activate; prepare one first"));
+    return absl::FailedPreconditionError(absl::StrCat("ca: no prepared ", CaKeyKindName(kind_),
+                                                      " key to activate; prepare one first"));
   }
   if (!BundleHasAuthority(published, *prepared)) {
     return absl::FailedPreconditionError(absl::StrCat("ca: prepared ", Describe(prepared->key_id()),
@@ -237,7 +238,7 @@ absl::Status SlotMachine::Taint(absl::string_view key_id) {
           absl::StrCat("ca: ", Describe(key_id), " is already tainted"));
     default:
       return absl::FailedPreconditionError(absl::StrCat("ca: ", Describe(key_id), " is ",
-                                                        StateLabel(slot->state()),
+                                                        CaSlotStateName(slot->state()),
                                                         "; only an old key can be tainted"));
   }
 }
@@ -249,7 +250,7 @@ absl::Status SlotMachine::Revoke(absl::string_view key_id) {
   }
   if (slot->state() != CaSlotState::kTainted) {
     return absl::FailedPreconditionError(absl::StrCat("ca: ", Describe(key_id), " is ",
-                                                      StateLabel(slot->state()),
+                                                      CaSlotStateName(slot->state()),
                                                       "; only a tainted key can be revoked"));
   }
   return Remove(key_id);
