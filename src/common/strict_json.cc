@@ -1,42 +1,15 @@
 #include "src/common/strict_json.h"
 
-#include <algorithm>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "src/common/strict_json_internal.h"
 
 namespace signet {
 namespace {
-
-// The member names seen in one object. Objects in the documents we parse are usually small, where
-// a linear scan beats hashing; large ones switch to a hash set so hostile input stays linear.
-class MemberNames {
- public:
-  // Returns false when `name` was already present.
-  bool Insert(const std::string& name) {
-    if (!large_.empty()) {
-      return large_.insert(name).second;
-    }
-    if (std::find(small_.begin(), small_.end(), name) != small_.end()) {
-      return false;
-    }
-    small_.push_back(name);
-    if (small_.size() > kSmallLimit) {
-      large_.insert(small_.begin(), small_.end());
-      small_.clear();
-    }
-    return true;
-  }
-
- private:
-  static constexpr size_t kSmallLimit = 16;
-  std::vector<std::string> small_;
-  std::unordered_set<std::string> large_;
-};
 
 // A SAX handler (nlohmann's json_sax interface) that builds the document and enforces the strict
 // rules as it goes: one pass, no per-event std::function as the callback parser has.
@@ -115,9 +88,9 @@ class StrictDomBuilder {
 
   json* root_;
   int max_depth_;
-  std::vector<json*> containers_;   // Open objects and arrays, innermost last.
-  std::vector<MemberNames> names_;  // Member names of each open object.
-  json* member_ = nullptr;          // Slot of the member whose key was just read.
+  std::vector<json*> containers_;                  // Open objects and arrays, innermost last.
+  std::vector<json_internal::MemberNames> names_;  // Member names of each open object.
+  json* member_ = nullptr;                         // Slot of the member whose key was just read.
   std::string error_;
 };
 
@@ -125,8 +98,7 @@ class StrictDomBuilder {
 
 absl::StatusOr<nlohmann::json> ParseStrictJson(absl::string_view text, JsonLimits limits) {
   if (text.size() > limits.max_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("json: document larger than ", limits.max_bytes, " bytes"));
+    return json_internal::TooLarge(limits);
   }
   // nlohmann's lexer takes a NUL byte for the end of input, so "{}\0garbage" would parse as "{}".
   // JSON text never contains a raw NUL (inside strings it must be escaped).

@@ -210,5 +210,98 @@ TEST(StrictJsonTest, TypeNames) {
   EXPECT_STREQ(JsonTypeName(nlohmann::json(nullptr)), "null");
 }
 
+// ---------------------------------------------------------------------------------------------
+// VisitStrictJsonObject: the same rules, members handed over one by one.
+
+struct Visited {
+  std::vector<std::pair<std::string, nlohmann::json>> members;
+  absl::Status status;
+};
+
+Visited Visit(absl::string_view text, JsonLimits limits = {}) {
+  Visited out;
+  out.status = VisitStrictJsonObject(text, limits, [&](absl::string_view name, nlohmann::json& v) {
+    out.members.emplace_back(std::string(name), std::move(v));
+    return absl::OkStatus();
+  });
+  return out;
+}
+
+TEST(VisitStrictJsonObjectTest, HandsOverEveryMemberInOrder) {
+  Visited v = Visit(R"( {"b": 1, "a": [true, {"x": null}], "c": {"d": {"e": "f"}}, "g": "h"} )");
+  ASSERT_TRUE(v.status.ok()) << v.status;
+  ASSERT_EQ(v.members.size(), 4u);
+  EXPECT_EQ(v.members[0].first, "b");
+  EXPECT_EQ(v.members[0].second, 1);
+  EXPECT_EQ(v.members[1].first, "a");
+  EXPECT_EQ(v.members[1].second, nlohmann::json::parse(R"([true, {"x": null}])"));
+  EXPECT_EQ(v.members[2].first, "c");
+  EXPECT_EQ(v.members[2].second, nlohmann::json::parse(R"({"d": {"e": "f"}})"));
+  EXPECT_EQ(v.members[3].first, "g");
+  EXPECT_EQ(v.members[3].second, "h");
+}
+
+TEST(VisitStrictJsonObjectTest, EmptyObjectVisitsNothing) {
+  Visited v = Visit("{}");
+  EXPECT_TRUE(v.status.ok()) << v.status;
+  EXPECT_TRUE(v.members.empty());
+}
+
+TEST(VisitStrictJsonObjectTest, RootMustBeAnObject) {
+  for (const char* text : {"[]", "[{\"a\":1}]", "\"a\"", "1", "null", "true"}) {
+    SCOPED_TRACE(text);
+    Visited v = Visit(text);
+    EXPECT_EQ(v.status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(v.status.message(), HasSubstr("not a json object"));
+  }
+}
+
+TEST(VisitStrictJsonObjectTest, EnforcesTheStrictRules) {
+  struct Case {
+    std::string text;
+    const char* want;
+  };
+  const Case cases[] = {
+      {R"({"a":1,"a":2})", "duplicate member \"a\""},
+      {R"({"a":{"b":1,"b":1}})", "duplicate member \"b\""},
+      {R"({"a":[{"b":1,"b":1}]})", "duplicate member \"b\""},
+      {R"({"a":1} x)", "syntax error"},
+      {R"({"a":1)", "syntax error"},
+      {Bytes("{\"a\":1}\0"), "syntax error"},
+      {NestedObjects(5), "nesting deeper than 4"},
+      {R"({"a":[[[[]]]]})", "nesting deeper than 4"},
+      {R"({"a":1e400})", "number overflow"},
+      {R"({"a":-1e400})", "number overflow"},
+      {R"({"a":01})", "syntax error"},
+      {R"({"a":1.})", "syntax error"},
+      {R"({"a":"\ud800"})", "syntax error"},
+      {R"({"a":"\udc00"})", "syntax error"},
+      {"{\"a\":\"\xc0\xaf\"}", "syntax error"},
+      {"{\"a\":\"\xed\xa0\x80\"}", "syntax error"},
+      {"{\"a\":\"\x01\"}", "syntax error"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.text);
+    Visited v = Visit(c.text, {.max_depth = 4});
+    EXPECT_EQ(v.status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(v.status.message(), HasSubstr(c.want));
+  }
+  EXPECT_TRUE(Visit(NestedObjects(4), {.max_depth = 4}).status.ok());
+  EXPECT_TRUE(Visit(R"({"a":1e-400,"b":18446744073709551616,"c":"\ud83d\ude00"})").status.ok());
+  EXPECT_THAT(Visit(R"({"a":"0123456789"})", {.max_bytes = 10}).status.message(),
+              HasSubstr("larger than 10 bytes"));
+}
+
+TEST(VisitStrictJsonObjectTest, VisitorErrorStopsTheParse) {
+  int calls = 0;
+  absl::Status status = VisitStrictJsonObject(
+      R"({"a":1,"stop":[1],"b":2})", {}, [&](absl::string_view name, nlohmann::json&) {
+        ++calls;
+        return name == "stop" ? absl::FailedPreconditionError("stopped here") : absl::OkStatus();
+      });
+  EXPECT_EQ(status, absl::FailedPreconditionError("stopped here"));
+  EXPECT_EQ(calls, 2);
+}
+
 }  // namespace
 }  // namespace signet

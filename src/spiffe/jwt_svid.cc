@@ -87,32 +87,103 @@ absl::StatusOr<Parts> SplitToken(absl::string_view token) {
   return parts;
 }
 
-absl::StatusOr<JwtAlgorithm> CheckHeader(const nlohmann::json& header, std::string* key_id) {
-  auto alg = header.find("alg");
-  if (alg == header.end() || !alg->is_string()) {
+// Base64url-decodes one part of the token and visits its members as a strict JSON object.
+absl::StatusOr<std::string> VisitJsonPart(absl::string_view part, const char* what,
+                                          const JsonLimits& limits, JsonMemberVisitor visit) {
+  absl::StatusOr<std::string> bytes = Base64UrlDecode(part);
+  if (!bytes.ok()) {
+    return Malformed(absl::StrCat(what, ": ", bytes.status().message()));
+  }
+  absl::Status status = VisitStrictJsonObject(*bytes, limits, visit);
+  if (!status.ok()) {
+    return Malformed(absl::StrCat(what, ": ", status.message()));
+  }
+  return bytes;
+}
+
+// The header members validation looks at; the others (jwk, jku, x5u, ...) are ignored.
+struct Header {
+  nlohmann::json alg;
+  nlohmann::json kid;
+  nlohmann::json typ = nlohmann::json(nlohmann::json::value_t::discarded);  // Discarded: absent.
+  bool has_crit = false;
+};
+
+absl::StatusOr<Header> DecodeHeader(absl::string_view part) {
+  Header header;
+  SIGNET_RETURN_IF_ERROR(VisitJsonPart(part, "header", kHeaderLimits,
+                                       [&](absl::string_view name, nlohmann::json& value) {
+                                         if (name == "alg") {
+                                           header.alg = std::move(value);
+                                         } else if (name == "kid") {
+                                           header.kid = std::move(value);
+                                         } else if (name == "typ") {
+                                           header.typ = std::move(value);
+                                         } else if (name == "crit") {
+                                           header.has_crit = true;
+                                         }
+                                         return absl::OkStatus();
+                                       })
+                             .status());
+  return header;
+}
+
+absl::StatusOr<JwtAlgorithm> CheckHeader(const Header& header, std::string* key_id) {
+  if (!header.alg.is_string()) {
     return Malformed("header: \"alg\" missing or not a string");
   }
-  absl::StatusOr<JwtAlgorithm> algorithm = ParseJwtAlgorithm(alg->get_ref<const std::string&>());
+  absl::StatusOr<JwtAlgorithm> algorithm =
+      ParseJwtAlgorithm(header.alg.get_ref<const std::string&>());
   if (!algorithm.ok()) {
     return Malformed(algorithm.status().message());
   }
-  if (header.contains("crit")) {
+  if (header.has_crit) {
     return Malformed("header: \"crit\" is not supported");
   }
-  auto typ = header.find("typ");
-  if (typ != header.end() && (!typ->is_string() || (*typ != "JWT" && *typ != "JOSE"))) {
+  const nlohmann::json& typ = header.typ;
+  if (!typ.is_discarded() && (!typ.is_string() || (typ != "JWT" && typ != "JOSE"))) {
     return Malformed("header: \"typ\" must be \"JWT\" or \"JOSE\"");
   }
-  auto kid = header.find("kid");
-  if (kid == header.end() || !kid->is_string() || kid->get_ref<const std::string&>().empty()) {
+  if (!header.kid.is_string() || header.kid.get_ref<const std::string&>().empty()) {
     return Malformed("header: \"kid\" missing or empty");
   }
-  *key_id = kid->get_ref<const std::string&>();
+  *key_id = header.kid.get_ref<const std::string&>();
   return algorithm;
 }
 
-absl::StatusOr<absl::Time> NumericDate(const nlohmann::json& claims, const char* name) {
-  const nlohmann::json& v = claims[name];
+// The registered claims validation checks, and the decoded claims text for JwtSvid::Claims.
+// A member that is absent stays a discarded value, so that an explicit null is told apart.
+struct Claims {
+  nlohmann::json sub = nlohmann::json(nlohmann::json::value_t::discarded);
+  nlohmann::json aud = nlohmann::json(nlohmann::json::value_t::discarded);
+  nlohmann::json exp = nlohmann::json(nlohmann::json::value_t::discarded);
+  nlohmann::json nbf = nlohmann::json(nlohmann::json::value_t::discarded);
+  nlohmann::json iat = nlohmann::json(nlohmann::json::value_t::discarded);
+  std::string text;
+};
+
+bool Present(const nlohmann::json& claim) { return !claim.is_discarded(); }
+
+absl::StatusOr<Claims> DecodeClaims(absl::string_view part) {
+  Claims claims;
+  SIGNET_ASSIGN_OR_RETURN(claims.text,
+                          VisitJsonPart(part, "claims", kClaimsLimits,
+                                        [&](absl::string_view name, nlohmann::json& value) {
+                                          nlohmann::json* slot = name == "sub"   ? &claims.sub
+                                                                 : name == "aud" ? &claims.aud
+                                                                 : name == "exp" ? &claims.exp
+                                                                 : name == "nbf" ? &claims.nbf
+                                                                 : name == "iat" ? &claims.iat
+                                                                                 : nullptr;
+                                          if (slot != nullptr) {
+                                            *slot = std::move(value);
+                                          }
+                                          return absl::OkStatus();
+                                        }));
+  return claims;
+}
+
+absl::StatusOr<absl::Time> NumericDate(const nlohmann::json& v, const char* name) {
   if (!v.is_number()) {
     return Malformed(absl::StrCat("claim \"", name, "\" is not a number"));
   }
@@ -123,20 +194,20 @@ absl::StatusOr<absl::Time> NumericDate(const nlohmann::json& claims, const char*
   return absl::FromUnixMicros(static_cast<int64_t>(seconds * 1e6));
 }
 
-absl::StatusOr<std::vector<std::string>> Audience(const nlohmann::json& claims) {
-  auto aud = claims.find("aud");
-  if (aud == claims.end()) {
+absl::StatusOr<std::vector<std::string>> Audience(nlohmann::json& aud) {
+  if (!Present(aud)) {
     return Malformed("claim \"aud\" missing");
   }
   std::vector<std::string> out;
-  if (aud->is_string()) {
-    out.push_back(aud->get<std::string>());
-  } else if (aud->is_array()) {
-    for (const auto& v : *aud) {
+  if (aud.is_string()) {
+    out.push_back(std::move(aud.get_ref<std::string&>()));
+  } else if (aud.is_array()) {
+    out.reserve(aud.size());
+    for (auto& v : aud) {
       if (!v.is_string()) {
         return Malformed("claim \"aud\" has a non-string member");
       }
-      out.push_back(v.get<std::string>());
+      out.push_back(std::move(v.get_ref<std::string&>()));
     }
   } else {
     return Malformed("claim \"aud\" is neither a string nor an array");
@@ -170,23 +241,23 @@ absl::Status VerifySignature(const Parts& parts, JwtAlgorithm alg, const crypto:
 }
 
 // Checks exp (required), nbf and iat against options.now with leeway; fills the two times.
-absl::Status CheckTimes(const nlohmann::json& claims, const JwtValidationOptions& options,
+absl::Status CheckTimes(const Claims& claims, const JwtValidationOptions& options,
                         absl::Time* expiry, std::optional<absl::Time>* issued_at) {
-  if (!claims.contains("exp")) {
+  if (!Present(claims.exp)) {
     return Malformed("claim \"exp\" missing");
   }
-  SIGNET_ASSIGN_OR_RETURN(*expiry, NumericDate(claims, "exp"));
+  SIGNET_ASSIGN_OR_RETURN(*expiry, NumericDate(claims.exp, "exp"));
   if (options.now > *expiry + options.leeway) {
     return Invalid("token has expired");
   }
-  if (claims.contains("nbf")) {
-    SIGNET_ASSIGN_OR_RETURN(absl::Time nbf, NumericDate(claims, "nbf"));
+  if (Present(claims.nbf)) {
+    SIGNET_ASSIGN_OR_RETURN(absl::Time nbf, NumericDate(claims.nbf, "nbf"));
     if (options.now + options.leeway < nbf) {
       return Invalid("token is not valid yet (nbf)");
     }
   }
-  if (claims.contains("iat")) {
-    SIGNET_ASSIGN_OR_RETURN(absl::Time iat, NumericDate(claims, "iat"));
+  if (Present(claims.iat)) {
+    SIGNET_ASSIGN_OR_RETURN(absl::Time iat, NumericDate(claims.iat, "iat"));
     if (options.now + options.leeway < iat) {
       return Invalid("token was issued in the future (iat)");
     }
@@ -355,18 +426,15 @@ absl::StatusOr<JwtSvid> ValidateJwtSvid(absl::string_view token, const BundleSou
     return absl::InvalidArgumentError("jwt: expected audience is required");
   }
   SIGNET_ASSIGN_OR_RETURN(Parts parts, SplitToken(token));
-  SIGNET_ASSIGN_OR_RETURN(nlohmann::json header,
-                          DecodeJsonPart(parts.header, "header", kHeaderLimits));
+  SIGNET_ASSIGN_OR_RETURN(Header header, DecodeHeader(parts.header));
   std::string key_id;
   SIGNET_ASSIGN_OR_RETURN(JwtAlgorithm algorithm, CheckHeader(header, &key_id));
-  SIGNET_ASSIGN_OR_RETURN(nlohmann::json claims,
-                          DecodeJsonPart(parts.payload, "claims", kClaimsLimits));
+  SIGNET_ASSIGN_OR_RETURN(Claims claims, DecodeClaims(parts.payload));
 
-  auto sub = claims.find("sub");
-  if (sub == claims.end() || !sub->is_string()) {
+  if (!claims.sub.is_string()) {
     return Malformed("claim \"sub\" missing or not a string");
   }
-  absl::StatusOr<SpiffeId> id = SpiffeId::Parse(sub->get_ref<const std::string&>());
+  absl::StatusOr<SpiffeId> id = SpiffeId::Parse(claims.sub.get_ref<const std::string&>());
   if (!id.ok()) {
     return Malformed(absl::StrCat("claim \"sub\": ", id.status().message()));
   }
@@ -391,7 +459,7 @@ absl::StatusOr<JwtSvid> ValidateJwtSvid(absl::string_view token, const BundleSou
   absl::Time expiry;
   std::optional<absl::Time> issued_at;
   SIGNET_RETURN_IF_ERROR(CheckTimes(claims, options, &expiry, &issued_at));
-  SIGNET_ASSIGN_OR_RETURN(std::vector<std::string> audience, Audience(claims));
+  SIGNET_ASSIGN_OR_RETURN(std::vector<std::string> audience, Audience(claims.aud));
   if (std::find(audience.begin(), audience.end(), options.audience) == audience.end()) {
     return Invalid("audience does not match");
   }
@@ -401,7 +469,12 @@ absl::StatusOr<JwtSvid> ValidateJwtSvid(absl::string_view token, const BundleSou
                  .issued_at = issued_at,
                  .algorithm = algorithm,
                  .key_id = std::move(key_id),
-                 .claims = std::move(claims)};
+                 .claims_json = std::move(claims.text)};
+}
+
+nlohmann::json JwtSvid::Claims() const {
+  absl::StatusOr<nlohmann::json> claims = ParseStrictJson(claims_json, kClaimsLimits);
+  return claims.ok() ? *std::move(claims) : nlohmann::json();
 }
 
 absl::StatusOr<UnverifiedJwt> DecodeJwtUnverified(absl::string_view token) {

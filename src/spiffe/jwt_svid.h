@@ -77,7 +77,11 @@ struct JwtSvid {
   std::optional<absl::Time> issued_at;
   JwtAlgorithm algorithm;
   std::string key_id;
-  nlohmann::json claims;  // The whole verified claims object.
+  // The whole verified claims object as decoded from the token (strict JSON, already checked).
+  std::string claims_json;
+
+  // `claims_json` parsed. Built on demand: validation itself never needs the whole document.
+  nlohmann::json Claims() const;
 };
 
 // Validates `token` per §3.2 against the JWT authorities of the subject's trust domain in

@@ -493,7 +493,8 @@ TEST_P(JwtRoundTripTest, MintedTokenValidates) {
   EXPECT_EQ(svid->issued_at, signet::testing::TestNow());
   EXPECT_EQ(svid->algorithm, c.expected);
   EXPECT_EQ(svid->key_id, kKid);
-  EXPECT_EQ(svid->claims["sub"], kSubject);
+  EXPECT_EQ(svid->Claims()["sub"], kSubject);
+  EXPECT_EQ(svid->Claims()["aud"], (nlohmann::json{"other-audience", kAudience}));
 }
 
 TEST_P(JwtRoundTripTest, TokenFromAnotherKeyOfTheSameTypeFails) {
@@ -1042,6 +1043,7 @@ TEST_F(JwtSvidTest, ClaimRules) {
        },
        Code::kInvalidArgument},
       {"aud number", [](nlohmann::json& c) { c["aud"] = 1; }, Code::kInvalidArgument},
+      {"aud null", [](nlohmann::json& c) { c["aud"] = nullptr; }, Code::kInvalidArgument},
       {"aud object",
        [](nlohmann::json& c) {
          c["aud"] = {{"aud", kAudience}};
@@ -1069,6 +1071,7 @@ TEST_F(JwtSvidTest, ClaimRules) {
       // sub
       {"sub missing", [](nlohmann::json& c) { c.erase("sub"); }, Code::kInvalidArgument},
       {"sub number", [](nlohmann::json& c) { c["sub"] = 1; }, Code::kInvalidArgument},
+      {"sub null", [](nlohmann::json& c) { c["sub"] = nullptr; }, Code::kInvalidArgument},
       {"sub not a spiffe id", [](nlohmann::json& c) { c["sub"] = "workload"; },
        Code::kInvalidArgument},
       {"sub https", [](nlohmann::json& c) { c["sub"] = "https://example.org/workload"; },
