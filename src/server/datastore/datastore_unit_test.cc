@@ -158,10 +158,16 @@ TEST(ValidationTest, EntryIds) {
   EXPECT_FALSE(CheckEntryId("").ok());
   EXPECT_FALSE(CheckEntryId(std::string(65, 'a')).ok());
   EXPECT_FALSE(CheckEntryId("a/b").ok());
-  auto id = NewEntryId();
+  const absl::Time t = absl::FromUnixMillis(1800000000123);
+  auto id = NewEntryId(t);
   ASSERT_TRUE(id.ok());
   EXPECT_EQ(id->size(), 32u);
-  EXPECT_NE(*id, *NewEntryId());
+  EXPECT_TRUE(CheckEntryId(*id).ok());
+  EXPECT_NE(*id, *NewEntryId(t));
+  // The first 12 hex digits are the milliseconds, so ids sort by creation time.
+  EXPECT_EQ(id->substr(0, 12), "01a3185c507b");
+  EXPECT_LT(*id, *NewEntryId(t + absl::Milliseconds(1)));
+  EXPECT_LT(*NewEntryId(t - absl::Hours(24 * 365)), *id);
 }
 
 // A connection that only counts how many exist.

@@ -203,9 +203,10 @@ absl::StatusOr<std::vector<absl::StatusOr<RegistrationEntry>>> SqlDataStore::Cre
   std::vector<absl::StatusOr<RegistrationEntry>> results;
   results.reserve(items.size());
   bool any_valid = false;
+  const absl::Time now = Now();
   for (RegistrationEntry& item : items) {
     if (item.id.empty()) {
-      SIGNET_ASSIGN_OR_RETURN(item.id, NewEntryId());
+      SIGNET_ASSIGN_OR_RETURN(item.id, NewEntryId(now));
     }
     absl::Status valid = NormalizeEntry(item);
     results.push_back(valid.ok() ? absl::StatusOr<RegistrationEntry>(RegistrationEntry{})
@@ -215,7 +216,6 @@ absl::StatusOr<std::vector<absl::StatusOr<RegistrationEntry>>> SqlDataStore::Cre
   if (!any_valid) {
     return results;
   }
-  const absl::Time now = Now();
   SIGNET_RETURN_IF_ERROR(Write(/*logs_changes=*/true, [&](Txn& txn) -> absl::Status {
     for (size_t i = 0; i < items.size(); ++i) {
       if (!results[i].ok()) {

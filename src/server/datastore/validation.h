@@ -29,7 +29,7 @@ inline constexpr size_t kMinJoinTokenLength = 16;
 // 1 to 64 characters of [A-Za-z0-9._-].
 absl::Status CheckEntryId(absl::string_view id);
 // 32 lowercase hex characters from the OpenSSL CSPRNG.
-absl::StatusOr<std::string> NewEntryId();
+absl::StatusOr<std::string> NewEntryId(absl::Time now);
 
 // True when `text` is well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF).
 bool IsValidUtf8(absl::string_view text);
