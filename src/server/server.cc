@@ -25,6 +25,7 @@
 #include "src/server/ca/disk_key_manager.h"
 #include "src/server/ca/key_manager.h"
 #include "src/server/datastore/datastore.h"
+#include "src/server/entryindex/entry_index.h"
 #include "src/server/server_svid.h"
 
 namespace signet::server {
@@ -61,6 +62,9 @@ class AdminServices {
 namespace {
 
 constexpr absl::Duration kTickInterval = absl::Seconds(1);
+// How often the entry index reads the change log: every entry write, this server's or another's
+// on the same database, reaches the index within this.
+constexpr absl::Duration kIndexFollowInterval = absl::Milliseconds(100);
 // The admin API's largest request (a batch of entries).
 constexpr int kMaxAdminMessageBytes = 64 << 20;
 // How often gRPC re-reads the server SVID and bundle files: a renewed SVID or a new CA reaches
@@ -111,6 +115,11 @@ absl::Status SignetServer::Init() {
   SIGNET_ASSIGN_OR_RETURN(
       store_, OpenDataStore({.driver = std::string(DatastoreDriverName(config_.datastore.driver)),
                              .connection_string = config_.datastore.connection_string}));
+  const absl::Time load_start = clock_.Now();
+  SIGNET_ASSIGN_OR_RETURN(index_, EntryIndex::Load(*store_, *store_));
+  LogInfo("entry index loaded", {{"entries", static_cast<int64_t>(index_->size())},
+                                 {"revision", index_->revision()},
+                                 {"seconds", absl::ToDoubleSeconds(clock_.Now() - load_start)}});
   if (config_.key_manager == KeyManagerKind::kDisk) {
     SIGNET_ASSIGN_OR_RETURN(keys_, DiskKeyManager::Create(config_.data_dir + "/keys"));
   } else {
@@ -172,6 +181,7 @@ absl::Status SignetServer::Init() {
                                .registry = peers_.get()}));
   SIGNET_RETURN_IF_ERROR(StartTcpListener());
   ticker_ = std::thread([this] { TickLoop(); });
+  follower_ = std::thread([this] { FollowLoop(); });
   ticker_started_ = true;
   LogInfo("server ready", {{"trust_domain", config_.trust_domain.name()},
                            {"admin_socket", config_.admin_socket},
@@ -224,6 +234,20 @@ void SignetServer::TickLoop() {
   }
 }
 
+void SignetServer::FollowLoop() {
+  bool failing = false;
+  while (!stop_ticking_.WaitForNotificationWithTimeout(kIndexFollowInterval)) {
+    absl::Status status = index_->CatchUp().status();
+    // Logged when it starts failing and when it recovers, not every 100 ms in between.
+    if (!status.ok() && !failing) {
+      LogError("entry index cannot read the change log", {{"error", status}});
+    } else if (status.ok() && failing) {
+      LogInfo("entry index follows the change log again", {{"revision", index_->revision()}});
+    }
+    failing = !status.ok();
+  }
+}
+
 void SignetServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
@@ -232,9 +256,10 @@ void SignetServer::Shutdown(absl::Duration grace) {
   if (admin_server_ != nullptr) admin_server_->Shutdown(deadline);
   if (tcp_server_ != nullptr) tcp_server_->Shutdown(deadline);
   if (deny_server_ != nullptr) deny_server_->Shutdown(deadline);
-  if (ticker_.joinable()) {
+  if (ticker_.joinable() || follower_.joinable()) {
     stop_ticking_.Notify();
-    ticker_.join();
+    if (ticker_.joinable()) ticker_.join();
+    if (follower_.joinable()) follower_.join();
   }
   if (store_ != nullptr) store_->Close();
   if (ticker_started_) LogInfo("server stopped", {{"trust_domain", config_.trust_domain.name()}});

@@ -6,7 +6,8 @@
 //     the caller's X509-SVID (SvidAuthProcessor): admin methods for admin_ids and the SPIFFE IDs
 //     of entries with admin: true. The agent API is meant to share this listener.
 //
-// Start() returns once the server is ready to serve. Shutdown() is graceful: both listeners stop
+// Start() returns once the server is ready to serve: every entry is loaded into the EntryIndex,
+// which a follower thread then keeps current from the datastore's change log. Shutdown() is graceful: both listeners stop
 // accepting, in-flight calls get up to `grace` to finish, the ticker stops, and the datastore is
 // closed cleanly.
 #ifndef SIGNET_SERVER_SERVER_H_
@@ -41,6 +42,7 @@ class ApiContext;
 class AdminServices;
 class ServerSvid;
 class SvidAuthProcessor;
+class EntryIndex;
 
 class SignetServer {
  public:
@@ -55,17 +57,21 @@ class SignetServer {
   CaManager& ca() { return *ca_; }
   DataStore& store() { return *store_; }
   ServerSvid& server_svid() { return *svid_; }
+  // Every entry in memory, following the datastore's change log (about 100 ms behind at most).
+  EntryIndex& entry_index() { return *index_; }
 
  private:
   SignetServer(const ServerConfig& config, Clock& clock);
   absl::Status Init();
   absl::Status StartTcpListener();
   void TickLoop();
+  void FollowLoop();
   bool IsAdminUid(uint32_t uid) const;
 
   ServerConfig config_;
   Clock& clock_;
   std::unique_ptr<DataStore> store_;
+  std::unique_ptr<EntryIndex> index_;
   std::unique_ptr<KeyManager> keys_;
   std::unique_ptr<CaManager> ca_;
   std::unique_ptr<ServerSvid> svid_;
@@ -82,6 +88,7 @@ class SignetServer {
   int tcp_port_ = 0;
   absl::Notification stop_ticking_;
   std::thread ticker_;
+  std::thread follower_;  // FollowLoop: keeps index_ current
   bool shut_down_ = false;
   bool ticker_started_ = false;  // Start() got all the way to serving
 };

@@ -14,6 +14,7 @@
 #include "src/crypto/csr.h"
 #include "src/server/config/server_config.h"
 #include "src/server/datastore/datastore.h"
+#include "src/server/entryindex/entry_index.h"
 #include "src/server/server.h"
 #include "src/spiffe/bundle.h"
 #include "src/spiffe/jwt_svid.h"
@@ -105,6 +106,26 @@ TEST_F(AdminApiTest, HealthReportsTrustDomain) {
   pb::HealthResponse resp;
   ASSERT_TRUE(health_->Health(Ctx().get(), pb::HealthRequest(), &resp).ok());
   EXPECT_EQ(resp.trust_domain(), kTd);
+}
+
+TEST_F(AdminApiTest, EntryWritesReachTheEntryIndexWithinASecond) {
+  const std::string parent = "spiffe://example.org/signet/agent/join_token/abc";
+  EXPECT_TRUE(server_->entry_index().ByParent(parent).empty());
+  pb::EntryResult created = CreateOne(MakeEntry("/indexed", "uid:4242"));
+  ASSERT_EQ(created.status().code(), 0) << created.status().message();
+  auto wait_until = [&](auto done) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(1);
+    while (!done() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+    return done();
+  };
+  ASSERT_TRUE(wait_until([&] { return server_->entry_index().ByParent(parent).size() == 1; }));
+  EXPECT_EQ(server_->entry_index().ByParent(parent)[0]->id, created.entry().id());
+
+  pb::BatchDeleteEntryRequest del;
+  del.add_ids(created.entry().id());
+  pb::BatchDeleteEntryResponse deleted;
+  ASSERT_TRUE(entries_->BatchDeleteEntry(Ctx().get(), del, &deleted).ok());
+  EXPECT_TRUE(wait_until([&] { return server_->entry_index().ByParent(parent).empty(); }));
 }
 
 TEST_F(AdminApiTest, CreateGetListCountDelete) {

@@ -1,0 +1,136 @@
+#include "src/server/entryindex/entry_index.h"
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "src/common/status_macros.h"
+
+namespace signet::server {
+namespace {
+
+// Changes read per ChangesSince call while catching up.
+constexpr int kChangesPerPage = 1000;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EntryIndex>> EntryIndex::Load(EntryStore& entries,
+                                                             ChangeLog& log) {
+  std::unique_ptr<EntryIndex> index(new EntryIndex(entries, log));
+  // The head first: whatever commits during the scan is after it, so CatchUp sees it.
+  SIGNET_ASSIGN_OR_RETURN(int64_t head, log.CurrentRevision());
+  {
+    absl::MutexLock lock(&index->mu_);
+    index->revision_ = head;
+  }
+  SIGNET_RETURN_IF_ERROR(index->Scan());
+  SIGNET_RETURN_IF_ERROR(index->CatchUp().status());
+  return index;
+}
+
+absl::Status EntryIndex::Scan() {
+  std::string token;
+  do {
+    SIGNET_ASSIGN_OR_RETURN(EntryPage page, entries_.ListEntries({}, token, kMaxPageSize));
+    absl::MutexLock lock(&mu_);
+    for (RegistrationEntry& entry : page.entries) {
+      Upsert(std::make_shared<const RegistrationEntry>(std::move(entry)));
+    }
+    token = std::move(page.next_page_token);
+  } while (!token.empty());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Change>> EntryIndex::CatchUp() {
+  absl::MutexLock serial(&catch_up_mu_);
+  std::vector<Change> applied;
+  while (true) {
+    const int64_t after = revision();
+    SIGNET_ASSIGN_OR_RETURN(std::vector<Change> changes, log_.ChangesSince(after, kChangesPerPage));
+    if (changes.empty()) {
+      return applied;
+    }
+    absl::MutexLock lock(&mu_);
+    for (Change& change : changes) {
+      revision_ = std::max(revision_, change.revision);
+      if (change.kind != ChangeKind::kEntry || !change.entry.has_value()) {
+        continue;
+      }
+      if (change.op == ChangeOp::kDelete) {
+        Remove(change.object_id, change.revision);
+      } else {
+        Upsert(std::make_shared<const RegistrationEntry>(*change.entry));
+      }
+      applied.push_back(std::move(change));
+    }
+    if (changes.size() < static_cast<size_t>(kChangesPerPage)) {
+      return applied;
+    }
+  }
+}
+
+void EntryIndex::Upsert(EntryPtr entry) {
+  auto it = by_id_.find(entry->id);
+  if (it != by_id_.end()) {
+    if (it->second->revision > entry->revision) {
+      return;  // already newer (read by the scan after this change)
+    }
+    EntryPtr old = it->second;
+    by_id_.erase(it);
+    Unlink(old);
+  }
+  by_parent_[entry->parent_id].emplace(entry->id, entry);
+  by_id_.emplace(entry->id, std::move(entry));
+}
+
+void EntryIndex::Remove(absl::string_view id, int64_t revision) {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end() || it->second->revision > revision) {
+    return;  // gone already, or re-created (same id) after this deletion
+  }
+  EntryPtr old = it->second;
+  by_id_.erase(it);
+  Unlink(old);
+}
+
+void EntryIndex::Unlink(const EntryPtr& entry) {
+  auto parent = by_parent_.find(entry->parent_id);
+  if (parent == by_parent_.end()) {
+    return;
+  }
+  parent->second.erase(entry->id);
+  if (parent->second.empty()) {
+    by_parent_.erase(parent);
+  }
+}
+
+std::vector<EntryPtr> EntryIndex::ByParent(absl::string_view parent_id) const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<EntryPtr> out;
+  auto it = by_parent_.find(parent_id);
+  if (it == by_parent_.end()) {
+    return out;
+  }
+  out.reserve(it->second.size());
+  for (const auto& [id, entry] : it->second) {
+    out.push_back(entry);
+  }
+  return out;
+}
+
+EntryPtr EntryIndex::Get(absl::string_view id) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : it->second;
+}
+
+int64_t EntryIndex::revision() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return revision_;
+}
+
+size_t EntryIndex::size() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return by_id_.size();
+}
+
+}  // namespace signet::server
