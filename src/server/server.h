@@ -7,9 +7,9 @@
 //     of entries with admin: true. The agent API is meant to share this listener.
 //
 // Start() returns once the server is ready to serve: every entry is loaded into the EntryIndex,
-// which a follower thread then keeps current from the datastore's change log. Shutdown() is graceful: both listeners stop
-// accepting, in-flight calls get up to `grace` to finish, the ticker stops, and the datastore is
-// closed cleanly.
+// which a follower thread then keeps current from the datastore's change log. Shutdown() is
+// graceful: both listeners stop accepting, in-flight calls get up to `grace` to finish, the ticker
+// stops, and the datastore is closed cleanly.
 #ifndef SIGNET_SERVER_SERVER_H_
 #define SIGNET_SERVER_SERVER_H_
 

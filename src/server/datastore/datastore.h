@@ -37,14 +37,14 @@ struct RegistrationEntry {
   std::string id;  // assigned by CreateEntries when empty: 32 lowercase hex characters
   std::string spiffe_id;
   std::string parent_id;
-  std::vector<Selector> selectors;  // canonical: sorted, unique, never empty
+  std::vector<Selector> selectors;    // canonical: sorted, unique, never empty
   int32_t x509_svid_ttl_seconds = 0;  // 0 = the server default
   int32_t jwt_svid_ttl_seconds = 0;   // 0 = the server default
   std::vector<std::string> dns_names;
   std::string hint;
   bool admin = false;
   bool downstream = false;
-  std::vector<std::string> federates_with;  // trust domain names, sorted, unique
+  std::vector<std::string> federates_with;       // trust domain names, sorted, unique
   absl::Time expires_at = absl::InfinitePast();  // InfinitePast = never expires
   int64_t revision = 0;                          // set by the store
   absl::Time created_at = absl::InfinitePast();  // set by the store
@@ -59,7 +59,16 @@ enum class SelectorMatch {
   kAny,       // the entry has at least one of the filter's selectors
 };
 
+// Splits a full scan between threads: only the entries whose storage sequence number is
+// `index` modulo `count`. Every entry is in exactly one of the `count` shards.
+struct EntryShard {
+  int index = 0;  // in [0, count)
+  int count = 1;  // in [1, kMaxShards]
+};
+inline constexpr int kMaxShards = 64;
+
 struct EntryFilter {
+  std::optional<EntryShard> shard;
   std::optional<std::string> spiffe_id;
   std::optional<std::string> parent_id;
   std::optional<std::vector<Selector>> selectors;  // canonical
@@ -82,9 +91,9 @@ class EntryStore {
   virtual ~EntryStore() = default;
   // Creates the entries in one transaction (one commit and fsync for the batch), each item
   // atomic: an item is either wholly written or not at all (SQLite: one INSERT ... ON CONFLICT
-  // DO NOTHING per item; PostgreSQL: a savepoint per item). An item with the same (spiffe_id, parent_id, selectors) as an
-  // existing entry gets AlreadyExists; the others still succeed. The outer status fails only
-  // when the batch could not be attempted at all (nothing written then).
+  // DO NOTHING per item; PostgreSQL: a savepoint per item). An item with the same (spiffe_id,
+  // parent_id, selectors) as an existing entry gets AlreadyExists; the others still succeed. The
+  // outer status fails only when the batch could not be attempted at all (nothing written then).
   virtual absl::StatusOr<std::vector<absl::StatusOr<RegistrationEntry>>> CreateEntries(
       absl::Span<const RegistrationEntry> entries) = 0;
   virtual absl::StatusOr<RegistrationEntry> GetEntry(absl::string_view id) = 0;
@@ -109,7 +118,7 @@ struct AttestedNode {
   absl::Time cert_not_after = absl::InfinitePast();
   bool banned = false;
   bool can_reattest = false;
-  std::vector<Selector> selectors;  // node selectors, canonical
+  std::vector<Selector> selectors;               // node selectors, canonical
   absl::Time created_at = absl::InfinitePast();  // set by the store
   absl::Time updated_at = absl::InfinitePast();  // set by the store
 
@@ -136,7 +145,7 @@ class NodeStore {
 // ---------------------------------------------------------------- join tokens
 
 struct JoinToken {
-  std::string token;     // primary key; at least 16 characters
+  std::string token;      // primary key; at least 16 characters
   std::string spiffe_id;  // "" = the default agent ID for the token
   absl::Time expires_at = absl::InfinitePast();
   absl::Time created_at = absl::InfinitePast();  // set by the store
@@ -176,7 +185,7 @@ class BundleStore {
 enum class CaKeyKind { kX509, kJwt };
 enum class CaSlotState { kPrepared, kActive, kOld, kTainted, kRevoked };
 
-absl::string_view CaKeyKindName(CaKeyKind kind);    // "x509" | "jwt"
+absl::string_view CaKeyKindName(CaKeyKind kind);   // "x509" | "jwt"
 absl::string_view CaSlotStateName(CaSlotState s);  // "prepared" | "active" | ...
 absl::StatusOr<CaKeyKind> ParseCaKeyKind(absl::string_view name);
 absl::StatusOr<CaSlotState> ParseCaSlotState(absl::string_view name);
@@ -185,8 +194,8 @@ struct CaKeyRecord {
   std::string key_id;  // primary key: the key manager's id (and the JWT kid for kJwt)
   CaKeyKind kind = CaKeyKind::kX509;
   CaSlotState state = CaSlotState::kPrepared;
-  std::string key_type;       // "ec-p256" | "ec-p384" | "rsa-2048"
-  std::string public_der;     // kX509: the CA certificate DER; kJwt: the SubjectPublicKeyInfo DER
+  std::string key_type;    // "ec-p256" | "ec-p384" | "rsa-2048"
+  std::string public_der;  // kX509: the CA certificate DER; kJwt: the SubjectPublicKeyInfo DER
   absl::Time not_before = absl::InfinitePast();
   absl::Time not_after = absl::InfinitePast();
   absl::Time updated_at = absl::InfinitePast();  // set by the store

@@ -234,6 +234,41 @@ TEST_P(DataStoreConformanceTest, ListPagesThroughEverythingInIdOrder) {
   EXPECT_EQ(all.next_page_token, "");
 }
 
+TEST_P(DataStoreConformanceTest, ShardsSplitAScanIntoDisjointParts) {
+  std::vector<RegistrationEntry> batch;
+  for (int i = 0; i < 40; ++i) {
+    batch.push_back(MakeEntry(absl::StrCat("w", i), {"unix:uid:1"}));
+  }
+  SIGNET_ASSERT_OK(store_->CreateEntries(batch));
+  std::vector<std::string> all = ListIds({});
+  ASSERT_EQ(all.size(), 40u);
+  for (int count : {1, 3}) {
+    std::vector<std::string> seen;
+    for (int index = 0; index < count; ++index) {
+      std::vector<std::string> part = ListIds({.shard = EntryShard{index, count}});
+      EXPECT_TRUE(std::is_sorted(part.begin(), part.end()));
+      if (count > 1) {
+        EXPECT_GT(part.size(), 5u) << "shard " << index << " of " << count;
+        EXPECT_LT(part.size(), 40u) << "shard " << index << " of " << count;
+      }
+      EXPECT_EQ(store_->CountEntries({.shard = EntryShard{index, count}}).value_or(-1),
+                static_cast<int64_t>(part.size()));
+      seen.insert(seen.end(), part.begin(), part.end());
+    }
+    std::sort(seen.begin(), seen.end());
+    EXPECT_EQ(seen, all) << count << " shards";
+  }
+  // Combined with another filter.
+  EXPECT_EQ(ListIds({.shard = EntryShard{0, 1}, .spiffe_id = "spiffe://example.org/w7"}).size(),
+            1u);
+  for (EntryShard bad :
+       {EntryShard{0, 0}, EntryShard{-1, 2}, EntryShard{2, 2}, EntryShard{0, kMaxShards + 1}}) {
+    EXPECT_THAT(store_->ListEntries({.shard = bad}, "", 10),
+                StatusIs(absl::StatusCode::kInvalidArgument, "shard"))
+        << bad.index << "/" << bad.count;
+  }
+}
+
 TEST_P(DataStoreConformanceTest, ListRejectsBadTokensAndPageSizes) {
   MustCreate(MakeEntry("a", {"unix:uid:1"}));
   for (const std::string& token :

@@ -31,6 +31,12 @@ absl::StatusOr<std::unique_ptr<EntryQuery>> EntryQuery::Create(const EntryFilter
     SIGNET_RETURN_IF_ERROR(
         Annotate(CheckSpiffeId("parent_id", *filter.parent_id, false), "datastore: filter"));
   }
+  if (filter.shard.has_value() &&
+      (filter.shard->count < 1 || filter.shard->count > kMaxShards || filter.shard->index < 0 ||
+       filter.shard->index >= filter.shard->count)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("datastore: filter: shard: need 0 <= index < count <= ", kMaxShards));
+  }
   if (filter.federates_with.has_value() &&
       spiffe::ValidateTrustDomainName(*filter.federates_with) != spiffe::IdError::kNone) {
     return absl::InvalidArgumentError("datastore: filter: federates_with: not a trust domain name");
@@ -45,6 +51,12 @@ absl::StatusOr<std::unique_ptr<EntryQuery>> EntryQuery::Create(const EntryFilter
 
 void EntryQuery::Build() {
   where_ = "1 = 1";
+  if (filter_.shard.has_value()) {
+    // seq is the rowid on SQLite, so the id index alone decides, without reading rows.
+    absl::StrAppend(&where_, " AND e.seq % ? = ?");
+    params_.emplace_back(int64_t{filter_.shard->count});
+    params_.emplace_back(int64_t{filter_.shard->index});
+  }
   if (filter_.spiffe_id.has_value()) {
     absl::StrAppend(&where_, " AND e.spiffe_id = ?");
     params_.emplace_back(absl::string_view(*filter_.spiffe_id));

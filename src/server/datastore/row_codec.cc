@@ -280,10 +280,14 @@ std::string EntryToJson(const RegistrationEntry& e) {
 }
 
 absl::StatusOr<RegistrationEntry> EntryFromJson(absl::string_view json) {
-  SIGNET_ASSIGN_OR_RETURN(Json j, ParseStrictJson(json));
-  if (!j.is_object()) {
-    return Invalid(absl::StrCat("expected an object, found ", JsonTypeName(j)));
-  }
+  // The change log's snapshots are read for every change an index follows: the one-pass
+  // object parser, several times faster than the DOM parser, under the same strict rules.
+  Json j = Json::object();
+  SIGNET_RETURN_IF_ERROR(
+      VisitStrictJsonObject(json, {}, [&](absl::string_view name, Json& value) -> absl::Status {
+        j[std::string(name)] = std::move(value);
+        return absl::OkStatus();
+      }));
   static constexpr absl::string_view kMembers[] = {"id",
                                                    "spiffe_id",
                                                    "parent_id",

@@ -14,6 +14,7 @@
 #ifndef SIGNET_SERVER_ENTRYINDEX_ENTRY_INDEX_H_
 #define SIGNET_SERVER_ENTRYINDEX_ENTRY_INDEX_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -63,7 +64,11 @@ class EntryIndex {
 
   EntryIndex(EntryStore& entries, ChangeLog& log) : entries_(entries), log_(log) {}
 
+  // Reads every entry, a shard per thread.
   absl::Status Scan() ABSL_LOCKS_EXCLUDED(mu_);
+  // Reads one shard; stops early once `failed` (another shard failed: the load fails anyway).
+  absl::Status ScanShard(EntryShard shard, const std::atomic<bool>& failed)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Indexes `entry` unless the index holds the same id at a newer revision.
   void Upsert(EntryPtr entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes the entry with this id unless the index holds it at a revision newer than `revision`.
