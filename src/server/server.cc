@@ -16,6 +16,7 @@
 #include "src/common/status_macros.h"
 #include "src/rpc/deny_service.h"
 #include "src/rpc/uds_listener.h"
+#include "src/server/agentapi/node_service.h"
 #include "src/server/api/agent_service.h"
 #include "src/server/api/api_context.h"
 #include "src/server/api/audit_service.h"
@@ -72,6 +73,9 @@ constexpr int kMaxAdminMessageBytes = 64 << 20;
 constexpr unsigned int kSvidFileRefreshSeconds = 1;
 // Every method of the admin services.
 constexpr char kAdminMethodPrefix[] = "/signet.admin.v1.";
+// Every method of the agent API, and the one an agent calls before it has an SVID.
+constexpr char kAgentMethodPrefix[] = "/signet.agent.v1.";
+constexpr char kAttestMethod[] = "/signet.agent.v1.Node/Attest";
 
 // True for an IPv4 or IPv6 address literal (which cannot be a DNS SAN).
 bool IsIpLiteral(const std::string& host) {
@@ -194,12 +198,23 @@ absl::Status SignetServer::Init() {
 absl::Status SignetServer::StartTcpListener() {
   // Its own service objects: gRPC services are not meant to be registered with two servers.
   tcp_services_ = std::make_unique<AdminServices>(api_.get());
+  SIGNET_ASSIGN_OR_RETURN(
+      std::vector<std::unique_ptr<NodeAttestor>> attestors,
+      CreateNodeAttestors(
+          config_.node_attestors,
+          {.trust_domain = config_.trust_domain, .join_tokens = *store_, .clock = clock_}));
+  node_service_ =
+      std::make_unique<NodeService>(api_.get(), std::move(attestors), config_.agent_svid_ttl);
   const ApiContext* api = api_.get();
   tcp_auth_ = std::make_shared<SvidAuthProcessor>(
-      api, std::vector<SvidRule>{{.method_prefix = kAdminMethodPrefix,
-                                  .policy = [api](const spiffe::SpiffeId& caller) {
-                                    return api->AuthorizeAdmin(caller);
-                                  }}});
+      api,
+      std::vector<SvidRule>{
+          {.method_prefix = kAttestMethod, .anonymous = true},
+          {.method_prefix = kAgentMethodPrefix,
+           .policy = [api](const spiffe::SpiffeId& caller) { return AgentPolicy(*api, caller); }},
+          {.method_prefix = kAdminMethodPrefix, .policy = [api](const spiffe::SpiffeId& caller) {
+             return api->AuthorizeAdmin(caller);
+           }}});
   std::shared_ptr<grpc::ServerCredentials> creds =
       MtlsServerCredentials(*svid_, kSvidFileRefreshSeconds);
   creds->SetAuthMetadataProcessor(tcp_auth_);
@@ -209,6 +224,7 @@ absl::Status SignetServer::StartTcpListener() {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(config_.bind_address, creds, &tcp_port_);
   tcp_services_->RegisterAll(builder);
+  builder.RegisterService(node_service_.get());
   tcp_server_ = builder.BuildAndStart();
   if (tcp_server_ == nullptr || tcp_port_ == 0) {
     return absl::UnavailableError(

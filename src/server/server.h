@@ -43,6 +43,7 @@ class AdminServices;
 class ServerSvid;
 class SvidAuthProcessor;
 class EntryIndex;
+class NodeService;
 
 class SignetServer {
  public:
@@ -83,6 +84,7 @@ class SignetServer {
   std::unique_ptr<grpc::Server> deny_server_;
   std::unique_ptr<rpc::UdsListener> admin_listener_;
   std::unique_ptr<AdminServices> tcp_services_;
+  std::unique_ptr<NodeService> node_service_;  // the agent API, on the TCP listener only
   std::shared_ptr<SvidAuthProcessor> tcp_auth_;
   std::unique_ptr<grpc::Server> tcp_server_;
   int tcp_port_ = 0;

@@ -248,7 +248,9 @@ std::shared_ptr<grpc::ServerCredentials> MtlsServerCredentials(const ServerSvid&
   grpc::experimental::TlsServerCredentialsOptions options(provider);
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
-  options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  // Asked for and verified against the bundle when presented, but not required: agents attest
+  // before they have an SVID. Every other method requires one (SvidAuthProcessor).
+  options.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
   return grpc::experimental::TlsServerCredentials(options);
 }
 

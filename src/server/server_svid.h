@@ -112,10 +112,11 @@ class ServerSvid {
   absl::Time renew_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
-// TLS server credentials for a listener that presents the server SVID and requires every client
-// to present a certificate chain that verifies against bundle.pem (the handshake fails
-// otherwise). Both are re-read from `svid`'s files every `refresh_seconds`. Who may call what is
-// decided per call by an AuthMetadataProcessor set on the result (SvidAuthProcessor).
+// TLS server credentials for a listener that presents the server SVID and asks every client for
+// a certificate chain: one that does not verify against bundle.pem fails the handshake; none at
+// all is allowed (an agent about to attest has none). Both files are re-read from `svid` every
+// `refresh_seconds`. Who may call what, and which methods work without a certificate, is decided
+// per call by an AuthMetadataProcessor set on the result (SvidAuthProcessor).
 std::shared_ptr<grpc::ServerCredentials> MtlsServerCredentials(const ServerSvid& svid,
                                                                unsigned int refresh_seconds = 1);
 

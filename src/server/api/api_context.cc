@@ -138,11 +138,19 @@ absl::StatusOr<spiffe::SpiffeId> SvidAuthProcessor::Authorize(absl::string_view 
   SIGNET_ASSIGN_OR_RETURN(spiffe::SpiffeId caller, spiffe::VerifyX509Svid(chain, own, api_->Now()));
   for (const SvidRule& rule : rules_) {
     if (!absl::StartsWith(method, rule.method_prefix)) continue;
+    if (rule.anonymous) return caller;
     SIGNET_RETURN_IF_ERROR(rule.policy(caller));
     return caller;
   }
   return absl::PermissionDeniedError(
       absl::StrCat("method \"", method, "\" is not served on the tcp listener"));
+}
+
+bool SvidAuthProcessor::IsAnonymous(absl::string_view method) const {
+  for (const SvidRule& rule : rules_) {
+    if (absl::StartsWith(method, rule.method_prefix)) return rule.anonymous;
+  }
+  return false;
 }
 
 grpc::Status SvidAuthProcessor::Process(const InputMetadata& auth_metadata,
@@ -152,6 +160,7 @@ grpc::Status SvidAuthProcessor::Process(const InputMetadata& auth_metadata,
   absl::string_view method;
   auto path = auth_metadata.find(":path");
   if (path != auth_metadata.end()) method = View(path->second);
+  if (IsAnonymous(method)) return grpc::Status::OK;
   absl::StatusOr<spiffe::SpiffeId> caller =
       context == nullptr ? absl::UnauthenticatedError("peer: no auth context")
                          : Authorize(method, *context);

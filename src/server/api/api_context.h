@@ -83,7 +83,10 @@ using SvidPolicy = std::function<absl::Status(const spiffe::SpiffeId& caller)>;
 // starts with `method_prefix`.
 struct SvidRule {
   std::string method_prefix;  // e.g. "/signet.admin.v1."
-  SvidPolicy policy;
+  SvidPolicy policy;          // unused when anonymous
+  // The method needs no client certificate (agent attestation): the call goes through whether
+  // or not the caller presented one, and the service decides.
+  bool anonymous = false;
 };
 
 // Per-call authentication and authorization on the TCP listener, installed with
@@ -94,7 +97,8 @@ struct SvidRule {
 //      bundle (CaManager::Bundle) at the clock's time, so that an SVID that expires, or whose CA
 //      is revoked, stops working on a connection opened before,
 //   3. applies the policy of the first rule whose prefix matches the call's ":path"; a method
-//      that no rule covers is refused.
+//      that no rule covers is refused. A rule marked anonymous skips 1–3 (the listener asks for
+//      a client certificate but does not require one; only those methods work without).
 // Unauthenticated for a missing or invalid SVID (the caller gets a terse message, the log the
 // problems); the policy's error (PermissionDenied) for a refused caller.
 //
@@ -111,6 +115,8 @@ class SvidAuthProcessor final : public grpc::AuthMetadataProcessor {
   // The checks above for a call of `method` on a connection with `auth`; returns the caller.
   absl::StatusOr<spiffe::SpiffeId> Authorize(absl::string_view method,
                                              const grpc::AuthContext& auth) const;
+  // Whether the first rule for `method` is anonymous.
+  bool IsAnonymous(absl::string_view method) const;
 
   // grpc::AuthMetadataProcessor:
   // Blocking: the policy may read the datastore, so gRPC runs Process on its own thread pool.

@@ -304,6 +304,9 @@ void ReadServerConfig(ConfigMap& root, ServerConfig* config) {
                              kMinJwtSvidTtl, kMaxJwtSvidTtl);
   CheckShorterThanCa(x509_ttl, config->default_x509_svid_ttl, "default_x509_svid_ttl", ca_ttl,
                      config->ca.ttl);
+  TtlValue agent_ttl =
+      ReadTtl(root, "agent_svid_ttl", &config->agent_svid_ttl, kMinX509SvidTtl, kMaxX509SvidTtl);
+  CheckShorterThanCa(agent_ttl, config->agent_svid_ttl, "agent_svid_ttl", ca_ttl, config->ca.ttl);
   CheckShorterThanCa(jwt_ttl, config->default_jwt_svid_ttl, "default_jwt_svid_ttl", ca_ttl,
                      config->ca.ttl);
   if (root.GetString("jwt_issuer", &config->jwt_issuer) && root.Has("jwt_issuer")) {

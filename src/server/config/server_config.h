@@ -81,6 +81,7 @@ struct ServerConfig {
   DatastoreConfig datastore;
   CaConfig ca;
   absl::Duration default_x509_svid_ttl = absl::Hours(1);
+  absl::Duration agent_svid_ttl = absl::Hours(1);
   absl::Duration default_jwt_svid_ttl = absl::Minutes(5);
   std::string jwt_issuer;  // empty: none
   KeyManagerKind key_manager = KeyManagerKind::kDisk;

@@ -56,6 +56,7 @@ TEST(ServerConfigTest, MinimalConfigGetsEveryDefault) {
   EXPECT_EQ(config.ca.subject.common_name, "");
   EXPECT_EQ(config.default_x509_svid_ttl, absl::Hours(1));
   EXPECT_EQ(config.default_jwt_svid_ttl, absl::Minutes(5));
+  EXPECT_EQ(config.agent_svid_ttl, absl::Hours(1));
   EXPECT_EQ(config.jwt_issuer, "");
   EXPECT_EQ(config.key_manager, KeyManagerKind::kDisk);
   EXPECT_THAT(config.node_attestors, IsEmpty());
@@ -168,6 +169,7 @@ TEST(ServerConfigTest, AcceptsValidValues) {
        [](auto& c) { EXPECT_LT(c.default_x509_svid_ttl, c.ca.ttl); }},
       {"default_jwt_svid_ttl: 10s",
        [](auto& c) { EXPECT_EQ(c.default_jwt_svid_ttl, absl::Seconds(10)); }},
+      {"agent_svid_ttl: 5m", [](auto& c) { EXPECT_EQ(c.agent_svid_ttl, absl::Minutes(5)); }},
       {"default_jwt_svid_ttl: 24h",
        [](auto& c) { EXPECT_EQ(c.default_jwt_svid_ttl, absl::Hours(24)); }},
       {"jwt_issuer: https://example.org",
@@ -243,8 +245,14 @@ TEST(ServerConfigTest, RejectsEachBadValueWithKeyAndLine) {
       {"default_x509_svid_ttl: -1h", 3, "default_x509_svid_ttl", "must not be negative"},
       {"default_x509_svid_ttl: 168h", 3, "default_x509_svid_ttl",
        "must be shorter than ca.ttl (168h)"},
-      {"ca:\n  ttl: 1h", 4, "ca.ttl", "must be longer than default_x509_svid_ttl (1h)"},
+      {"ca:\n  ttl: 1h\nagent_svid_ttl: 30m", 4, "ca.ttl",
+       "must be longer than default_x509_svid_ttl (1h)"},
+      {"ca:\n  ttl: 1h\ndefault_x509_svid_ttl: 30m", 4, "ca.ttl",
+       "must be longer than agent_svid_ttl (1h)"},
       {"ca:\n  ttl: 2h\ndefault_jwt_svid_ttl: 2h", 5, "default_jwt_svid_ttl",
+       "must be shorter than ca.ttl (2h)"},
+      {"agent_svid_ttl: 59s", 3, "agent_svid_ttl", "must be between 1m and 720h"},
+      {"ca:\n  ttl: 2h\nagent_svid_ttl: 3h", 5, "agent_svid_ttl",
        "must be shorter than ca.ttl (2h)"},
       {"default_jwt_svid_ttl: 9s", 3, "default_jwt_svid_ttl", "must be between 10s and 24h"},
       {"default_jwt_svid_ttl: 25h", 3, "default_jwt_svid_ttl", "must be between 10s and 24h"},

@@ -1,0 +1,72 @@
+// Node attestation, server half: a NodeAttestor checks the evidence an agent presents for one
+// attestation type and names the agent. The built-in catalog (CreateNodeAttestors) is explicit:
+// each configured plugin name maps to one implementation, which validates its own configuration
+// and rejects keys it does not know.
+#ifndef SIGNET_SERVER_NODEATTESTOR_NODE_ATTESTOR_H_
+#define SIGNET_SERVER_NODEATTESTOR_NODE_ATTESTOR_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "src/common/clock.h"
+#include "src/server/config/server_config.h"
+#include "src/server/datastore/datastore.h"
+#include "src/spiffe/selector.h"
+#include "src/spiffe/spiffe_id.h"
+
+namespace signet::server {
+
+// What a successful attestation establishes.
+struct AttestationResult {
+  spiffe::SpiffeId agent_id;
+  std::vector<spiffe::Selector> selectors;  // node selectors, canonical
+  bool can_reattest = false;  // whether an evicted agent may attest again with new evidence
+};
+
+// Lets an attestor that proves possession send a challenge and read the agent's answer.
+class ChallengeChannel {
+ public:
+  virtual ~ChallengeChannel() = default;
+  // Sends `challenge` and waits for the answer. Unavailable when the agent went away.
+  virtual absl::StatusOr<std::string> Challenge(absl::string_view challenge) = 0;
+};
+
+class NodeAttestor {
+ public:
+  virtual ~NodeAttestor() = default;
+  // The attestation type it serves ("join_token").
+  virtual absl::string_view type() const = 0;
+  // Checks `payload` (the AttestationData payload). PermissionDenied for evidence that does not
+  // prove anything (an unknown or used token), with a message safe to return to the agent;
+  // InvalidArgument for malformed evidence. Thread-safe.
+  virtual absl::StatusOr<AttestationResult> Attest(absl::string_view payload,
+                                                   ChallengeChannel& channel) = 0;
+};
+
+// What the built-in plugins may use. Borrowed; must outlive the attestors.
+struct NodeAttestorDeps {
+  spiffe::TrustDomain trust_domain;
+  JoinTokenStore& join_tokens;
+  const Clock& clock;
+};
+
+// Creates the attestors of `configs` (at most one per type). InvalidArgument naming the plugin
+// and the line for a configuration problem or an unknown plugin.
+absl::StatusOr<std::vector<std::unique_ptr<NodeAttestor>>> CreateNodeAttestors(
+    const std::vector<PluginConfig>& configs, const NodeAttestorDeps& deps);
+
+// join_token: a single-use token from `signet token generate`, consumed atomically; the agent
+// is the token's SPIFFE ID or spiffe://<td>/signet/agent/join_token/<token>. Not re-attestable.
+absl::StatusOr<std::unique_ptr<NodeAttestor>> CreateJoinTokenAttestor(const RawConfig& config,
+                                                                      const NodeAttestorDeps& deps);
+
+// The agent ID a join token without its own SPIFFE ID gets.
+absl::StatusOr<spiffe::SpiffeId> JoinTokenAgentId(const spiffe::TrustDomain& td,
+                                                  absl::string_view token);
+
+}  // namespace signet::server
+
+#endif  // SIGNET_SERVER_NODEATTESTOR_NODE_ATTESTOR_H_
