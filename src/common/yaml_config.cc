@@ -137,9 +137,21 @@ bool IsFullLineComment(absl::string_view line) {
   return absl::StartsWith(absl::StripLeadingAsciiWhitespace(line), "#");
 }
 
+// Drops the node properties (tags "!t", "!<...>", anchors "&a") at the front of `rest`, and the
+// blanks after each.
+absl::string_view SkipNodeProperties(absl::string_view rest) {
+  while (!rest.empty() && (rest.front() == '!' || rest.front() == '&')) {
+    size_t end = rest.find_first_of(" \t,");
+    rest = end == absl::string_view::npos ? "" : rest.substr(end);
+    rest = absl::StripLeadingAsciiWhitespace(rest);
+  }
+  return rest;
+}
+
 // yaml-cpp 0.7 (Debian 12) never returns, allocating without bound, when a document's first
-// token is a ',' (found by fuzz/config_fuzz). A config is one document, so before yaml-cpp sees
-// the text: refuse document markers after the first line and a ',' where the document starts.
+// token is a ',', also after node properties ("!t ,", "&a\n,"; found by fuzz/config_fuzz). A
+// config is one document, so before yaml-cpp sees the text: refuse document markers after the
+// first line and a ',' where the document's content starts.
 bool CheckDocumentShape(absl::string_view text, ConfigProblems* problems) {
   int line_number = 0;
   bool seen_content = false;
@@ -163,6 +175,9 @@ bool CheckDocumentShape(absl::string_view text, ConfigProblems* problems) {
       continue;  // a directive
     }
     rest = absl::StripLeadingAsciiWhitespace(rest);
+    if (!seen_content) {
+      rest = SkipNodeProperties(rest);  // the content may still start on a later line
+    }
     if (rest.empty() || rest.front() == '#') continue;
     if (ended) {
       problems->push_back({line_number, "", "only one YAML document is allowed (remove \"...\")"});

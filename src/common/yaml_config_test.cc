@@ -522,10 +522,21 @@ namespace {
 // problems at once.
 TEST(WalkConfigTest, DocumentStartingWithCommaIsAProblemNotAHang) {
   for (const char* text :
-       {",", ",a: 1", "\n  ,", "# c\n,", "---\n,", "--- ,", "%YAML 1.2\n---\n,", "\t,"}) {
+       {",", ",a: 1", "\n  ,", "# c\n,", "---\n,", "--- ,", "%YAML 1.2\n---\n,", "\t,",
+        // After node properties (tags, anchors), on the same line or a later one.
+        "!debug, x", "!a ,", "&a ,", "!a\n,", "!t\n  ,", "!t # c\n,", "---\n!t ,", "--- !t ,",
+        " !t ,", "!<tag:x> ,", "&x !t , y", "!!str ,"}) {
     ConfigProblems problems = WalkConfig(text, {}, [](ConfigMap&) {});
     ASSERT_EQ(problems.size(), 1u) << text;
     EXPECT_THAT(problems[0].message, ::testing::HasSubstr("cannot start with ','")) << text;
+  }
+}
+
+TEST(WalkConfigTest, NodePropertiesBeforeRealContentStillParse) {
+  for (const char* text : {"!t\nx: 1", "&a\nx: 1", "!!map\nx: 1"}) {
+    ConfigProblems problems = WalkConfig(text, {}, [](ConfigMap& m) { m.ReportUnknownKeys(); });
+    ASSERT_EQ(problems.size(), 1u) << text;
+    EXPECT_THAT(problems[0].message, ::testing::HasSubstr("unknown key \"x\"")) << text;
   }
 }
 
