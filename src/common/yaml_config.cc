@@ -1,5 +1,7 @@
 #include "src/common/yaml_config.h"
 
+#include "src/common/yaml_syntax.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <ostream>
@@ -194,7 +196,9 @@ bool CheckDocumentShape(absl::string_view text, ConfigProblems* problems) {
 
 // Parses `text` as exactly one YAML document. Problems go to `problems`.
 std::optional<YAML::Node> ParseDocument(const std::string& text, ConfigProblems* problems) {
-  if (!CheckDocumentShape(text, problems)) return std::nullopt;
+  if (!CheckDocumentShape(text, problems) || !CheckYamlSyntax(text, problems)) {
+    return std::nullopt;
+  }
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(text);

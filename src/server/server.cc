@@ -16,6 +16,7 @@
 #include "src/common/status_macros.h"
 #include "src/rpc/deny_service.h"
 #include "src/rpc/uds_listener.h"
+#include "src/server/agentapi/agent_services.h"
 #include "src/server/agentapi/node_service.h"
 #include "src/server/api/agent_service.h"
 #include "src/server/api/api_context.h"
@@ -205,6 +206,9 @@ absl::Status SignetServer::StartTcpListener() {
           {.trust_domain = config_.trust_domain, .join_tokens = *store_, .clock = clock_}));
   node_service_ =
       std::make_unique<NodeService>(api_.get(), std::move(attestors), config_.agent_svid_ttl);
+  const AgentApiDeps agent_deps{.api = api_.get(), .index = index_.get(), .stopping = &stopping_};
+  sync_service_ = std::make_unique<EntrySyncService>(agent_deps);
+  agent_svid_service_ = std::make_unique<AgentSvidService>(agent_deps);
   const ApiContext* api = api_.get();
   tcp_auth_ = std::make_shared<SvidAuthProcessor>(
       api,
@@ -225,6 +229,8 @@ absl::Status SignetServer::StartTcpListener() {
   builder.AddListeningPort(config_.bind_address, creds, &tcp_port_);
   tcp_services_->RegisterAll(builder);
   builder.RegisterService(node_service_.get());
+  builder.RegisterService(sync_service_.get());
+  builder.RegisterService(agent_svid_service_.get());
   tcp_server_ = builder.BuildAndStart();
   if (tcp_server_ == nullptr || tcp_port_ == 0) {
     return absl::UnavailableError(
@@ -267,6 +273,7 @@ void SignetServer::FollowLoop() {
 void SignetServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  stopping_ = true;
   if (admin_listener_ != nullptr) admin_listener_->Stop();
   auto deadline = std::chrono::system_clock::now() + absl::ToChronoNanoseconds(grace);
   if (admin_server_ != nullptr) admin_server_->Shutdown(deadline);

@@ -13,6 +13,7 @@
 #ifndef SIGNET_SERVER_SERVER_H_
 #define SIGNET_SERVER_SERVER_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -44,6 +45,8 @@ class ServerSvid;
 class SvidAuthProcessor;
 class EntryIndex;
 class NodeService;
+class EntrySyncService;
+class AgentSvidService;
 
 class SignetServer {
  public:
@@ -84,7 +87,10 @@ class SignetServer {
   std::unique_ptr<grpc::Server> deny_server_;
   std::unique_ptr<rpc::UdsListener> admin_listener_;
   std::unique_ptr<AdminServices> tcp_services_;
-  std::unique_ptr<NodeService> node_service_;  // the agent API, on the TCP listener only
+  // The agent API, on the TCP listener only.
+  std::unique_ptr<NodeService> node_service_;
+  std::unique_ptr<EntrySyncService> sync_service_;
+  std::unique_ptr<AgentSvidService> agent_svid_service_;
   std::shared_ptr<SvidAuthProcessor> tcp_auth_;
   std::unique_ptr<grpc::Server> tcp_server_;
   int tcp_port_ = 0;
@@ -92,7 +98,8 @@ class SignetServer {
   std::thread ticker_;
   std::thread follower_;  // FollowLoop: keeps index_ current
   bool shut_down_ = false;
-  bool ticker_started_ = false;  // Start() got all the way to serving
+  std::atomic<bool> stopping_{false};  // read by open agent sync streams
+  bool ticker_started_ = false;        // Start() got all the way to serving
 };
 
 }  // namespace signet::server

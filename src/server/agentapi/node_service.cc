@@ -14,21 +14,7 @@ namespace {
 
 namespace pb = ::signet::agent::v1;
 
-// CSRs are a few hundred bytes; this bounds what a caller can make the server parse.
-constexpr size_t kMaxCsrBytes = 16 * 1024;
 constexpr size_t kMaxPayloadBytes = 64 * 1024;
-
-absl::StatusOr<crypto::PublicKey> KeyFromCsr(const std::string& csr) {
-  if (csr.empty() || csr.size() > kMaxCsrBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("csr: required, at most ", kMaxCsrBytes, " bytes"));
-  }
-  absl::StatusOr<crypto::PublicKey> key = crypto::ParseCsrDer(csr);
-  if (!key.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("csr: ", key.status().message()));
-  }
-  return key;
-}
 
 void FillSvid(const spiffe::SpiffeId& id, const std::vector<crypto::Certificate>& chain,
               pb::AgentSvid* out) {
@@ -63,6 +49,18 @@ class StreamChallenges final : public ChallengeChannel {
 };
 
 }  // namespace
+
+absl::StatusOr<crypto::PublicKey> PublicKeyFromCsr(const std::string& csr) {
+  if (csr.empty() || csr.size() > kMaxCsrBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("csr: required, at most ", kMaxCsrBytes, " bytes"));
+  }
+  absl::StatusOr<crypto::PublicKey> key = crypto::ParseCsrDer(csr);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("csr: ", key.status().message()));
+  }
+  return key;
+}
 
 absl::Status AgentPolicy(const ApiContext& api, const spiffe::SpiffeId& caller) {
   absl::StatusOr<AttestedNode> node = api.store().GetNode(caller.String());
@@ -138,7 +136,7 @@ grpc::Status NodeService::Attest(
     if (first.data().payload().size() > kMaxPayloadBytes) {
       return absl::InvalidArgumentError("attest: data.payload: too large");
     }
-    SIGNET_ASSIGN_OR_RETURN(crypto::PublicKey key, KeyFromCsr(first.csr()));
+    SIGNET_ASSIGN_OR_RETURN(crypto::PublicKey key, PublicKeyFromCsr(first.csr()));
     StreamChallenges challenges(stream);
     SIGNET_ASSIGN_OR_RETURN(AttestationResult attested,
                             attestor->Attest(first.data().payload(), challenges));
@@ -178,7 +176,7 @@ grpc::Status NodeService::RenewAgent(grpc::ServerContext* ctx, const pb::RenewAg
   absl::StatusOr<std::vector<crypto::Certificate>> chain =
       [&]() -> absl::StatusOr<std::vector<crypto::Certificate>> {
     SIGNET_ASSIGN_OR_RETURN(spiffe::SpiffeId id, spiffe::SpiffeId::Parse(caller));
-    SIGNET_ASSIGN_OR_RETURN(crypto::PublicKey key, KeyFromCsr(req->csr()));
+    SIGNET_ASSIGN_OR_RETURN(crypto::PublicKey key, PublicKeyFromCsr(req->csr()));
     return IssueAgentSvid(id, key, nullptr, "");
   }();
   api_->Audit(*ctx, "agent.renew", caller, chain.status(),

@@ -47,6 +47,13 @@ class NodeService final : public ::signet::agent::v1::Node::Service {
   const absl::Duration agent_svid_ttl_;
 };
 
+// CSRs are a few hundred bytes; this bounds what a caller can make the server parse.
+inline constexpr size_t kMaxCsrBytes = 16 * 1024;
+
+// The public key of a PKCS#10 CSR (DER), its self-signature verified. InvalidArgument "csr: ..."
+// for a missing, oversized or bad one.
+absl::StatusOr<crypto::PublicKey> PublicKeyFromCsr(const std::string& csr);
+
 // The TCP listener's rule for agent calls: `caller` must be an attested agent that is not
 // banned. PermissionDenied otherwise (evicted or never attested: "attest again").
 absl::Status AgentPolicy(const ApiContext& api, const spiffe::SpiffeId& caller);

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "src/common/status_macros.h"
 #include "src/crypto/csr.h"
 #include "src/server/api/entry_convert.h"
 #include "src/server/ca/ca_manager.h"
@@ -16,9 +17,6 @@ namespace signet::server {
 namespace {
 
 namespace pb = ::signet::admin::v1;
-
-inline constexpr int kMaxAudiences = 16;
-inline constexpr size_t kMaxAudienceLength = 512;
 
 // The SPIFFE ID an operator may mint: ours, with a path, outside the reserved /signet/ tree.
 absl::StatusOr<spiffe::SpiffeId> MintableId(absl::string_view text, const spiffe::TrustDomain& td) {
@@ -72,6 +70,30 @@ void SlotsToProto(const std::vector<CaSlotInfo>& slots, pb::AuthorityResponse* o
 
 }  // namespace
 
+absl::StatusOr<std::vector<std::string>> CheckAudiences(
+    const google::protobuf::RepeatedPtrField<std::string>& audience) {
+  if (audience.empty()) return absl::InvalidArgumentError("audience: required");
+  if (audience.size() > kMaxAudiences) {
+    return absl::InvalidArgumentError(absl::StrCat("audience: at most ", kMaxAudiences));
+  }
+  std::vector<std::string> out;
+  for (int i = 0; i < audience.size(); ++i) {
+    const std::string& aud = audience.Get(i);
+    if (aud.empty() || aud.size() > kMaxAudienceLength) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("audience[", i, "]: must be 1 to ", kMaxAudienceLength, " bytes"));
+    }
+    for (unsigned char c : aud) {
+      if (c < 0x20 || c == 0x7f) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("audience[", i, "]: contains a control character"));
+      }
+    }
+    out.push_back(aud);
+  }
+  return out;
+}
+
 grpc::Status SvidService::MintX509Svid(grpc::ServerContext* ctx, const pb::MintX509SvidRequest* req,
                                        pb::MintX509SvidResponse* resp) {
   absl::StatusOr<std::vector<crypto::Certificate>> chain =
@@ -110,25 +132,8 @@ grpc::Status SvidService::MintJwtSvid(grpc::ServerContext* ctx, const pb::MintJw
   absl::StatusOr<std::string> token = [&]() -> absl::StatusOr<std::string> {
     auto id = MintableId(req->spiffe_id(), api_->settings().trust_domain);
     if (!id.ok()) return id.status();
-    if (req->audience_size() == 0) return absl::InvalidArgumentError("audience: required");
-    if (req->audience_size() > kMaxAudiences) {
-      return absl::InvalidArgumentError(absl::StrCat("audience: at most ", kMaxAudiences));
-    }
     JwtSvidRequest sign{.spiffe_id = *id, .ttl = absl::Seconds(req->ttl())};
-    for (int i = 0; i < req->audience_size(); ++i) {
-      const std::string& aud = req->audience(i);
-      if (aud.empty() || aud.size() > kMaxAudienceLength) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("audience[", i, "]: must be 1 to ", kMaxAudienceLength, " bytes"));
-      }
-      for (unsigned char c : aud) {
-        if (c < 0x20 || c == 0x7f) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("audience[", i, "]: contains a control character"));
-        }
-      }
-      sign.audience.push_back(aud);
-    }
+    SIGNET_ASSIGN_OR_RETURN(sign.audience, CheckAudiences(req->audience()));
     absl::Status ttl = CheckTtl(req->ttl(), kMaxJwtSvidTtlSeconds);
     if (!ttl.ok()) return ttl;
     return api_->ca().SignJwtSvid(sign);

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "src/common/status_macros.h"
 
 namespace signet::server {
@@ -84,6 +85,9 @@ absl::StatusOr<std::vector<Change>> EntryIndex::CatchUp() {
     absl::MutexLock lock(&mu_);
     for (Change& change : changes) {
       revision_ = std::max(revision_, change.revision);
+      if (change.kind == ChangeKind::kNode) {
+        node_revisions_[change.object_id] = change.revision;
+      }
       if (change.kind != ChangeKind::kEntry || !change.entry.has_value()) {
         continue;
       }
@@ -147,6 +151,69 @@ std::vector<EntryPtr> EntryIndex::ByParent(absl::string_view parent_id) const {
     out.push_back(entry);
   }
   return out;
+}
+
+std::vector<std::string> EntryIndex::AliasesOf(const spiffe::SpiffeId& agent,
+                                               const std::vector<Selector>& node_selectors) const {
+  std::vector<std::string> aliases;
+  if (node_selectors.empty()) {
+    return aliases;  // node entries always have selectors
+  }
+  auto server = by_parent_.find(absl::StrCat(agent.trust_domain().IdString(), "/signet/server"));
+  if (server == by_parent_.end()) {
+    return aliases;
+  }
+  for (const auto& [id, node_entry] : server->second) {
+    const std::vector<Selector>& wanted = node_entry->selectors;
+    if (std::includes(node_selectors.begin(), node_selectors.end(), wanted.begin(), wanted.end())) {
+      aliases.push_back(node_entry->spiffe_id);
+    }
+  }
+  return aliases;
+}
+
+std::vector<EntryPtr> EntryIndex::AuthorizedFor(const spiffe::SpiffeId& agent,
+                                                const std::vector<Selector>& node_selectors) const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<std::string> parents = AliasesOf(agent, node_selectors);
+  parents.push_back(agent.String());
+  std::vector<EntryPtr> out;
+  for (const std::string& parent : parents) {
+    auto it = by_parent_.find(parent);
+    if (it == by_parent_.end()) {
+      continue;
+    }
+    for (const auto& [id, entry] : it->second) {
+      out.push_back(entry);
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const EntryPtr& a, const EntryPtr& b) { return a->id < b->id; });
+  out.erase(std::unique(out.begin(), out.end()), out.end());  // two aliases, same node entry id
+  return out;
+}
+
+bool EntryIndex::IsAuthorized(const RegistrationEntry& entry, const spiffe::SpiffeId& agent,
+                              const std::vector<Selector>& node_selectors) const {
+  if (entry.parent_id == agent.String()) {
+    return true;
+  }
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<std::string> aliases = AliasesOf(agent, node_selectors);
+  return std::find(aliases.begin(), aliases.end(), entry.parent_id) != aliases.end();
+}
+
+int64_t EntryIndex::WaitForRevision(int64_t after, absl::Time deadline) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto moved = [this, after]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return revision_ > after; };
+  mu_.AwaitWithDeadline(absl::Condition(&moved), deadline);
+  return revision_;
+}
+
+int64_t EntryIndex::NodeRevision(absl::string_view node_id) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = node_revisions_.find(node_id);
+  return it == node_revisions_.end() ? 0 : it->second;
 }
 
 EntryPtr EntryIndex::Get(absl::string_view id) const {

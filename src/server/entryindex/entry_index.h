@@ -27,7 +27,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "src/server/datastore/datastore.h"
+#include "src/spiffe/spiffe_id.h"
 
 namespace signet::server {
 
@@ -50,6 +52,23 @@ class EntryIndex {
 
   // The entries whose parent_id is `parent_id`, ordered by id.
   std::vector<EntryPtr> ByParent(absl::string_view parent_id) const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The entries an agent with these node selectors is authorized for, ordered by id: those
+  // whose parent is the agent, and those whose parent is a node entry (an entry parented by
+  // spiffe://<td>/signet/server) whose selectors are all among `node_selectors` (canonical).
+  std::vector<EntryPtr> AuthorizedFor(const spiffe::SpiffeId& agent,
+                                      const std::vector<Selector>& node_selectors) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether `entry` is among AuthorizedFor(agent, node_selectors).
+  bool IsAuthorized(const RegistrationEntry& entry, const spiffe::SpiffeId& agent,
+                    const std::vector<Selector>& node_selectors) const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Blocks until revision() > `after` or `deadline` (wall time) passes; returns revision().
+  int64_t WaitForRevision(int64_t after, absl::Time deadline) const ABSL_LOCKS_EXCLUDED(mu_);
+  // The revision of the last change to the attested node `node_id` that this index applied
+  // (0 when none since it was loaded): a stream that serves the node re-reads its record when
+  // this moves (a ban, an eviction, new node selectors).
+  int64_t NodeRevision(absl::string_view node_id) const ABSL_LOCKS_EXCLUDED(mu_);
   // The entry with this id, or null.
   EntryPtr Get(absl::string_view id) const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -74,6 +93,11 @@ class EntryIndex {
   // Removes the entry with this id unless the index holds it at a revision newer than `revision`.
   void Remove(absl::string_view id, int64_t revision) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Unlink(const EntryPtr& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The SPIFFE IDs of the node entries (children of the trust domain's server ID) whose
+  // selectors are all among `node_selectors`.
+  std::vector<std::string> AliasesOf(const spiffe::SpiffeId& agent,
+                                     const std::vector<Selector>& node_selectors) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   EntryStore& entries_;
   ChangeLog& log_;
@@ -82,6 +106,7 @@ class EntryIndex {
   absl::flat_hash_map<absl::string_view, EntryPtr> by_id_ ABSL_GUARDED_BY(mu_);  // Keys as above.
   absl::flat_hash_map<std::string, Children> by_parent_ ABSL_GUARDED_BY(mu_);
   int64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<std::string, int64_t> node_revisions_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace signet::server
