@@ -60,6 +60,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "bench/common/bench_support.h"
 #include "signet/admin/v1/admin.grpc.pb.h"
 #include "src/common/status_macros.h"
 #include "src/crypto/key.h"
@@ -71,7 +72,19 @@ namespace signet::server {
 namespace {
 
 namespace pb = ::signet::admin::v1;
-using SteadyClock = std::chrono::steady_clock;
+using bench::AdminChannel;
+using bench::Ctx;
+using bench::Latencies;
+using bench::LogTail;
+using bench::Median;
+using bench::SecondsSince;
+using bench::ServerProcess;
+using bench::SignRate;
+using bench::SteadyClock;
+using bench::TempDir;
+using bench::ThreadCpuSeconds;
+using bench::WaitReady;
+using bench::WriteSmallFile;
 
 constexpr int64_t kEntriesPerAgent = 1000;
 constexpr int kUpdates = 1000;
@@ -83,18 +96,6 @@ constexpr absl::string_view kTrustDomain = "example.org";
 constexpr double kCreateTargetSeconds = 60;
 constexpr double kColdStartTargetSeconds = 5;
 constexpr double kLookupP99TargetMs = 5;
-
-double SecondsSince(SteadyClock::time_point start) {
-  return std::chrono::duration<double>(SteadyClock::now() - start).count();
-}
-
-// CPU time of the calling thread, in seconds: unlike wall time, not inflated when other work on
-// the shared machine preempts us.
-double ThreadCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 // ---------------------------------------------------------------- flags
 
@@ -175,236 +176,6 @@ pb::Entry EntryNumber(int64_t n, const Options& o) {
   sa->set_type("k8s");
   sa->set_value(absl::StrCat("sa:app-", n));
   return e;
-}
-
-// ---------------------------------------------------------------- latencies
-
-class Latencies {
- public:
-  void Add(double seconds) { ms_.push_back(seconds * 1000); }
-  // Nearest-rank percentile, in milliseconds.
-  double Percentile(double p) const {
-    std::vector<double> sorted = ms_;
-    std::sort(sorted.begin(), sorted.end());
-    size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted.size())));
-    return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
-  }
-
- private:
-  std::vector<double> ms_;
-};
-
-// ---------------------------------------------------------------- raw OpenSSL
-
-// ECDSA P-256 signatures per second over a 32-byte message (EVP_DigestSignInit + EVP_DigestSign
-// with a fresh context, as bench/crypto's raw sign), for about `seconds` of wall time.
-absl::StatusOr<double> SignRate(const crypto::PrivateKey& key, double seconds) {
-  const unsigned char message[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
-  unsigned char signature[128];
-  int64_t signs = 0;
-  const auto start = SteadyClock::now();
-  do {
-    for (int i = 0; i < 100; ++i) {
-      crypto::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-      size_t len = sizeof(signature);
-      if (ctx == nullptr ||
-          EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
-          EVP_DigestSign(ctx.get(), signature, &len, message, sizeof(message)) != 1) {
-        return absl::InternalError("openssl: sign failed");
-      }
-    }
-    signs += 100;
-  } while (SecondsSince(start) < seconds);
-  const double elapsed = SecondsSince(start);
-  return static_cast<double>(signs) / elapsed;
-}
-
-// ---------------------------------------------------------------- the server process
-
-std::string ReadSmallFile(const std::string& path) {
-  std::string text;
-  std::FILE* f = std::fopen(path.c_str(), "r");
-  if (f == nullptr) {
-    return text;
-  }
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof(buf), f)) > 0;) {
-    text.append(buf, n);
-  }
-  std::fclose(f);
-  return text;
-}
-
-// A temporary directory under /tmp, removed with everything in it unless kept.
-class TempDir {
- public:
-  static absl::StatusOr<TempDir> Create(bool keep) {
-    char pattern[] = "/tmp/signet-dsbench-XXXXXX";
-    if (mkdtemp(pattern) == nullptr) {
-      return absl::UnavailableError("mkdtemp failed");
-    }
-    return TempDir(pattern, keep);
-  }
-  TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)), keep_(other.keep_) {
-    other.path_.clear();
-  }
-  ~TempDir() {
-    if (path_.empty()) {
-      return;
-    }
-    if (keep_) {
-      std::fprintf(stderr, "kept %s\n", path_.c_str());
-      return;
-    }
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string File(absl::string_view name) const { return absl::StrCat(path_, "/", name); }
-
- private:
-  TempDir(std::string path, bool keep) : path_(std::move(path)), keep_(keep) {}
-  std::string path_;
-  bool keep_;
-};
-
-// `signet server run -c CONFIG` as a child, its output appended to a log file. SIGKILLed and
-// reaped by the destructor if still running.
-class ServerProcess {
- public:
-  ServerProcess(const std::string& binary, const std::string& config, const std::string& log) {
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    pid_ = fork();
-    if (pid_ == 0) {
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      execl(binary.c_str(), binary.c_str(), "server", "run", "-c", config.c_str(), nullptr);
-      _exit(127);
-    }
-    if (fd >= 0) {
-      close(fd);
-    }
-  }
-  ~ServerProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  ServerProcess(const ServerProcess&) = delete;
-  ServerProcess& operator=(const ServerProcess&) = delete;
-
-  bool started() const { return pid_ > 0; }
-
-  // The child's CPU time (user + system) and the bytes it has caused to be written to storage,
-  // from /proc; zeros when unavailable.
-  struct Usage {
-    double cpu_s = 0;
-    int64_t write_bytes = 0;
-    int64_t rss_kb = 0;       // resident set size now
-    int64_t rss_anon_kb = 0;  // of which anonymous memory (not file pages mapped from the cache)
-  };
-  Usage GetUsage() const {
-    Usage usage;
-    const std::string stat = ReadSmallFile(absl::StrCat("/proc/", pid_, "/stat"));
-    // Fields after the command name in parentheses: state is field 3, utime and stime 14 and 15.
-    std::vector<absl::string_view> fields =
-        absl::StrSplit(absl::string_view(stat).substr(stat.rfind(')') + 1), ' ', absl::SkipEmpty());
-    double utime = 0;
-    double stime = 0;
-    if (fields.size() > 12 && absl::SimpleAtod(fields[11], &utime) &&
-        absl::SimpleAtod(fields[12], &stime)) {
-      usage.cpu_s = (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-    }
-    const std::string status = ReadSmallFile(absl::StrCat("/proc/", pid_, "/status"));
-    for (absl::string_view line : absl::StrSplit(status, '\n')) {
-      for (auto [prefix, out] :
-           {std::pair{"VmRSS:", &usage.rss_kb}, std::pair{"RssAnon:", &usage.rss_anon_kb}}) {
-        if (absl::ConsumePrefix(&line, prefix)) {
-          line = absl::StripAsciiWhitespace(line);
-          (void)absl::SimpleAtoi(line.substr(0, line.find(' ')), out);
-        }
-      }
-    }
-    const std::string io = ReadSmallFile(absl::StrCat("/proc/", pid_, "/io"));
-    for (absl::string_view line : absl::StrSplit(io, '\n')) {
-      if (absl::ConsumePrefix(&line, "write_bytes: ")) {
-        (void)absl::SimpleAtoi(line, &usage.write_bytes);
-      }
-    }
-    return usage;
-  }
-
-  // The exit status once the child has exited (128 + signal when killed), else nullopt.
-  std::optional<int> Poll() {
-    int status = 0;
-    if (pid_ <= 0 || waitpid(pid_, &status, WNOHANG) != pid_) {
-      return std::nullopt;
-    }
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
-  // SIGTERM (a graceful stop), then waits up to `timeout_s` for a clean exit.
-  absl::Status Stop(double timeout_s) {
-    if (pid_ <= 0) {  // never kill(-1, ...): that would signal every process we may signal
-      return absl::FailedPreconditionError("server not running");
-    }
-    kill(pid_, SIGTERM);
-    const auto start = SteadyClock::now();
-    while (SecondsSince(start) < timeout_s) {
-      if (std::optional<int> code = Poll(); code.has_value()) {
-        return *code == 0 ? absl::OkStatus()
-                          : absl::InternalError(absl::StrCat("server exited with ", *code));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return absl::DeadlineExceededError("server did not stop after SIGTERM");
-  }
-
- private:
-  pid_t pid_ = -1;
-};
-
-// A channel to the admin socket that retries connecting every few milliseconds rather than after
-// gRPC's default backoff of a second.
-std::shared_ptr<grpc::Channel> AdminChannel(const std::string& socket) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 5);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 20);
-  args.SetMaxReceiveMessageSize(64 << 20);
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel("unix:" + socket, grpc::InsecureChannelCredentials(), args);
-}
-
-std::unique_ptr<grpc::ClientContext> Ctx(int seconds) {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-  return ctx;
-}
-
-// Polls Health every 2 ms, each attempt on a fresh channel (so that no reconnect backoff delays
-// it), until it answers; returns the seconds since `start`.
-absl::StatusOr<double> WaitReady(ServerProcess& server, const std::string& socket,
-                                 SteadyClock::time_point start) {
-  while (SecondsSince(start) < 120) {
-    if (std::optional<int> code = server.Poll(); code.has_value()) {
-      return absl::InternalError(absl::StrCat("server exited with ", *code, " while starting"));
-    }
-    if (access(socket.c_str(), F_OK) == 0) {
-      auto health = pb::Server::NewStub(AdminChannel(socket));
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
-      pb::HealthResponse resp;
-      if (health->Health(&ctx, pb::HealthRequest(), &resp).ok()) {
-        return SecondsSince(start);
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return absl::DeadlineExceededError("server not ready after 120 s");
 }
 
 struct Started {
@@ -809,10 +580,6 @@ absl::Status RunPhases(const Options& o, const TempDir& dir, Figures& f) {
   return MeasureSignRate(key, f);
 }
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 int PrintReport(const Options& o, const Figures& f) {
   const double sign_rate = Median(f.sign_rates);
@@ -875,20 +642,12 @@ int PrintReport(const Options& o, const Figures& f) {
   return report.Print();
 }
 
-// The end of the server's log, for errors (the directory is removed on exit).
-std::string LogTail(const std::string& path) {
-  const std::string text = ReadSmallFile(path);
-  constexpr size_t kTail = 4000;
-  return absl::StrCat("server log (end):\n",
-                      text.size() > kTail ? text.substr(text.size() - kTail) : text);
-}
-
 int Run(int argc, char** argv) {
   std::optional<Options> options = ParseFlags(argc, argv);
   if (!options.has_value()) {
     return 2;
   }
-  absl::StatusOr<TempDir> dir = TempDir::Create(options->keep);
+  absl::StatusOr<TempDir> dir = TempDir::Create("dsbench", options->keep);
   if (!dir.ok()) {
     std::fprintf(stderr, "error: %s\n", dir.status().ToString().c_str());
     return 3;
