@@ -580,7 +580,6 @@ absl::Status RunPhases(const Options& o, const TempDir& dir, Figures& f) {
   return MeasureSignRate(key, f);
 }
 
-
 int PrintReport(const Options& o, const Figures& f) {
   const double sign_rate = Median(f.sign_rates);
   Report report(sign_rate);

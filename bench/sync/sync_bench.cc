@@ -133,8 +133,7 @@ class Arrivals {
 // One agent's SyncEntries stream on gRPC's callback API (no thread per stream).
 class SyncStream final : public grpc::ClientReadReactor<agent::SyncEntriesResponse> {
  public:
-  SyncStream(agent::Entries::Stub* stub, Arrivals* arrivals, std::atomic<int>* snapshots,
-             int want)
+  SyncStream(agent::Entries::Stub* stub, Arrivals* arrivals, std::atomic<int>* snapshots, int want)
       : arrivals_(arrivals), snapshots_(snapshots), want_(want) {
     stub->async()->SyncEntries(&ctx_, &req_, this);
     StartRead(&resp_);
@@ -222,8 +221,8 @@ absl::StatusOr<Agent> AttestOne(const std::string& socket, int port, const std::
   admin::CreateJoinTokenRequest token_req;
   token_req.set_spiffe_id(AgentId(i));
   admin::JoinToken token;
-  grpc::Status status =
-      admin::Agents::NewStub(AdminChannel(socket))->CreateJoinToken(Ctx(30).get(), token_req, &token);
+  grpc::Status status = admin::Agents::NewStub(AdminChannel(socket))
+                            ->CreateJoinToken(Ctx(30).get(), token_req, &token);
   if (!status.ok()) return absl::InternalError("CreateJoinToken: " + status.error_message());
   SIGNET_ASSIGN_OR_RETURN(crypto::PrivateKey key,
                           crypto::PrivateKey::Generate(crypto::KeyType::kEcP256));
@@ -402,7 +401,8 @@ absl::Status Run(const Options& o, const TempDir& dir, Figures& f) {
       admin::ListEntriesResponse resp;
       grpc::Status status = entries->ListEntries(Ctx(30).get(), req, &resp);
       if (!status.ok()) return absl::InternalError("ListEntries: " + status.error_message());
-      for (const admin::Entry& e : resp.entries()) entry_ids[static_cast<size_t>(a)].push_back(e.id());
+      for (const admin::Entry& e : resp.entries())
+        entry_ids[static_cast<size_t>(a)].push_back(e.id());
     }
   }
   absl::SleepFor(absl::Milliseconds(500));  // the index follows the change log every 100 ms

@@ -5,10 +5,20 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "src/common/status_macros.h"
+#include "src/crypto/fast_ec.h"
 #include "src/crypto/signature.h"
 
 namespace signet::crypto {
 namespace {
+
+// X509_set_pubkey; for a leaf, through a legacy copy of an EC key when one can be made
+// (fast_ec.h). The certificate then holds the legacy key, which does not answer every
+// EVP_PKEY_get_*_param; CA certificates, made rarely and read by more code, keep the provider
+// key.
+bool SetPublicKey(X509* cert, EVP_PKEY* key, bool is_ca) {
+  EvpPkeyPtr legacy = is_ca ? nullptr : LegacyEcPublicCopy(key);
+  return X509_set_pubkey(cert, legacy != nullptr ? legacy.get() : key) == 1;
+}
 
 constexpr int kSerialBits = 128;
 
@@ -162,7 +172,7 @@ absl::StatusOr<Certificate> IssueCertificate(const CertificateTemplate& tmpl,
       X509_set_subject_name(cert.get(), subject.get()) != 1 ||
       X509_set_issuer_name(cert.get(), issuer != nullptr ? X509_get_subject_name(issuer->get())
                                                          : subject.get()) != 1 ||
-      X509_set_pubkey(cert.get(), subject_key.get()) != 1) {
+      !SetPublicKey(cert.get(), subject_key.get(), tmpl.is_ca)) {
     return OsslError("certificate: build");
   }
   SIGNET_RETURN_IF_ERROR(SetRandomSerial(cert.get()));

@@ -3,9 +3,12 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <optional>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/status_macros.h"
+#include "src/crypto/fast_ec.h"
 #include "src/crypto/ossl.h"
 
 namespace signet::crypto {
@@ -36,6 +39,17 @@ absl::StatusOr<std::string> BuildCsrDer(const PrivateKey& key) {
 }
 
 absl::StatusOr<PublicKey> ParseCsrDer(absl::string_view der) {
+  if (der.empty()) return absl::InvalidArgumentError("csr: empty");
+  if (der.size() > kMaxCsrDerSize) {
+    return absl::InvalidArgumentError(absl::StrCat("csr: larger than ", kMaxCsrDerSize, " bytes"));
+  }
+  if (std::optional<PublicKey> key = ParseEcCsrFast(der); key.has_value()) {
+    return *std::move(key);
+  }
+  return ParseCsrDerWithOpenSsl(der);
+}
+
+absl::StatusOr<PublicKey> ParseCsrDerWithOpenSsl(absl::string_view der) {
   if (der.empty()) return absl::InvalidArgumentError("csr: empty");
   if (der.size() > kMaxCsrDerSize) {
     return absl::InvalidArgumentError(absl::StrCat("csr: larger than ", kMaxCsrDerSize, " bytes"));

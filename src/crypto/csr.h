@@ -21,7 +21,11 @@ absl::StatusOr<std::string> BuildCsrDer(const PrivateKey& key);
 
 // Parses a DER CSR (no trailing bytes, at most kMaxCsrDerSize), checks its key against the key
 // policy and verifies its self-signature. InvalidArgument names the problem.
+// Common EC requests take a fast path (fast_ec.h); everything else, and anything the fast path
+// does not accept, goes through ParseCsrDerWithOpenSsl.
 absl::StatusOr<PublicKey> ParseCsrDer(absl::string_view der);
+// The same with OpenSSL's d2i_X509_REQ and X509_REQ_verify only.
+absl::StatusOr<PublicKey> ParseCsrDerWithOpenSsl(absl::string_view der);
 
 }  // namespace signet::crypto
 

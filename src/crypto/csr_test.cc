@@ -2,10 +2,14 @@
 
 #include <openssl/x509.h>
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/crypto/cert_builder.h"
+#include "src/crypto/fast_ec.h"
 #include "src/crypto/ossl.h"
 #include "tests/testing/test_ca.h"
 
@@ -26,6 +30,24 @@ TEST_P(CsrRoundTripTest, ParsedKeyEqualsSignerKey) {
   EXPECT_TRUE(parsed->Equals(key.public_key()));
 }
 
+TEST_P(CsrRoundTripTest, FastPathTakesEcRequestsAndAgreesWithOpenSsl) {
+  PrivateKey key = MustGenerate(GetParam());
+  auto der = BuildCsrDer(key);
+  ASSERT_TRUE(der.ok()) << der.status();
+  std::optional<PublicKey> fast = ParseEcCsrFast(*der);
+  auto slow = ParseCsrDerWithOpenSsl(*der);
+  ASSERT_TRUE(slow.ok()) << slow.status();
+  if (GetParam() == KeyType::kRsa2048) {
+    EXPECT_FALSE(fast.has_value()) << "RSA goes through OpenSSL";
+    return;
+  }
+  ASSERT_TRUE(fast.has_value());
+  EXPECT_TRUE(fast->Equals(*slow));
+  EXPECT_EQ(fast->ToDer(), slow->ToDer());
+  EXPECT_EQ(fast->info().curve, slow->info().curve);
+  EXPECT_EQ(fast->info().bits, slow->info().bits);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllKeyTypes, CsrRoundTripTest,
                          ::testing::Values(KeyType::kEcP256, KeyType::kEcP384, KeyType::kRsa2048));
 
@@ -39,6 +61,45 @@ TEST(CsrTest, RejectsEmptyOversizedGarbageAndTrailingBytes) {
   auto trailing = ParseCsrDer(*der + "x");
   EXPECT_EQ(trailing.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(trailing.status().message(), HasSubstr("trailing bytes"));
+}
+
+TEST(CsrTest, FastPathDefersOnEveryDefect) {
+  auto der = BuildCsrDer(MustGenerate());
+  ASSERT_TRUE(der.ok());
+  ASSERT_TRUE(ParseEcCsrFast(*der).has_value());
+  std::vector<std::string> bad;
+  bad.push_back(*der + "x");                       // trailing byte
+  bad.push_back(der->substr(0, der->size() - 1));  // truncated
+  std::string flipped = *der;
+  flipped[flipped.size() - 3] ^= 0x01;  // signature
+  bad.push_back(flipped);
+  std::string key_bit = *der;
+  key_bit[key_bit.find('\x04', 30) + 10] ^= 0x01;  // a byte of the public point
+  bad.push_back(key_bit);
+  bad.push_back("");
+  bad.push_back(std::string("\x30\x80\x00\x00", 4));  // indefinite length
+  for (size_t i = 0; i < bad.size(); ++i) {
+    EXPECT_FALSE(ParseEcCsrFast(bad[i]).has_value()) << i;
+    EXPECT_FALSE(ParseCsrDer(bad[i]).ok()) << i;
+  }
+}
+
+TEST(CsrTest, CertificatesForFastPathKeysCarryTheirKey) {
+  PrivateKey leaf_key = MustGenerate();
+  std::optional<PublicKey> key = ParseEcCsrFast(*BuildCsrDer(leaf_key));
+  ASSERT_TRUE(key.has_value());
+  CertificateTemplate tmpl;
+  tmpl.not_before = absl::FromUnixSeconds(1800000000);
+  tmpl.not_after = tmpl.not_before + absl::Hours(1);
+  tmpl.subject = "CN=leaf";
+  auto cert = IssueCertificate(tmpl, *key, nullptr, leaf_key);
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  ASSERT_NE(X509_get0_pubkey(cert->get()), nullptr);
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(cert->get()), leaf_key.get()), 1);
+  // And the encoding carries the same key when read back by OpenSSL.
+  auto again = Certificate::FromDer(cert->ToDer());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(again->get()), leaf_key.get()), 1);
 }
 
 TEST(CsrTest, RejectsBadSignature) {

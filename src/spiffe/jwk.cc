@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "src/common/base64.h"
 #include "src/common/status_macros.h"
+#include "src/crypto/fast_ec.h"
 #include "src/crypto/ossl.h"
 #include "src/crypto/signature.h"
 
@@ -125,15 +126,13 @@ absl::StatusOr<nlohmann::json> RsaToJwk(const crypto::PublicKey& key) {
 
 absl::StatusOr<nlohmann::json> EcToJwk(const crypto::PublicKey& key) {
   size_t size = crypto::EcCoordinateSize(key.info().curve);
-  std::string point(1 + 2 * size, '\0');
-  size_t len = 0;
   // Uncompressed (0x04 || x || y) whatever the key's own point format.
-  if (EVP_PKEY_get_octet_string_param(key.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-                                      reinterpret_cast<unsigned char*>(point.data()), point.size(),
-                                      &len) != 1) {
-    return OsslError("jwk: read ec public point");
+  std::optional<std::string> read = crypto::UncompressedEcPoint(key.get());
+  if (!read.has_value()) {
+    return absl::InternalError("jwk: read ec public point");
   }
-  if (len != point.size() || point[0] != '\x04') {
+  const std::string& point = *read;
+  if (point.size() != 1 + 2 * size) {
     return absl::InternalError("jwk: ec public point is not in uncompressed form");
   }
   nlohmann::json jwk = nlohmann::json::object();
