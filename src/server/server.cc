@@ -204,9 +204,11 @@ absl::Status SignetServer::StartTcpListener() {
       CreateNodeAttestors(
           config_.node_attestors,
           {.trust_domain = config_.trust_domain, .join_tokens = *store_, .clock = clock_}));
-  node_service_ =
-      std::make_unique<NodeService>(api_.get(), std::move(attestors), config_.agent_svid_ttl);
-  const AgentApiDeps agent_deps{.api = api_.get(), .index = index_.get(), .stopping = &stopping_};
+  limiter_ = std::make_unique<AgentLimiter>(config_.agent_limits, clock_);
+  node_service_ = std::make_unique<NodeService>(api_.get(), std::move(attestors),
+                                                config_.agent_svid_ttl, limiter_.get());
+  const AgentApiDeps agent_deps{
+      .api = api_.get(), .index = index_.get(), .stopping = &stopping_, .limiter = limiter_.get()};
   sync_service_ = std::make_unique<EntrySyncService>(agent_deps);
   agent_svid_service_ = std::make_unique<AgentSvidService>(agent_deps);
   const ApiContext* api = api_.get();

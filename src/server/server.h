@@ -45,6 +45,7 @@ class ServerSvid;
 class SvidAuthProcessor;
 class EntryIndex;
 class NodeService;
+class AgentLimiter;
 class EntrySyncService;
 class AgentSvidService;
 
@@ -88,6 +89,7 @@ class SignetServer {
   std::unique_ptr<rpc::UdsListener> admin_listener_;
   std::unique_ptr<AdminServices> tcp_services_;
   // The agent API, on the TCP listener only.
+  std::unique_ptr<AgentLimiter> limiter_;
   std::unique_ptr<NodeService> node_service_;
   std::unique_ptr<EntrySyncService> sync_service_;
   std::unique_ptr<AgentSvidService> agent_svid_service_;

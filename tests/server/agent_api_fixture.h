@@ -74,11 +74,15 @@ class AgentApiTest : public ::testing::Test {
     config.admin_ids = {*spiffe::SpiffeId::Parse(kOpsId)};
     config.agent_svid_ttl = absl::Minutes(50);  // still valid in real time (see above)
     config.node_attestors.push_back({.name = "join_token", .config = {}});
+    Configure(config);
     auto server = SignetServer::Start(config, clock_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     uds_ = grpc::CreateChannel("unix:" + config.admin_socket, grpc::InsecureChannelCredentials());
   }
+  // Lets a test change the server's configuration before it starts.
+  virtual void Configure(ServerConfig& config) {}
+
   void TearDown() override {
     if (server_) server_->Shutdown(absl::Seconds(1));
   }

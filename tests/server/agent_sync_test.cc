@@ -343,5 +343,45 @@ TEST_F(AgentSyncTest, ShutdownEndsOpenStreamsPromptly) {
   EXPECT_EQ(end->error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
+class AgentLimitsTest : public AgentSyncTest {
+ protected:
+  void Configure(ServerConfig& config) override {
+    config.agent_limits = {.max_concurrent_signing = 8, .svids_per_second = 1, .svid_burst = 30};
+  }
+};
+
+TEST_F(AgentLimitsTest, AnAgentOverItsRateGetsUnavailableAtOnce) {
+  admin::Entry web = CreateEntry("/web", kAgentId);
+  absl::SleepFor(absl::Milliseconds(300));
+  const std::string csr = *crypto::BuildCsrDer(MustGenerate());
+  auto stub = agent::Svids::NewStub(TlsChannel(&*agent_.svid));
+  auto batch = [&](int n) {
+    agent::BatchNewX509SvidRequest req;
+    for (int i = 0; i < n; ++i) {
+      agent::X509SvidRequest* r = req.add_requests();
+      r->set_entry_id(web.id());
+      r->set_csr(csr);
+    }
+    agent::BatchNewX509SvidResponse resp;
+    return stub->BatchNewX509Svid(Ctx().get(), req, &resp);
+  };
+  ASSERT_TRUE(batch(20).ok());
+  ASSERT_TRUE(batch(10).ok());  // the burst of 30 is spent
+  const absl::Time start = absl::Now();
+  grpc::Status refused = batch(5);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(refused.error_message(), HasSubstr("retry with backoff"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1)) << "refused at once, not queued";
+  // JWT-SVIDs and renewals count too; the server's clock refills the bucket.
+  agent::NewJwtSvidRequest jwt;
+  jwt.set_entry_id(web.id());
+  jwt.add_audience("db");
+  agent::NewJwtSvidResponse token;
+  EXPECT_EQ(stub->NewJwtSvid(Ctx().get(), jwt, &token).error_code(), grpc::StatusCode::UNAVAILABLE);
+  clock_.Advance(absl::Seconds(5));
+  EXPECT_TRUE(batch(5).ok());
+  EXPECT_EQ(Renew(&*agent_.svid).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
 }  // namespace
 }  // namespace signet::server::testing

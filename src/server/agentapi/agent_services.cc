@@ -184,6 +184,11 @@ grpc::Status AgentSvidService::BatchNewX509Svid(grpc::ServerContext* ctx,
     return ToGrpc(absl::InvalidArgumentError(
         absl::StrCat("requests: 1 to ", kMaxSvidsPerBatch, " per call")));
   }
+  std::optional<AgentLimiter::Slot> slot;
+  if (deps_.limiter != nullptr) {
+    slot.emplace(deps_.limiter->Acquire(agent->id.String(), req->requests_size()));
+    if (!slot->ok()) return ToGrpc(slot->status());
+  }
   int signed_count = 0;
   for (const pb::X509SvidRequest& item : req->requests()) {
     pb::X509SvidResult* out = resp->add_results();
@@ -227,6 +232,11 @@ grpc::Status AgentSvidService::NewJwtSvid(grpc::ServerContext* ctx,
   const ApiContext& api = *deps_.api;
   absl::StatusOr<std::string> token = [&]() -> absl::StatusOr<std::string> {
     SIGNET_ASSIGN_OR_RETURN(CallingAgent agent, LookUpCallingAgent(api, *ctx));
+    std::optional<AgentLimiter::Slot> slot;
+    if (deps_.limiter != nullptr) {
+      slot.emplace(deps_.limiter->Acquire(agent.id.String(), 1));
+      if (!slot->ok()) return slot->status();
+    }
     EntryPtr entry = deps_.index->Get(req->entry_id());
     if (entry == nullptr) {
       return absl::NotFoundError(

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "signet/agent/v1/agent.grpc.pb.h"
+#include "src/server/agentapi/agent_limiter.h"
 #include "src/server/api/api_context.h"
 #include "src/server/entryindex/entry_index.h"
 
@@ -31,6 +32,8 @@ struct AgentApiDeps {
   // Set when the server stops: open sync streams end with Unavailable within sync_poll instead of
   // holding the graceful shutdown for its whole grace period.
   const std::atomic<bool>* stopping = nullptr;
+  // Overload protection for the signing calls; null: none (tests of other behaviour).
+  AgentLimiter* limiter = nullptr;
 };
 
 class EntrySyncService final : public ::signet::agent::v1::Entries::Service {

@@ -1,5 +1,6 @@
 #include "src/server/agentapi/node_service.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -123,6 +124,11 @@ grpc::Status NodeService::Attest(
   std::string type;
   std::string agent;
   absl::StatusOr<pb::AttestResponse> done = [&]() -> absl::StatusOr<pb::AttestResponse> {
+    std::optional<AgentLimiter::Slot> slot;
+    if (limiter_ != nullptr) {
+      slot.emplace(limiter_->Acquire("", 0));
+      if (!slot->ok()) return slot->status();
+    }
     pb::AttestRequest first;
     if (!stream->Read(&first)) {
       return absl::InvalidArgumentError("attest: no request");
@@ -176,6 +182,11 @@ grpc::Status NodeService::RenewAgent(grpc::ServerContext* ctx, const pb::RenewAg
   absl::StatusOr<std::vector<crypto::Certificate>> chain =
       [&]() -> absl::StatusOr<std::vector<crypto::Certificate>> {
     SIGNET_ASSIGN_OR_RETURN(spiffe::SpiffeId id, spiffe::SpiffeId::Parse(caller));
+    std::optional<AgentLimiter::Slot> slot;
+    if (limiter_ != nullptr) {
+      slot.emplace(limiter_->Acquire(caller, 1));
+      if (!slot->ok()) return slot->status();
+    }
     SIGNET_ASSIGN_OR_RETURN(crypto::PublicKey key, PublicKeyFromCsr(req->csr()));
     return IssueAgentSvid(id, key, nullptr, "");
   }();

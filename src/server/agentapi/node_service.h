@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "signet/agent/v1/agent.grpc.pb.h"
+#include "src/server/agentapi/agent_limiter.h"
 #include "src/server/api/api_context.h"
 #include "src/server/nodeattestor/node_attestor.h"
 
@@ -21,10 +22,13 @@ namespace signet::server {
 
 class NodeService final : public ::signet::agent::v1::Node::Service {
  public:
-  // `api` is borrowed and must outlive the service.
+  // `api` and `limiter` (may be null: no limits) are borrowed and must outlive the service.
   NodeService(const ApiContext* api, std::vector<std::unique_ptr<NodeAttestor>> attestors,
-              absl::Duration agent_svid_ttl)
-      : api_(api), attestors_(std::move(attestors)), agent_svid_ttl_(agent_svid_ttl) {}
+              absl::Duration agent_svid_ttl, AgentLimiter* limiter = nullptr)
+      : api_(api),
+        attestors_(std::move(attestors)),
+        agent_svid_ttl_(agent_svid_ttl),
+        limiter_(limiter) {}
 
   grpc::Status Attest(
       grpc::ServerContext* ctx,
@@ -45,6 +49,7 @@ class NodeService final : public ::signet::agent::v1::Node::Service {
   const ApiContext* api_;
   const std::vector<std::unique_ptr<NodeAttestor>> attestors_;
   const absl::Duration agent_svid_ttl_;
+  AgentLimiter* limiter_;
 };
 
 // CSRs are a few hundred bytes; this bounds what a caller can make the server parse.

@@ -320,6 +320,17 @@ void ReadServerConfig(ConfigMap& root, ServerConfig* config) {
   root.GetMap("node_attestors",
               [config](ConfigMap& m) { ReadNodeAttestors(m, &config->node_attestors); });
   ReadAdmins(root, config);
+  root.GetMap("agent_limits", [config](ConfigMap& m) {
+    // Each value keeps its default when absent or invalid (the problem is recorded).
+    auto read = [&m](const char* key, int64_t max, int* out) {
+      int64_t v = *out;
+      if (m.GetInt(key, &v, {.min = 1, .max = max})) *out = static_cast<int>(v);
+    };
+    AgentLimits& l = config->agent_limits;
+    read("max_concurrent_signing", 10000, &l.max_concurrent_signing);
+    read("svids_per_second", 1000000, &l.svids_per_second);
+    read("svid_burst", 1000000, &l.svid_burst);
+  });
   root.GetMap("log", [config](ConfigMap& log) {
     log.GetEnum("level", &config->log_level,
                 {{"debug", LogLevel::kDebug},

@@ -68,6 +68,14 @@ struct PluginConfig {
 
 // A TrustDomain has no empty value, so a ServerConfig is built from one; every other field starts
 // at its default.
+// Overload protection of the agent API: past these the server answers Unavailable at once (the
+// agent retries with backoff) instead of queueing work without bound.
+struct AgentLimits {
+  int max_concurrent_signing = 32;  // agent API calls that sign (attest, renew, svids) at once
+  int svids_per_second = 200;       // per agent, sustained
+  int svid_burst = 2000;            // per agent, at once
+};
+
 struct ServerConfig {
   explicit ServerConfig(spiffe::TrustDomain td) : trust_domain(std::move(td)) {}
 
@@ -82,6 +90,7 @@ struct ServerConfig {
   CaConfig ca;
   absl::Duration default_x509_svid_ttl = absl::Hours(1);
   absl::Duration agent_svid_ttl = absl::Hours(1);
+  AgentLimits agent_limits;
   absl::Duration default_jwt_svid_ttl = absl::Minutes(5);
   std::string jwt_issuer;  // empty: none
   KeyManagerKind key_manager = KeyManagerKind::kDisk;

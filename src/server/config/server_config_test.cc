@@ -170,6 +170,17 @@ TEST(ServerConfigTest, AcceptsValidValues) {
       {"default_jwt_svid_ttl: 10s",
        [](auto& c) { EXPECT_EQ(c.default_jwt_svid_ttl, absl::Seconds(10)); }},
       {"agent_svid_ttl: 5m", [](auto& c) { EXPECT_EQ(c.agent_svid_ttl, absl::Minutes(5)); }},
+      {"agent_limits: {max_concurrent_signing: 3, svids_per_second: 7, svid_burst: 9}",
+       [](auto& c) {
+         EXPECT_EQ(c.agent_limits.max_concurrent_signing, 3);
+         EXPECT_EQ(c.agent_limits.svids_per_second, 7);
+         EXPECT_EQ(c.agent_limits.svid_burst, 9);
+       }},
+      {"agent_limits: {svid_burst: 9}",
+       [](auto& c) {
+         EXPECT_EQ(c.agent_limits.max_concurrent_signing, 32);
+         EXPECT_EQ(c.agent_limits.svid_burst, 9);
+       }},
       {"default_jwt_svid_ttl: 24h",
        [](auto& c) { EXPECT_EQ(c.default_jwt_svid_ttl, absl::Hours(24)); }},
       {"jwt_issuer: https://example.org",
@@ -252,6 +263,9 @@ TEST(ServerConfigTest, RejectsEachBadValueWithKeyAndLine) {
       {"ca:\n  ttl: 2h\ndefault_jwt_svid_ttl: 2h", 5, "default_jwt_svid_ttl",
        "must be shorter than ca.ttl (2h)"},
       {"agent_svid_ttl: 59s", 3, "agent_svid_ttl", "must be between 1m and 720h"},
+      {"agent_limits:\n  max_concurrent_signing: 0", 4, "agent_limits.max_concurrent_signing",
+       "must be between 1 and 10000"},
+      {"agent_limits:\n  svids: 5", 4, "agent_limits.svids", "unknown key"},
       {"ca:\n  ttl: 2h\nagent_svid_ttl: 3h", 5, "agent_svid_ttl",
        "must be shorter than ca.ttl (2h)"},
       {"default_jwt_svid_ttl: 9s", 3, "default_jwt_svid_ttl", "must be between 10s and 24h"},
