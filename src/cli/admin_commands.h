@@ -10,6 +10,8 @@ namespace signet::cli {
 void RegisterEntryCommands(CLI::App& app, int* exit_code);
 // `agent list|show|evict|ban` and `token generate`.
 void RegisterAgentCommands(CLI::App& app, int* exit_code);
+// `agent run` and `agent validate` (the agent process), under the `agent` command.
+void RegisterAgentRunCommands(CLI::App* agent, int* exit_code);
 // Adds show|set|list|delete to the existing `bundle` command.
 void RegisterBundleAdminCommands(CLI::App& app, int* exit_code);
 // `x509 mint`, adds `mint` to the existing `jwt` command, `authority`, `audit list`,

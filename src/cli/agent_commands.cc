@@ -188,8 +188,10 @@ int BundleDelete(const AgentFlags& f) {
 
 void RegisterAgentCommands(CLI::App& app, int* exit_code) {
   auto f = std::make_shared<AgentFlags>();
-  CLI::App* agent = app.add_subcommand("agent", "Manage attested agents");
+  CLI::App* agent =
+      app.add_subcommand("agent", "Run this node's agent, or manage attested agents (admin)");
   agent->require_subcommand(1);
+  RegisterAgentRunCommands(agent, exit_code);
   CLI::App* list = agent->add_subcommand("list", "List attested agents");
   AddAdminFlags(list, &f->admin);
   list->callback([=] { *exit_code = AgentList(*f); });

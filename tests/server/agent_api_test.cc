@@ -38,7 +38,7 @@ TEST_F(AgentApiTest, JoinTokenAttestsOnceAndIssuesAnAgentSvid) {
   // The same token again: refused, and no second node.
   status = Attest("join_token", token);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_THAT(status.error_message(), HasSubstr("unknown or already used"));
+  EXPECT_THAT(status.error_message(), HasSubstr("unknown, used or expired"));
 }
 
 TEST_F(AgentApiTest, TokenWithItsOwnSpiffeIdNamesTheAgent) {

@@ -28,7 +28,8 @@ class JoinTokenAttestor final : public NodeAttestor {
     absl::StatusOr<JoinToken> token =
         deps_.join_tokens.ConsumeJoinToken(payload, deps_.clock.Now());
     if (absl::IsNotFound(token.status())) {
-      return absl::PermissionDeniedError("join_token: unknown or already used token");
+      // Expired tokens are pruned, so an old one is as unknown as a used one.
+      return absl::PermissionDeniedError("join_token: unknown, used or expired token");
     }
     if (absl::IsFailedPrecondition(token.status())) {
       return absl::PermissionDeniedError("join_token: the token has expired");

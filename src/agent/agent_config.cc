@@ -1,0 +1,99 @@
+#include "src/agent/agent_config.h"
+
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "src/common/file_util.h"
+#include "src/common/status_macros.h"
+
+namespace signet::agent {
+namespace {
+
+spiffe::TrustDomain UnsetTrustDomain() { return *spiffe::TrustDomain::Parse("unset.invalid"); }
+
+bool ValidHostPort(absl::string_view address) {
+  size_t colon = address.rfind(':');
+  int port = 0;
+  return colon != absl::string_view::npos && colon > 0 &&
+         absl::SimpleAtoi(address.substr(colon + 1), &port) && port > 0 && port < 65536;
+}
+
+void ReadAgentConfig(ConfigMap& root, AgentConfig* config) {
+  std::string td;
+  if (root.GetString("trust_domain", &td, Need::kRequired) && root.Has("trust_domain")) {
+    absl::StatusOr<spiffe::TrustDomain> parsed = spiffe::TrustDomain::Parse(td);
+    if (parsed.ok()) {
+      config->trust_domain = *std::move(parsed);
+    } else {
+      root.AddProblem("trust_domain", std::string(parsed.status().message()));
+    }
+  }
+  if (root.GetString("server_address", &config->server_address, Need::kRequired) &&
+      root.Has("server_address") && !ValidHostPort(config->server_address)) {
+    root.AddProblem("server_address", "must be host:port");
+  }
+  if (root.GetString("data_dir", &config->data_dir, Need::kRequired) && root.Has("data_dir") &&
+      config->data_dir.empty()) {
+    root.AddProblem("data_dir", "must not be empty");
+  }
+  root.GetString("trust_bundle_path", &config->trust_bundle_path);
+  root.GetBool("insecure_bootstrap", &config->insecure_bootstrap);
+  if (config->trust_bundle_path.empty() == !config->insecure_bootstrap) {
+    root.AddProblem("trust_bundle_path",
+                    config->insecure_bootstrap
+                        ? "set either trust_bundle_path or insecure_bootstrap, not both"
+                        : "required (or insecure_bootstrap: true, for development only)");
+  }
+  bool have_attestor = false;
+  root.GetMap("node_attestor", [&](ConfigMap& attestor) {
+    attestor.GetMap("join_token", [&](ConfigMap& jt) {
+      have_attestor = true;
+      if (jt.GetString("token", &config->join_token, Need::kRequired) && jt.Has("token") &&
+          config->join_token.empty()) {
+        jt.AddProblem("token", "must not be empty");
+      }
+    });
+  });
+  if (!have_attestor) {
+    root.AddProblem("node_attestor", "required: join_token {token: ...}");
+  }
+  root.GetMap("log", [config](ConfigMap& log) {
+    log.GetEnum("level", &config->log_level,
+                {{"debug", LogLevel::kDebug},
+                 {"info", LogLevel::kInfo},
+                 {"warn", LogLevel::kWarn},
+                 {"error", LogLevel::kError}});
+    log.GetEnum("format", &config->log_format,
+                {{"text", LogFormat::kText}, {"json", LogFormat::kJson}});
+  });
+}
+
+}  // namespace
+
+ConfigProblems ValidateAgentConfig(absl::string_view yaml_text, const ConfigOptions& options,
+                                   AgentConfig* config) {
+  AgentConfig parsed(UnsetTrustDomain());
+  ConfigProblems problems = WalkConfig(
+      yaml_text, options, [&parsed](ConfigMap& root) { ReadAgentConfig(root, &parsed); });
+  if (problems.empty() && config != nullptr) {
+    *config = std::move(parsed);
+  }
+  return problems;
+}
+
+absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml_text,
+                                             const ConfigOptions& options) {
+  AgentConfig config(UnsetTrustDomain());
+  SIGNET_RETURN_IF_ERROR(
+      ProblemsToStatus(ValidateAgentConfig(yaml_text, options, &config), options.source_name));
+  return config;
+}
+
+absl::StatusOr<AgentConfig> LoadAgentConfigFile(const std::string& path, ConfigOptions options) {
+  SIGNET_ASSIGN_OR_RETURN(std::string text, ReadFile(path, kMaxConfigBytes));
+  options.source_name = path;
+  return ParseAgentConfig(text, options);
+}
+
+}  // namespace signet::agent

@@ -1,0 +1,47 @@
+// The agent's configuration file (agent.yaml), read with the same schema walker as the server's:
+// every problem with its line, unknown keys are errors.
+//
+//   trust_domain: example.org
+//   server_address: signet-server.example.org:8081
+//   data_dir: /var/lib/signet/agent
+//   trust_bundle_path: /etc/signet/bundle.pem    # or insecure_bootstrap: true (dev only)
+//   node_attestor:
+//     join_token: {token: "..."}
+//   log: {level: info, format: text}
+#ifndef SIGNET_AGENT_AGENT_CONFIG_H_
+#define SIGNET_AGENT_AGENT_CONFIG_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "src/common/logging.h"
+#include "src/common/yaml_config.h"
+#include "src/spiffe/spiffe_id.h"
+
+namespace signet::agent {
+
+struct AgentConfig {
+  explicit AgentConfig(spiffe::TrustDomain td) : trust_domain(std::move(td)) {}
+
+  spiffe::TrustDomain trust_domain;
+  std::string server_address;  // host:port of the server's bind_address
+  std::string data_dir;
+  // How the agent trusts the server before it has a bundle of its own: a PEM or SPIFFE JSON
+  // bundle file, or (insecure_bootstrap) not at all for the first connection.
+  std::string trust_bundle_path;
+  bool insecure_bootstrap = false;
+  std::string join_token;  // node_attestor.join_token.token
+  LogLevel log_level = LogLevel::kInfo;
+  LogFormat log_format = LogFormat::kText;
+};
+
+ConfigProblems ValidateAgentConfig(absl::string_view yaml_text, const ConfigOptions& options,
+                                   AgentConfig* config = nullptr);
+absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml_text,
+                                             const ConfigOptions& options = {});
+absl::StatusOr<AgentConfig> LoadAgentConfigFile(const std::string& path, ConfigOptions options);
+
+}  // namespace signet::agent
+
+#endif  // SIGNET_AGENT_AGENT_CONFIG_H_

@@ -1,0 +1,82 @@
+#include "src/agent/agent_config.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace signet::agent {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Field;
+using ::testing::HasSubstr;
+
+constexpr char kGood[] = R"(trust_domain: example.org
+server_address: 127.0.0.1:8081
+data_dir: /var/lib/signet/agent
+trust_bundle_path: /etc/signet/bundle.pem
+node_attestor:
+  join_token:
+    token: abc
+log:
+  level: debug
+  format: json
+)";
+
+TEST(AgentConfigTest, ReadsEveryKey) {
+  absl::StatusOr<AgentConfig> c = ParseAgentConfig(kGood);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->trust_domain.name(), "example.org");
+  EXPECT_EQ(c->server_address, "127.0.0.1:8081");
+  EXPECT_EQ(c->data_dir, "/var/lib/signet/agent");
+  EXPECT_EQ(c->trust_bundle_path, "/etc/signet/bundle.pem");
+  EXPECT_FALSE(c->insecure_bootstrap);
+  EXPECT_EQ(c->join_token, "abc");
+  EXPECT_EQ(c->log_level, LogLevel::kDebug);
+  EXPECT_EQ(c->log_format, LogFormat::kJson);
+}
+
+TEST(AgentConfigTest, ReportsEachProblemWithItsLine) {
+  struct Case {
+    std::string from, to;
+    int line;
+    std::string path, message;
+  };
+  const Case cases[] = {
+      {"trust_domain: example.org", "trust_domain: Example.org", 1, "trust_domain", ""},
+      {"server_address: 127.0.0.1:8081", "server_address: nowhere", 2, "server_address",
+       "host:port"},
+      {"server_address: 127.0.0.1:8081", "server_address: h:0", 2, "server_address", "host:port"},
+      {"trust_bundle_path: /etc/signet/bundle.pem",
+       "trust_bundle_path: /b\ninsecure_bootstrap: true", 0, "trust_bundle_path", "not both"},
+      {"trust_bundle_path: /etc/signet/bundle.pem", "", 0, "trust_bundle_path",
+       "insecure_bootstrap"},
+      {"    token: abc", "    token: \"\"", 7, "node_attestor.join_token.token",
+       "must not be empty"},
+      {"    token: abc", "    token: abc\n    ttl: 5", 8, "node_attestor.join_token.ttl",
+       "unknown key"},
+      {"log:", "socket: /x\nlog:", 8, "socket", "unknown key"},
+  };
+  for (const Case& c : cases) {
+    std::string text = kGood;
+    text.replace(text.find(c.from), c.from.size(), c.to);
+    SCOPED_TRACE(text);
+    ConfigProblems problems = ValidateAgentConfig(text, {});
+    ASSERT_EQ(problems.size(), 1u) << (problems.empty() ? "" : problems[0].ToString());
+    if (c.line != 0) EXPECT_EQ(problems[0].line, c.line);
+    EXPECT_EQ(problems[0].path, c.path);
+    EXPECT_THAT(problems[0].message, HasSubstr(c.message));
+  }
+}
+
+TEST(AgentConfigTest, RequiredKeys) {
+  ConfigProblems problems = ValidateAgentConfig("log: {level: info}\n", {});
+  std::vector<std::string> paths;
+  for (const ConfigProblem& p : problems) paths.push_back(p.path);
+  EXPECT_THAT(paths, ::testing::IsSupersetOf({"trust_domain", "server_address", "data_dir",
+                                              "trust_bundle_path", "node_attestor"}));
+}
+
+}  // namespace
+}  // namespace signet::agent

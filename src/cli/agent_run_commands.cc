@@ -1,0 +1,93 @@
+// `signet agent run|validate -c agent.yaml`: the agent process and its config check.
+#include <signal.h>
+
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "nlohmann/json.hpp"
+#include "src/agent/agent.h"
+#include "src/agent/agent_config.h"
+#include "src/cli/admin_commands.h"
+#include "src/cli/output.h"
+#include "src/common/file_util.h"
+#include "src/common/logging.h"
+
+namespace signet::cli {
+namespace {
+
+struct AgentRunFlags {
+  std::string config_path;
+  bool expand_env = false;
+  OutputFormat output = OutputFormat::kText;
+};
+
+int AgentValidate(const AgentRunFlags& f) {
+  auto text = ReadFile(f.config_path, kMaxConfigBytes);
+  if (!text.ok()) return Fail(text.status());
+  ConfigOptions options{.source_name = f.config_path, .expand_env = f.expand_env};
+  ConfigProblems problems = agent::ValidateAgentConfig(*text, options);
+  if (f.output == OutputFormat::kJson) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const ConfigProblem& p : problems) {
+      list.push_back({{"line", p.line}, {"key", p.path}, {"message", p.message}});
+    }
+    PrintJson({{"valid", problems.empty()}, {"problems", list}});
+  } else if (problems.empty()) {
+    std::cout << f.config_path << ": configuration is valid\n";
+  } else {
+    for (const ConfigProblem& p : problems) std::cerr << p.ToString(f.config_path) << "\n";
+    std::cerr << "signet: " << problems.size() << (problems.size() == 1 ? " problem" : " problems")
+              << " in " << f.config_path << "\n";
+  }
+  return problems.empty() ? kExitOk : kExitError;
+}
+
+int AgentRun(const AgentRunFlags& f) {
+  auto config = agent::LoadAgentConfigFile(
+      f.config_path, ConfigOptions{.source_name = f.config_path, .expand_env = f.expand_env});
+  if (!config.ok()) return Fail(config.status());
+  InitLogging({.level = config->log_level, .format = config->log_format});
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  auto agent = agent::SignetAgent::Start(*config);
+  if (!agent.ok()) {
+    LogError("agent failed to start", {{"error", agent.status()}});
+    return Fail(agent.status());
+  }
+  LogInfo("agent ready",
+          {{"agent_id", (*agent)->agent_id()}, {"server_address", config->server_address}});
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  LogInfo("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  (*agent)->Shutdown();
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterAgentRunCommands(CLI::App* agent, int* exit_code) {
+  auto f = std::make_shared<AgentRunFlags>();
+  CLI::App* run = agent->add_subcommand(
+      "run", "Run this node's agent until SIGTERM or SIGINT (attests, renews, syncs entries)");
+  run->add_option("-c,--config", f->config_path, "Path to agent.yaml")->required();
+  run->add_flag("--expand-env", f->expand_env, "Substitute ${VAR} in the config file");
+  run->callback([=] { *exit_code = AgentRun(*f); });
+
+  CLI::App* validate = agent->add_subcommand(
+      "validate", "Check an agent config file; print every problem with its line number");
+  validate->add_option("-c,--config", f->config_path, "Path to agent.yaml")->required();
+  validate->add_flag("--expand-env", f->expand_env, "Substitute ${VAR} in the config file");
+  validate->add_option("-o,--output", f->output, "Output format: text or json")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, OutputFormat>{{"text", OutputFormat::kText},
+                                              {"json", OutputFormat::kJson}},
+          CLI::ignore_case));
+  validate->callback([=] { *exit_code = AgentValidate(*f); });
+}
+
+}  // namespace signet::cli

@@ -1,0 +1,198 @@
+// `signet agent run` against `signet server run`: both real processes on loopback, administered
+// with the real admin commands. The agent's status.json shows what it holds.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "src/common/file_util.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/test_ca.h"
+
+namespace signet {
+namespace {
+
+using ::signet::testing::RunCommand;
+using ::signet::testing::Subprocess;
+using ::signet::testing::TempDir;
+using ::signet::testing::WaitFor;
+using ::signet::testing::WriteTestFile;
+using ::testing::HasSubstr;
+
+constexpr char kAgentId[] = "spiffe://example.org/signet/agent/node-1";
+
+class AgentCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    socket_ = dir_.File("admin.sock");
+    WriteTestFile(dir_.File("server.yaml"),
+                  absl::StrCat("trust_domain: example.org\ndata_dir: ", dir_.File("server"),
+                               "\nadmin_socket: ", socket_, "\nbind_address: 127.0.0.1:0\n",
+                               "node_attestors:\n  join_token: {}\n"));
+    server_ = std::make_unique<Subprocess>(
+        std::vector<std::string>{SIGNET_BINARY, "server", "run", "-c", dir_.File("server.yaml")},
+        dir_.File("server.log"));
+    ASSERT_TRUE(WaitFor([&] { return Admin("healthcheck") == 0; })) << server_->Log();
+    const std::string log = server_->Log();
+    const size_t at = log.find("tcp_port=");
+    ASSERT_NE(at, std::string::npos) << log;
+    port_ = log.substr(at + 9, log.find_first_of(" \n", at) - at - 9);
+    std::string bundle;
+    ASSERT_EQ(Admin("bundle show --format pem", &bundle), 0) << bundle;
+    WriteTestFile(dir_.File("bundle.pem"), bundle);
+  }
+
+  int Admin(const std::string& args, std::string* out = nullptr) {
+    return RunCommand(absl::StrCat(SIGNET_BINARY, " ", args, " --socket ", socket_, " 2>&1"), out);
+  }
+  nlohmann::json AdminJson(const std::string& args) {
+    std::string out;
+    EXPECT_EQ(Admin(args + " --output json", &out), 0) << args << ": " << out;
+    return nlohmann::json::parse(out, nullptr, false);
+  }
+  std::string Token(const std::string& extra = "") {
+    return AdminJson(absl::StrCat("token generate --spiffe-id ", kAgentId, " ", extra))["token"];
+  }
+
+  // Writes agent-<name>.yaml for `token` with its own data dir.
+  std::string AgentConfig(const std::string& name, const std::string& token) {
+    const std::string path = dir_.File("agent-" + name + ".yaml");
+    WriteTestFile(path, absl::StrCat("trust_domain: example.org\nserver_address: 127.0.0.1:", port_,
+                                     "\ndata_dir: ", dir_.File("agent-" + name),
+                                     "\ntrust_bundle_path: ", dir_.File("bundle.pem"),
+                                     "\nnode_attestor:\n  join_token:\n    token: ", token, "\n"));
+    return path;
+  }
+  std::unique_ptr<Subprocess> StartAgent(const std::string& name, const std::string& config) {
+    return std::make_unique<Subprocess>(
+        std::vector<std::string>{SIGNET_BINARY, "agent", "run", "-c", config},
+        dir_.File("agent-" + name + ".log"));
+  }
+  nlohmann::json Status(const std::string& name) {
+    absl::StatusOr<std::string> text = ReadFile(dir_.File("agent-" + name + "/status.json"));
+    return text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+  }
+  bool Attested(const std::string& name) {
+    nlohmann::json s = Status(name);
+    return s.is_object() && s["attested"] == true && s["server_reachable"] == true;
+  }
+  int EntryCount(const std::string& name) {
+    nlohmann::json s = Status(name);
+    return s.is_object() && s["entries"].is_number() ? s["entries"].get<int>() : -1;
+  }
+
+  TempDir dir_;
+  std::string socket_;
+  std::string port_;
+  std::unique_ptr<Subprocess> server_;
+};
+
+TEST_F(AgentCliTest, JoinTokenAgentAttestsAndSeesNewEntriesWithinASecond) {
+  auto agent = StartAgent("a", AgentConfig("a", Token()));
+  ASSERT_TRUE(WaitFor([&] { return Attested("a"); })) << agent->Log();
+  EXPECT_EQ(Status("a")["agent_id"], kAgentId);
+  nlohmann::json node = AdminJson(absl::StrCat("agent show --spiffe-id ", kAgentId));
+  EXPECT_EQ(node["attestation_type"], "join_token") << node.dump();
+  EXPECT_EQ(EntryCount("a"), 0);
+
+  const absl::Time created = absl::Now();
+  std::string out;
+  ASSERT_EQ(Admin(absl::StrCat("entry create --spiffe-id spiffe://example.org/web --parent-id ",
+                               kAgentId, " --selector unix:uid:1000"),
+                  &out),
+            0)
+      << out;
+  ASSERT_TRUE(WaitFor([&] { return EntryCount("a") == 1; }, absl::Seconds(5))) << agent->Log();
+  EXPECT_LT(absl::Now() - created, absl::Seconds(1)) << "entry create -> agent cache";
+  // Its key is private to it, its SVID and bundle are there for its own restarts.
+  struct stat st {};
+  ASSERT_EQ(stat(dir_.File("agent-a/agent_key.pem").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  EXPECT_EQ(stat(dir_.File("agent-a/agent_svid.pem").c_str(), &st), 0);
+
+  agent->Signal(SIGTERM);
+  EXPECT_EQ(agent->Wait(), 0) << agent->Log();
+}
+
+TEST_F(AgentCliTest, UsedAndExpiredTokensAreRefused) {
+  const std::string token = Token();
+  auto first = StartAgent("a", AgentConfig("a", token));
+  ASSERT_TRUE(WaitFor([&] { return Attested("a"); })) << first->Log();
+  // The same token for a second node: refused, the process says why and exits 1.
+  auto second = StartAgent("b", AgentConfig("b", token));
+  EXPECT_EQ(second->Wait(), 1) << second->Log();
+  EXPECT_THAT(second->Log(), HasSubstr("unknown, used or expired token"));
+  // An expired token.
+  const std::string short_lived = AdminJson("token generate --ttl 1")["token"];
+  absl::SleepFor(absl::Milliseconds(2100));
+  auto third = StartAgent("c", AgentConfig("c", short_lived));
+  EXPECT_EQ(third->Wait(), 1) << third->Log();
+  EXPECT_THAT(third->Log(), HasSubstr("expired"));
+}
+
+TEST_F(AgentCliTest, BannedAgentIsCutOffWithinTwoSeconds) {
+  auto agent = StartAgent("a", AgentConfig("a", Token()));
+  ASSERT_TRUE(WaitFor([&] { return Attested("a"); })) << agent->Log();
+  const absl::Time banned = absl::Now();
+  std::string out;
+  ASSERT_EQ(Admin(absl::StrCat("agent ban --spiffe-id ", kAgentId), &out), 0) << out;
+  ASSERT_TRUE(WaitFor([&] { return Status("a")["server_reachable"] == false; }, absl::Seconds(5)))
+      << agent->Log();
+  EXPECT_LT(absl::Now() - banned, absl::Seconds(2));
+  EXPECT_THAT(Status("a")["last_error"].get<std::string>(), HasSubstr("banned"));
+  EXPECT_THAT(agent->Log(), HasSubstr("refuses this agent"));
+}
+
+TEST_F(AgentCliTest, RestartResumesWithoutAttestingAndEvictionIsFinalForJoinTokens) {
+  const std::string config = AgentConfig("a", Token());
+  auto agent = StartAgent("a", config);
+  ASSERT_TRUE(WaitFor([&] { return Attested("a"); })) << agent->Log();
+  agent->Signal(SIGTERM);
+  ASSERT_EQ(agent->Wait(), 0) << agent->Log();
+  // The token is spent; the agent comes back on its stored SVID.
+  std::remove(dir_.File("agent-a/status.json").c_str());  // the last run's
+  agent = StartAgent("a", config);
+  ASSERT_TRUE(WaitFor([&] { return Attested("a"); })) << agent->Log();
+  EXPECT_THAT(agent->Log(), HasSubstr("resumed with the stored svid"));
+
+  // Evicted: its calls are refused, and with its state gone it cannot attest again.
+  std::string out;
+  ASSERT_EQ(Admin(absl::StrCat("agent evict --spiffe-id ", kAgentId), &out), 0) << out;
+  ASSERT_TRUE(WaitFor([&] { return Status("a")["server_reachable"] == false; }, absl::Seconds(5)))
+      << agent->Log();
+  agent->Signal(SIGTERM);
+  ASSERT_EQ(agent->Wait(), 0) << agent->Log();
+  for (const char* file : {"agent_svid.pem", "agent_key.pem", "bundle.pem"}) {
+    std::remove(dir_.File(absl::StrCat("agent-a/", file)).c_str());
+  }
+  agent = StartAgent("a", config);
+  EXPECT_EQ(agent->Wait(), 1) << agent->Log();
+  EXPECT_THAT(agent->Log(), HasSubstr("used"));
+}
+
+TEST_F(AgentCliTest, ValidateReportsProblemsWithLines) {
+  WriteTestFile(dir_.File("bad.yaml"), "trust_domain: example.org\nserver_address: nowhere\n");
+  std::string out;
+  EXPECT_EQ(
+      RunCommand(absl::StrCat(SIGNET_BINARY, " agent validate -c ", dir_.File("bad.yaml"), " 2>&1"),
+                 &out),
+      1);
+  EXPECT_THAT(out, HasSubstr("bad.yaml:2: server_address: must be host:port"));
+  EXPECT_THAT(out, HasSubstr("data_dir: required key is missing"));
+  EXPECT_EQ(RunCommand(
+                absl::StrCat(SIGNET_BINARY, " agent validate -c ", AgentConfig("ok", "t"), " 2>&1"),
+                &out),
+            0)
+      << out;
+}
+
+}  // namespace
+}  // namespace signet
