@@ -27,21 +27,7 @@ int AgentValidate(const AgentRunFlags& f) {
   auto text = ReadFile(f.config_path, kMaxConfigBytes);
   if (!text.ok()) return Fail(text.status());
   ConfigOptions options{.source_name = f.config_path, .expand_env = f.expand_env};
-  ConfigProblems problems = agent::ValidateAgentConfig(*text, options);
-  if (f.output == OutputFormat::kJson) {
-    nlohmann::json list = nlohmann::json::array();
-    for (const ConfigProblem& p : problems) {
-      list.push_back({{"line", p.line}, {"key", p.path}, {"message", p.message}});
-    }
-    PrintJson({{"valid", problems.empty()}, {"problems", list}});
-  } else if (problems.empty()) {
-    std::cout << f.config_path << ": configuration is valid\n";
-  } else {
-    for (const ConfigProblem& p : problems) std::cerr << p.ToString(f.config_path) << "\n";
-    std::cerr << "signet: " << problems.size() << (problems.size() == 1 ? " problem" : " problems")
-              << " in " << f.config_path << "\n";
-  }
-  return problems.empty() ? kExitOk : kExitError;
+  return ReportConfigProblems(agent::ValidateAgentConfig(*text, options), f.config_path, f.output);
 }
 
 int AgentRun(const AgentRunFlags& f) {
@@ -49,11 +35,7 @@ int AgentRun(const AgentRunFlags& f) {
       f.config_path, ConfigOptions{.source_name = f.config_path, .expand_env = f.expand_env});
   if (!config.ok()) return Fail(config.status());
   InitLogging({.level = config->log_level, .format = config->log_format});
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  const sigset_t stop_signals = BlockStopSignals();
   auto agent = agent::SignetAgent::Start(*config);
   if (!agent.ok()) {
     LogError("agent failed to start", {{"error", agent.status()}});
@@ -61,9 +43,7 @@ int AgentRun(const AgentRunFlags& f) {
   }
   LogInfo("agent ready",
           {{"agent_id", (*agent)->agent_id()}, {"server_address", config->server_address}});
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
-  LogInfo("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  AwaitStopSignal(stop_signals);
   (*agent)->Shutdown();
   return kExitOk;
 }

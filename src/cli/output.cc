@@ -1,8 +1,11 @@
 #include "src/cli/output.h"
 
+#include <pthread.h>
+
 #include <iostream>
 
 #include "absl/time/time.h"
+#include "src/common/logging.h"
 
 namespace signet::cli {
 
@@ -17,6 +20,39 @@ void PrintJson(const nlohmann::json& value) {
 
 std::string FormatRfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+int ReportConfigProblems(const ConfigProblems& problems, const std::string& path,
+                         OutputFormat output) {
+  if (output == OutputFormat::kJson) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const ConfigProblem& p : problems) {
+      list.push_back({{"line", p.line}, {"key", p.path}, {"message", p.message}});
+    }
+    PrintJson({{"valid", problems.empty()}, {"problems", list}});
+  } else if (problems.empty()) {
+    std::cout << path << ": configuration is valid\n";
+  } else {
+    for (const ConfigProblem& p : problems) std::cerr << p.ToString(path) << "\n";
+    std::cerr << "signet: " << problems.size() << (problems.size() == 1 ? " problem" : " problems")
+              << " in " << path << "\n";
+  }
+  return problems.empty() ? kExitOk : kExitError;
+}
+
+sigset_t BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+void AwaitStopSignal(const sigset_t& signals) {
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  LogInfo("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
 }
 
 }  // namespace signet::cli

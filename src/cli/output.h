@@ -2,11 +2,14 @@
 #ifndef SIGNET_CLI_OUTPUT_H_
 #define SIGNET_CLI_OUTPUT_H_
 
+#include <signal.h>
+
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+#include "src/common/yaml_config.h"
 
 namespace signet::cli {
 
@@ -22,6 +25,17 @@ int Fail(const absl::Status& status);
 void PrintJson(const nlohmann::json& value);
 // RFC 3339 UTC.
 std::string FormatRfc3339(absl::Time t);
+
+// What `server validate` and `agent validate` print for the problems found in `path` (JSON
+// {"valid", "problems"} or one line per problem); the exit code.
+int ReportConfigProblems(const ConfigProblems& problems, const std::string& path,
+                         OutputFormat output);
+
+// Blocks SIGTERM and SIGINT in the calling thread (call before any thread starts, so that every
+// thread inherits the mask), for AwaitStopSignal.
+sigset_t BlockStopSignals();
+// Waits for one of them; logs which and returns.
+void AwaitStopSignal(const sigset_t& signals);
 
 }  // namespace signet::cli
 

@@ -25,21 +25,8 @@ int ServerValidate(const ServerFlags& f) {
   auto text = ReadFile(f.config_path, kMaxConfigBytes);
   if (!text.ok()) return Fail(text.status());
   ConfigOptions options{.source_name = f.config_path, .expand_env = f.expand_env};
-  ConfigProblems problems = server::ValidateServerConfig(*text, options);
-  if (f.output == OutputFormat::kJson) {
-    nlohmann::json list = nlohmann::json::array();
-    for (const ConfigProblem& p : problems) {
-      list.push_back({{"line", p.line}, {"key", p.path}, {"message", p.message}});
-    }
-    PrintJson({{"valid", problems.empty()}, {"problems", list}});
-  } else if (problems.empty()) {
-    std::cout << f.config_path << ": configuration is valid\n";
-  } else {
-    for (const ConfigProblem& p : problems) std::cerr << p.ToString(f.config_path) << "\n";
-    std::cerr << "signet: " << problems.size() << (problems.size() == 1 ? " problem" : " problems")
-              << " in " << f.config_path << "\n";
-  }
-  return problems.empty() ? kExitOk : kExitError;
+  return ReportConfigProblems(server::ValidateServerConfig(*text, options), f.config_path,
+                              f.output);
 }
 
 int ServerRun(const ServerFlags& f) {
@@ -47,21 +34,13 @@ int ServerRun(const ServerFlags& f) {
       f.config_path, ConfigOptions{.source_name = f.config_path, .expand_env = f.expand_env});
   if (!config.ok()) return Fail(config.status());
   InitLogging({.level = config->log_level, .format = config->log_format});
-  // Block the stop signals before any thread starts, so that every thread inherits the mask and
-  // only sigwait below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  const sigset_t stop_signals = BlockStopSignals();
   auto server = server::SignetServer::Start(*config);
   if (!server.ok()) {
     LogError("server failed to start", {{"error", server.status()}});
     return Fail(server.status());
   }
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
-  LogInfo("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  AwaitStopSignal(stop_signals);
   (*server)->Shutdown(absl::Seconds(10));
   return kExitOk;
 }
