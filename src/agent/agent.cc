@@ -269,13 +269,14 @@ void SignetAgent::SyncLoop() {
     const absl::Time started = absl::Now();
     grpc::Status status = SyncOnce();
     if (stop_.HasBeenNotified()) return;
-    SetReachable(false, status.error_message());
+    // Logged before status.json changes, so that whoever watches the file finds the reason.
     if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
       LogError("agent: the server refuses this agent (banned or evicted)",
                {{"error", Status(status)}});
     } else {
       LogWarn("agent: entry sync interrupted; reconnecting", {{"error", Status(status)}});
     }
+    SetReachable(false, status.error_message());
     // A stream that lasted resets the backoff; quick failures back off exponentially.
     backoff =
         absl::Now() - started > kMaxBackoff ? kMinBackoff : std::min(backoff * 2, kMaxBackoff);

@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "src/agent/agent.h"
 #include "src/agent/agent_config.h"
@@ -20,6 +22,7 @@ namespace {
 struct AgentRunFlags {
   std::string config_path;
   bool expand_env = false;
+  std::string attest_timeout = "30s";
   OutputFormat output = OutputFormat::kText;
 };
 
@@ -34,9 +37,15 @@ int AgentRun(const AgentRunFlags& f) {
   auto config = agent::LoadAgentConfigFile(
       f.config_path, ConfigOptions{.source_name = f.config_path, .expand_env = f.expand_env});
   if (!config.ok()) return Fail(config.status());
+  absl::Duration attest_timeout;
+  if (!absl::ParseDuration(f.attest_timeout, &attest_timeout) ||
+      attest_timeout < absl::ZeroDuration()) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--attest-timeout: not a duration: \"", f.attest_timeout, "\"")));
+  }
   InitLogging({.level = config->log_level, .format = config->log_format});
   const sigset_t stop_signals = BlockStopSignals();
-  auto agent = agent::SignetAgent::Start(*config);
+  auto agent = agent::SignetAgent::Start(*config, RealClock(), attest_timeout);
   if (!agent.ok()) {
     LogError("agent failed to start", {{"error", agent.status()}});
     return Fail(agent.status());
@@ -56,6 +65,8 @@ void RegisterAgentRunCommands(CLI::App* agent, int* exit_code) {
       "run", "Run this node's agent until SIGTERM or SIGINT (attests, renews, syncs entries)");
   run->add_option("-c,--config", f->config_path, "Path to agent.yaml")->required();
   run->add_flag("--expand-env", f->expand_env, "Substitute ${VAR} in the config file");
+  run->add_option("--attest-timeout", f->attest_timeout,
+                  "How long to keep retrying an unreachable server before giving up (default 30s)");
   run->callback([=] { *exit_code = AgentRun(*f); });
 
   CLI::App* validate = agent->add_subcommand(

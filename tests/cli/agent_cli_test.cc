@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "src/common/file_util.h"
+#include "src/spiffe/bundle.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/test_ca.h"
 
@@ -71,9 +72,11 @@ class AgentCliTest : public ::testing::Test {
                                      "\nnode_attestor:\n  join_token:\n    token: ", token, "\n"));
     return path;
   }
-  std::unique_ptr<Subprocess> StartAgent(const std::string& name, const std::string& config) {
+  std::unique_ptr<Subprocess> StartAgent(const std::string& name, const std::string& config,
+                                         const std::string& attest_timeout = "30s") {
     return std::make_unique<Subprocess>(
-        std::vector<std::string>{SIGNET_BINARY, "agent", "run", "-c", config},
+        std::vector<std::string>{SIGNET_BINARY, "agent", "run", "-c", config, "--attest-timeout",
+                                 attest_timeout},
         dir_.File("agent-" + name + ".log"));
   }
   nlohmann::json Status(const std::string& name) {
@@ -176,6 +179,35 @@ TEST_F(AgentCliTest, RestartResumesWithoutAttestingAndEvictionIsFinalForJoinToke
   agent = StartAgent("a", config);
   EXPECT_EQ(agent->Wait(), 1) << agent->Log();
   EXPECT_THAT(agent->Log(), HasSubstr("used"));
+}
+
+TEST_F(AgentCliTest, InsecureBootstrapAttestsWithAWarningThenTrustsTheServedBundle) {
+  std::string config = AgentConfig("a", Token());
+  absl::StatusOr<std::string> text = ReadFile(config);
+  ASSERT_TRUE(text.ok());
+  std::string yaml = *text;
+  const std::string line = absl::StrCat("trust_bundle_path: ", dir_.File("bundle.pem"));
+  yaml.replace(yaml.find(line), line.size(), "insecure_bootstrap: true");
+  WriteTestFile(config, yaml);
+  auto agent = StartAgent("a", config);
+  ASSERT_TRUE(WaitFor([&] { return Attested("a"); })) << agent->Log();
+  EXPECT_THAT(agent->Log(), HasSubstr("insecure_bootstrap"));
+  // Later connections (the sync) verify the server against the bundle it sent.
+  absl::StatusOr<std::string> stored = ReadFile(dir_.File("agent-a/bundle.pem"));
+  ASSERT_TRUE(stored.ok());
+  EXPECT_THAT(*stored, HasSubstr("BEGIN CERTIFICATE"));
+}
+
+TEST_F(AgentCliTest, ABundleThatDoesNotMatchTheServerFailsTheHandshake) {
+  ::signet::testing::TestCa other("example.org");
+  absl::StatusOr<std::string> pem = spiffe::X509AuthoritiesToPem(other.bundle());
+  ASSERT_TRUE(pem.ok());
+  WriteTestFile(dir_.File("bundle.pem"), *pem);
+  auto agent = StartAgent("a", AgentConfig("a", Token()), "2s");
+  // The server cannot be verified: the agent keeps retrying, then gives up (Unavailable).
+  EXPECT_EQ(agent->Wait(absl::Seconds(30)), 1) << agent->Log();
+  EXPECT_THAT(agent->Log(), HasSubstr("UNAVAILABLE"));
+  EXPECT_FALSE(Attested("a"));
 }
 
 TEST_F(AgentCliTest, ValidateReportsProblemsWithLines) {
