@@ -10,6 +10,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/crypto/cert_builder.h"
+#include "src/crypto/signature.h"
 #include "tests/server/agent_api_fixture.h"
 
 namespace signet::server::testing {
@@ -183,6 +185,168 @@ TEST(NodeAttestorCatalogTest, UnknownConfigKeysAndUnbuiltPluginsAreErrors) {
   attestors = CreateNodeAttestors({{.name = "join_token", .config = {}}}, deps);
   ASSERT_TRUE(attestors.ok()) << attestors.status();
   EXPECT_EQ((*attestors)[0]->type(), "join_token");
+}
+
+// ---------------------------------------------------------------------------------------------
+// x509pop
+
+struct NodeCredential {
+  std::string chain_pem;
+  crypto::PrivateKey key;
+  crypto::Certificate leaf;
+};
+
+class X509PopTest : public AgentApiTest {
+ protected:
+  void Configure(ServerConfig& config) override {
+    node_ca_key_ = MustGenerate();
+    crypto::CertificateTemplate ca{.subject = "CN=Node CA",
+                                   .not_before = clock_.Now() - absl::Hours(1),
+                                   .not_after = clock_.Now() + absl::Hours(24),
+                                   .is_ca = true,
+                                   .key_usage = crypto::kKeyUsageKeyCertSign};
+    node_ca_.emplace(
+        *crypto::IssueCertificate(ca, node_ca_key_->public_key(), nullptr, *node_ca_key_));
+    ::signet::testing::WriteTestFile(dir_.File("node-ca.pem"), *node_ca_->ToPem());
+    config.node_attestors.push_back(
+        {.name = "x509pop",
+         .config = {
+             .node = YAML::Load(absl::StrCat("{ca_bundle_path: ", dir_.File("node-ca.pem"), "}")),
+             .path = "node_attestors.x509pop",
+             .line = 1}});
+  }
+
+  // A node certificate for `cn` from `ca` (the configured one when null).
+  NodeCredential Node(const std::string& cn, const crypto::Certificate* ca = nullptr,
+                      const crypto::PrivateKey* ca_key = nullptr) {
+    crypto::PrivateKey key = MustGenerate();
+    crypto::CertificateTemplate t{.subject = "CN=" + cn,
+                                  .not_before = clock_.Now() - absl::Hours(1),
+                                  .not_after = clock_.Now() + absl::Hours(24),
+                                  .key_usage = crypto::kKeyUsageDigitalSignature,
+                                  .client_auth = true};
+    crypto::Certificate leaf =
+        *crypto::IssueCertificate(t, key.public_key(), ca != nullptr ? ca : &*node_ca_,
+                                  ca_key != nullptr ? *ca_key : *node_ca_key_);
+    return {.chain_pem = *leaf.ToPem(), .key = key, .leaf = leaf};
+  }
+
+  // Attests with `node`, answering the challenge with `signer`'s signature. The last response.
+  grpc::Status AttestX509Pop(const NodeCredential& node, const crypto::PrivateKey& signer,
+                             agent::AttestResponse* out) {
+    agent::AttestRequest req;
+    req.mutable_data()->set_type("x509pop");
+    req.mutable_data()->set_payload(node.chain_pem);
+    req.set_csr(*crypto::BuildCsrDer(MustGenerate()));
+    auto stub = agent::Node::NewStub(TlsChannel(nullptr));
+    auto ctx = Ctx();
+    auto stream = stub->Attest(ctx.get());
+    EXPECT_TRUE(stream->Write(req));
+    agent::AttestResponse resp;
+    while (stream->Read(&resp)) {
+      if (!resp.challenge().empty()) {
+        EXPECT_EQ(resp.challenge().size(), 32u);
+        agent::AttestRequest answer;
+        answer.set_challenge_response(*crypto::Sign(
+            signer, {.key_algorithm = signer.info().algorithm, .hash = crypto::Hash::kSha256},
+            X509PopSigningInput(resp.challenge())));
+        stream->Write(answer);
+        continue;
+      }
+      *out = resp;
+    }
+    return stream->Finish();
+  }
+
+  std::optional<crypto::PrivateKey> node_ca_key_;
+  std::optional<crypto::Certificate> node_ca_;
+};
+
+TEST_F(X509PopTest, ProofOfPossessionAttestsWithNodeSelectors) {
+  NodeCredential node = Node("node-7");
+  agent::AttestResponse resp;
+  grpc::Status status = AttestX509Pop(node, node.key, &resp);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(resp.svid().spiffe_id(), absl::StrCat("spiffe://example.org/signet/agent/x509pop/",
+                                                  node.leaf.Sha256Fingerprint()));
+  std::vector<std::string> selectors;
+  for (const agent::Selector& s : resp.node_selectors()) {
+    selectors.push_back(absl::StrCat(s.type(), ":", s.value()));
+  }
+  EXPECT_THAT(selectors, ::testing::UnorderedElementsAre(
+                             "x509pop:subject:cn:node-7", "x509pop:issuer:cn:Node CA",
+                             absl::StrCat("x509pop:fingerprint:", node.leaf.Sha256Fingerprint())));
+  absl::StatusOr<admin::Agent> record = GetAgent(resp.svid().spiffe_id());
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->attestation_type(), "x509pop");
+  EXPECT_TRUE(record->can_reattest());
+  EXPECT_EQ(record->selectors_size(), 3);
+}
+
+TEST_F(X509PopTest, TheWrongKeyIsRefused) {
+  NodeCredential node = Node("node-7");
+  crypto::PrivateKey other = MustGenerate();
+  agent::AttestResponse resp;
+  grpc::Status status = AttestX509Pop(node, other, &resp);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("not signed by the certificate's key"));
+}
+
+TEST_F(X509PopTest, ACertificateFromAnotherCaIsRefused) {
+  crypto::PrivateKey rogue_key = MustGenerate();
+  crypto::CertificateTemplate ca{.subject = "CN=Node CA",
+                                 .not_before = clock_.Now() - absl::Hours(1),
+                                 .not_after = clock_.Now() + absl::Hours(24),
+                                 .is_ca = true,
+                                 .key_usage = crypto::kKeyUsageKeyCertSign};
+  crypto::Certificate rogue =
+      *crypto::IssueCertificate(ca, rogue_key.public_key(), nullptr, rogue_key);
+  NodeCredential node = Node("node-7", &rogue, &rogue_key);
+  agent::AttestResponse resp;
+  grpc::Status status = AttestX509Pop(node, node.key, &resp);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("does not chain to a configured CA"));
+  // Garbage instead of a chain.
+  NodeCredential garbage = node;
+  garbage.chain_pem = "not pem";
+  EXPECT_EQ(AttestX509Pop(garbage, node.key, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(X509PopTest, AnEvictedAgentReattestsButABannedOneCannot) {
+  NodeCredential node = Node("node-7");
+  agent::AttestResponse resp;
+  ASSERT_TRUE(AttestX509Pop(node, node.key, &resp).ok());
+  const std::string id = resp.svid().spiffe_id();
+  ASSERT_TRUE(AdminAgentCall(id, /*ban=*/false).ok());
+  ASSERT_FALSE(GetAgent(id).ok());
+  grpc::Status again = AttestX509Pop(node, node.key, &resp);
+  ASSERT_TRUE(again.ok()) << again.error_message();
+  EXPECT_EQ(resp.svid().spiffe_id(), id);
+  EXPECT_TRUE(GetAgent(id).ok());
+  ASSERT_TRUE(AdminAgentCall(id, /*ban=*/true).ok());
+  grpc::Status banned = AttestX509Pop(node, node.key, &resp);
+  EXPECT_EQ(banned.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(banned.error_message(), HasSubstr("banned"));
+}
+
+TEST_F(X509PopTest, ConfigurationIsChecked) {
+  TempDir dir;
+  NodeAttestorDeps deps{.trust_domain = *spiffe::TrustDomain::Parse(kTd),
+                        .join_tokens = server_->store(),
+                        .clock = clock_};
+  auto create = [&](const std::string& yaml) {
+    return CreateX509PopAttestor(
+        {.node = YAML::Load(yaml), .path = "node_attestors.x509pop", .line = 3}, deps);
+  };
+  EXPECT_THAT(create("{}").status().message(), HasSubstr("ca_bundle_path"));
+  EXPECT_THAT(create("{ca_bundle_path: /nonexistent}").status().message(),
+              HasSubstr("cannot read CA certificates"));
+  const std::string ok = absl::StrCat("ca_bundle_path: ", dir_.File("node-ca.pem"));
+  EXPECT_TRUE(create("{" + ok + "}").ok());
+  EXPECT_THAT(create("{" + ok + ", agent_path_template: fixed}").status().message(),
+              HasSubstr("one agent id per certificate"));
+  EXPECT_THAT(create("{" + ok + ", extra: 1}").status().message(), HasSubstr("unknown key"));
 }
 
 }  // namespace

@@ -63,6 +63,18 @@ absl::StatusOr<std::vector<std::unique_ptr<NodeAttestor>>> CreateNodeAttestors(
 absl::StatusOr<std::unique_ptr<NodeAttestor>> CreateJoinTokenAttestor(const RawConfig& config,
                                                                       const NodeAttestorDeps& deps);
 
+// x509pop: the agent presents a PEM certificate chain that must verify against the CA
+// certificates of `ca_bundle_path`, then signs a fresh 32-byte nonce (X509PopSigningInput,
+// SHA-256) with the leaf's key. The agent ID is spiffe://<td>/signet/agent/ followed by
+// `agent_path_template` with {fingerprint} (the leaf's SHA-256), {cn} and {dns} (its first DNS
+// SAN) filled in; default "x509pop/{fingerprint}". Node selectors: x509pop:subject:cn:<cn>,
+// x509pop:issuer:cn:<cn>, x509pop:fingerprint:<sha256>. Re-attestable: an evicted agent comes
+// back with the same certificate.
+absl::StatusOr<std::unique_ptr<NodeAttestor>> CreateX509PopAttestor(const RawConfig& config,
+                                                                    const NodeAttestorDeps& deps);
+// What the agent signs to answer an x509pop challenge.
+std::string X509PopSigningInput(absl::string_view nonce);
+
 // The agent ID a join token without its own SPIFFE ID gets.
 absl::StatusOr<spiffe::SpiffeId> JoinTokenAgentId(const spiffe::TrustDomain& td,
                                                   absl::string_view token);
