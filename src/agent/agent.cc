@@ -10,12 +10,14 @@
 #include <random>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "src/common/file_util.h"
 #include "src/common/logging.h"
 #include "src/common/status_macros.h"
 #include "src/crypto/csr.h"
+#include "src/crypto/signature.h"
 #include "src/spiffe/bundle.h"
 #include "src/spiffe/x509_svid.h"
 
@@ -204,17 +206,41 @@ absl::Status SignetAgent::Attest() {
   SIGNET_ASSIGN_OR_RETURN(crypto::PrivateKey key,
                           crypto::PrivateKey::Generate(crypto::KeyType::kEcP256));
   pb::AttestRequest req;
-  req.mutable_data()->set_type("join_token");
-  req.mutable_data()->set_payload(config_.join_token);
+  std::optional<crypto::PrivateKey> node_key;  // x509pop: answers the challenge
+  if (!config_.x509pop_certificate_path.empty()) {
+    SIGNET_ASSIGN_OR_RETURN(std::string chain, ReadFile(config_.x509pop_certificate_path));
+    SIGNET_ASSIGN_OR_RETURN(std::string key_pem, ReadFile(config_.x509pop_private_key_path));
+    SIGNET_ASSIGN_OR_RETURN(node_key, crypto::PrivateKey::FromPem(key_pem));
+    req.mutable_data()->set_type("x509pop");
+    req.mutable_data()->set_payload(chain);
+  } else {
+    req.mutable_data()->set_type("join_token");
+    req.mutable_data()->set_payload(config_.join_token);
+  }
   SIGNET_ASSIGN_OR_RETURN(*req.mutable_csr(), crypto::BuildCsrDer(key));
   auto stub = pb::Node::NewStub(Channel(/*with_svid=*/false));
   auto ctx = Deadline(absl::Seconds(30));
   auto stream = stub->Attest(ctx.get());
   stream->Write(req);
-  stream->WritesDone();
   pb::AttestResponse resp;
   std::optional<pb::AttestResponse> last;
-  while (stream->Read(&resp)) last = resp;
+  while (stream->Read(&resp)) {
+    if (!resp.challenge().empty() && node_key.has_value()) {
+      // The server's nonce, signed with the node certificate's key (x509pop).
+      absl::StatusOr<std::string> signature = crypto::Sign(
+          *node_key, {.key_algorithm = node_key->info().algorithm, .hash = crypto::Hash::kSha256},
+          absl::StrCat("signet x509pop v1\n", resp.challenge()));
+      if (!signature.ok()) {
+        ctx->TryCancel();
+        return signature.status();
+      }
+      pb::AttestRequest answer;
+      answer.set_challenge_response(*std::move(signature));
+      stream->Write(answer);
+      continue;
+    }
+    last = resp;
+  }
   grpc::Status status = stream->Finish();
   if (!status.ok()) return Status(status);
   if (!last.has_value() || !last->has_svid()) {
@@ -273,6 +299,16 @@ void SignetAgent::SyncLoop() {
     if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
       LogError("agent: the server refuses this agent (banned or evicted)",
                {{"error", Status(status)}});
+      // An evicted agent with evidence that works again (x509pop) attests again.
+      if (!config_.x509pop_certificate_path.empty() &&
+          absl::StrContains(status.error_message(), "not an attested agent")) {
+        absl::Status attested = Attest();
+        LogInfo("agent: attesting again after eviction", {{"result", attested}});
+        if (attested.ok()) {
+          backoff = kMinBackoff;
+          continue;
+        }
+      }
     } else {
       LogWarn("agent: entry sync interrupted; reconnecting", {{"error", Status(status)}});
     }

@@ -45,18 +45,30 @@ void ReadAgentConfig(ConfigMap& root, AgentConfig* config) {
                         ? "set either trust_bundle_path or insecure_bootstrap, not both"
                         : "required (or insecure_bootstrap: true, for development only)");
   }
-  bool have_attestor = false;
+  int attestors = 0;
   root.GetMap("node_attestor", [&](ConfigMap& attestor) {
     attestor.GetMap("join_token", [&](ConfigMap& jt) {
-      have_attestor = true;
+      ++attestors;
       if (jt.GetString("token", &config->join_token, Need::kRequired) && jt.Has("token") &&
           config->join_token.empty()) {
         jt.AddProblem("token", "must not be empty");
       }
     });
+    attestor.GetMap("x509pop", [&](ConfigMap& x) {
+      ++attestors;
+      for (auto [key, out] : {std::pair{"certificate_path", &config->x509pop_certificate_path},
+                              std::pair{"private_key_path", &config->x509pop_private_key_path}}) {
+        if (x.GetString(key, out, Need::kRequired) && x.Has(key) && out->empty()) {
+          x.AddProblem(key, "must not be empty");
+        }
+      }
+    });
   });
-  if (!have_attestor) {
-    root.AddProblem("node_attestor", "required: join_token {token: ...}");
+  if (attestors != 1) {
+    root.AddProblem("node_attestor",
+                    attestors == 0 ? "required: join_token {token} or x509pop {certificate_path, "
+                                     "private_key_path}"
+                                   : "exactly one of join_token and x509pop");
   }
   root.GetMap("log", [config](ConfigMap& log) {
     log.GetEnum("level", &config->log_level,

@@ -6,7 +6,7 @@
 //   data_dir: /var/lib/signet/agent
 //   trust_bundle_path: /etc/signet/bundle.pem    # or insecure_bootstrap: true (dev only)
 //   node_attestor:
-//     join_token: {token: "..."}
+//     join_token: {token: "..."}     # or x509pop: {certificate_path: ..., private_key_path: ...}
 //   log: {level: info, format: text}
 #ifndef SIGNET_AGENT_AGENT_CONFIG_H_
 #define SIGNET_AGENT_AGENT_CONFIG_H_
@@ -31,7 +31,11 @@ struct AgentConfig {
   // bundle file, or (insecure_bootstrap) not at all for the first connection.
   std::string trust_bundle_path;
   bool insecure_bootstrap = false;
+  // Exactly one node attestor: join_token (a one-time token) or x509pop (a node certificate
+  // chain, PEM, and its private key).
   std::string join_token;  // node_attestor.join_token.token
+  std::string x509pop_certificate_path;
+  std::string x509pop_private_key_path;
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kText;
 };

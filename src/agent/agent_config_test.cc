@@ -70,6 +70,30 @@ TEST(AgentConfigTest, ReportsEachProblemWithItsLine) {
   }
 }
 
+TEST(AgentConfigTest, X509PopInsteadOfAJoinToken) {
+  std::string text = kGood;
+  const std::string join = "  join_token:\n    token: abc";
+  text.replace(text.find(join), join.size(),
+               "  x509pop:\n    certificate_path: /n.pem\n    private_key_path: /n.key");
+  absl::StatusOr<AgentConfig> c = ParseAgentConfig(text);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->x509pop_certificate_path, "/n.pem");
+  EXPECT_EQ(c->x509pop_private_key_path, "/n.key");
+  EXPECT_TRUE(c->join_token.empty());
+  // Both at once, or one path missing.
+  std::string both = kGood;
+  both.replace(both.find("log:"), 4, "log:");
+  both.insert(both.find("log:"), "  x509pop: {certificate_path: /a, private_key_path: /b}\n");
+  ConfigProblems problems = ValidateAgentConfig(both, {});
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_THAT(problems[0].message, HasSubstr("exactly one"));
+  const std::string key_line = "\n    private_key_path: /n.key";
+  text.replace(text.find(key_line), key_line.size(), "");
+  problems = ValidateAgentConfig(text, {});
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].path, "node_attestor.x509pop.private_key_path");
+}
+
 TEST(AgentConfigTest, RequiredKeys) {
   ConfigProblems problems = ValidateAgentConfig("log: {level: info}\n", {});
   std::vector<std::string> paths;

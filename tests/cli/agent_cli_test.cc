@@ -14,6 +14,8 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "src/common/file_util.h"
+#include "src/crypto/cert_builder.h"
+#include "src/crypto/certificate.h"
 #include "src/spiffe/bundle.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/test_ca.h"
@@ -34,10 +36,32 @@ class AgentCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     socket_ = dir_.File("admin.sock");
+    // A node CA for x509pop, and one node certificate with its key.
+    crypto::PrivateKey ca_key = *crypto::PrivateKey::Generate(crypto::KeyType::kEcP256);
+    const absl::Time now = absl::Now();
+    crypto::Certificate ca = *crypto::IssueCertificate({.subject = "CN=Node CA",
+                                                        .not_before = now - absl::Hours(1),
+                                                        .not_after = now + absl::Hours(24),
+                                                        .is_ca = true,
+                                                        .key_usage = crypto::kKeyUsageKeyCertSign},
+                                                       ca_key.public_key(), nullptr, ca_key);
+    crypto::PrivateKey node_key = *crypto::PrivateKey::Generate(crypto::KeyType::kEcP256);
+    crypto::Certificate node =
+        *crypto::IssueCertificate({.subject = "CN=node-9",
+                                   .not_before = now - absl::Hours(1),
+                                   .not_after = now + absl::Hours(24),
+                                   .key_usage = crypto::kKeyUsageDigitalSignature,
+                                   .client_auth = true},
+                                  node_key.public_key(), &ca, ca_key);
+    node_fingerprint_ = node.Sha256Fingerprint();
+    WriteTestFile(dir_.File("node-ca.pem"), *ca.ToPem());
+    WriteTestFile(dir_.File("node.pem"), *node.ToPem());
+    WriteTestFile(dir_.File("node.key"), *node_key.ToPkcs8Pem());
     WriteTestFile(dir_.File("server.yaml"),
                   absl::StrCat("trust_domain: example.org\ndata_dir: ", dir_.File("server"),
                                "\nadmin_socket: ", socket_, "\nbind_address: 127.0.0.1:0\n",
-                               "node_attestors:\n  join_token: {}\n"));
+                               "node_attestors:\n  join_token: {}\n  x509pop:\n",
+                               "    ca_bundle_path: ", dir_.File("node-ca.pem"), "\n"));
     server_ = std::make_unique<Subprocess>(
         std::vector<std::string>{SIGNET_BINARY, "server", "run", "-c", dir_.File("server.yaml")},
         dir_.File("server.log"));
@@ -95,6 +119,7 @@ class AgentCliTest : public ::testing::Test {
   TempDir dir_;
   std::string socket_;
   std::string port_;
+  std::string node_fingerprint_;
   std::unique_ptr<Subprocess> server_;
 };
 
@@ -179,6 +204,39 @@ TEST_F(AgentCliTest, RestartResumesWithoutAttestingAndEvictionIsFinalForJoinToke
   agent = StartAgent("a", config);
   EXPECT_EQ(agent->Wait(), 1) << agent->Log();
   EXPECT_THAT(agent->Log(), HasSubstr("used"));
+}
+
+TEST_F(AgentCliTest, X509PopAgentAttestsAndComesBackByItselfAfterEviction) {
+  std::string config = AgentConfig("x", "unused");
+  absl::StatusOr<std::string> text = ReadFile(config);
+  ASSERT_TRUE(text.ok());
+  std::string yaml = *text;
+  const std::string join = "  join_token:\n    token: unused\n";
+  yaml.replace(yaml.find(join), join.size(),
+               absl::StrCat("  x509pop:\n    certificate_path: ", dir_.File("node.pem"),
+                            "\n    private_key_path: ", dir_.File("node.key"), "\n"));
+  WriteTestFile(config, yaml);
+  auto agent = StartAgent("x", config);
+  ASSERT_TRUE(WaitFor([&] { return Attested("x"); })) << agent->Log();
+  const std::string id =
+      absl::StrCat("spiffe://example.org/signet/agent/x509pop/", node_fingerprint_);
+  EXPECT_EQ(Status("x")["agent_id"], id);
+  nlohmann::json node = AdminJson(absl::StrCat("agent show --spiffe-id ", id));
+  EXPECT_EQ(node["attestation_type"], "x509pop") << node.dump();
+
+  std::string out;
+  ASSERT_EQ(Admin(absl::StrCat("agent evict --spiffe-id ", id), &out), 0) << out;
+  // The agent notices (its stream is refused), attests again with its certificate and is back.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::string shown;
+        return Admin(absl::StrCat("agent show --spiffe-id ", id), &shown) == 0 && Attested("x");
+      },
+      absl::Seconds(10)))
+      << agent->Log();
+  EXPECT_TRUE(WaitFor([&] {
+    return agent->Log().find("attesting again after eviction") != std::string::npos;
+  })) << agent->Log();
 }
 
 TEST_F(AgentCliTest, InsecureBootstrapAttestsWithAWarningThenTrustsTheServedBundle) {
