@@ -21,6 +21,7 @@ namespace {
 
 struct AgentRunFlags {
   std::string config_path;
+  std::string data_dir;
   bool expand_env = false;
   std::string attest_timeout = "30s";
   OutputFormat output = OutputFormat::kText;
@@ -57,6 +58,34 @@ int AgentRun(const AgentRunFlags& f) {
   return kExitOk;
 }
 
+// Reads the running agent's status.json. Exit 0 when the agent holds an SVID and reaches its
+// server, 1 otherwise (or when there is no status), so that it can serve as a health check.
+int AgentStatus(const AgentRunFlags& f) {
+  absl::StatusOr<std::string> text = ReadFile(f.data_dir + "/status.json", 1 << 20);
+  if (!text.ok()) {
+    return Fail(absl::NotFoundError(absl::StrCat("no agent status in ", f.data_dir,
+                                                 " (is `signet agent run` using this data_dir?)")));
+  }
+  nlohmann::json status = nlohmann::json::parse(*text, nullptr, false);
+  if (!status.is_object()) return Fail(absl::DataLossError("status.json: not a json object"));
+  const bool healthy = status.value("attested", false) && status.value("server_reachable", false);
+  if (f.output == OutputFormat::kJson) {
+    PrintJson(status);
+  } else {
+    std::cout << "agent id:         " << status.value("agent_id", "") << "\n"
+              << "attested:         " << (status.value("attested", false) ? "yes" : "no") << "\n"
+              << "server reachable: " << (status.value("server_reachable", false) ? "yes" : "no")
+              << "\n"
+              << "svid expires at:  "
+              << FormatRfc3339(absl::FromUnixSeconds(status.value("svid_expires_at", 0))) << "\n"
+              << "entries:          " << status.value("entries", 0) << "\n"
+              << "sync revision:    " << status.value("revision", 0) << "\n";
+    const std::string error = status.value("last_error", "");
+    if (!error.empty()) std::cout << "last error:       " << error << "\n";
+  }
+  return healthy ? kExitOk : kExitError;
+}
+
 }  // namespace
 
 void RegisterAgentRunCommands(CLI::App* agent, int* exit_code) {
@@ -79,6 +108,16 @@ void RegisterAgentRunCommands(CLI::App* agent, int* exit_code) {
                                               {"json", OutputFormat::kJson}},
           CLI::ignore_case));
   validate->callback([=] { *exit_code = AgentValidate(*f); });
+
+  CLI::App* status = agent->add_subcommand(
+      "status", "Show what the local agent holds; exit 1 unless attested and reaching its server");
+  status->add_option("--data-dir", f->data_dir, "The agent's data_dir")->required();
+  status->add_option("-o,--output", f->output, "Output format: text or json")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, OutputFormat>{{"text", OutputFormat::kText},
+                                              {"json", OutputFormat::kJson}},
+          CLI::ignore_case));
+  status->callback([=] { *exit_code = AgentStatus(*f); });
 }
 
 }  // namespace signet::cli

@@ -130,6 +130,18 @@ TEST_F(AgentCliTest, JoinTokenAgentAttestsAndSeesNewEntriesWithinASecond) {
   nlohmann::json node = AdminJson(absl::StrCat("agent show --spiffe-id ", kAgentId));
   EXPECT_EQ(node["attestation_type"], "join_token") << node.dump();
   EXPECT_EQ(EntryCount("a"), 0);
+  std::string shown;
+  EXPECT_EQ(RunCommand(absl::StrCat(SIGNET_BINARY, " agent status --data-dir ",
+                                    dir_.File("agent-a"), " 2>&1"),
+                       &shown),
+            0)
+      << shown;
+  EXPECT_THAT(shown, HasSubstr("server reachable: yes"));
+  EXPECT_NE(RunCommand(absl::StrCat(SIGNET_BINARY, " agent status --data-dir ",
+                                    dir_.File("nowhere"), " 2>&1"),
+                       &shown),
+            0);
+  EXPECT_THAT(shown, HasSubstr("no agent status"));
 
   const absl::Time created = absl::Now();
   std::string out;
