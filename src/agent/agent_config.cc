@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/file_util.h"
+#include "src/common/log_config.h"
 #include "src/common/status_macros.h"
 
 namespace signet::agent {
@@ -70,15 +71,7 @@ void ReadAgentConfig(ConfigMap& root, AgentConfig* config) {
                                      "private_key_path}"
                                    : "exactly one of join_token and x509pop");
   }
-  root.GetMap("log", [config](ConfigMap& log) {
-    log.GetEnum("level", &config->log_level,
-                {{"debug", LogLevel::kDebug},
-                 {"info", LogLevel::kInfo},
-                 {"warn", LogLevel::kWarn},
-                 {"error", LogLevel::kError}});
-    log.GetEnum("format", &config->log_format,
-                {{"text", LogFormat::kText}, {"json", LogFormat::kJson}});
-  });
+  ReadLogSection(root, &config->log_level, &config->log_format);
 }
 
 }  // namespace

@@ -18,11 +18,7 @@ void AddAdminFlags(CLI::App* cmd, AdminFlags* flags) {
   cmd->add_option("--socket", flags->socket,
                   "Admin socket of the server (default: $SIGNET_ADMIN_SOCKET or " +
                       std::string(kDefaultAdminSocket) + ")");
-  cmd->add_option("-o,--output", flags->output, "Output format: text or json")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, OutputFormat>{{"text", OutputFormat::kText},
-                                              {"json", OutputFormat::kJson}},
-          CLI::ignore_case));
+  AddOutputFlag(cmd, &flags->output);
   cmd->add_option("--timeout", flags->timeout_seconds, "Seconds to wait for the server")
       ->check(CLI::Range(0.1, 3600.0));
 }

@@ -102,21 +102,13 @@ void RegisterAgentRunCommands(CLI::App* agent, int* exit_code) {
       "validate", "Check an agent config file; print every problem with its line number");
   validate->add_option("-c,--config", f->config_path, "Path to agent.yaml")->required();
   validate->add_flag("--expand-env", f->expand_env, "Substitute ${VAR} in the config file");
-  validate->add_option("-o,--output", f->output, "Output format: text or json")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, OutputFormat>{{"text", OutputFormat::kText},
-                                              {"json", OutputFormat::kJson}},
-          CLI::ignore_case));
+  AddOutputFlag(validate, &f->output);
   validate->callback([=] { *exit_code = AgentValidate(*f); });
 
   CLI::App* status = agent->add_subcommand(
       "status", "Show what the local agent holds; exit 1 unless attested and reaching its server");
   status->add_option("--data-dir", f->data_dir, "The agent's data_dir")->required();
-  status->add_option("-o,--output", f->output, "Output format: text or json")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, OutputFormat>{{"text", OutputFormat::kText},
-                                              {"json", OutputFormat::kJson}},
-          CLI::ignore_case));
+  AddOutputFlag(status, &f->output);
   status->callback([=] { *exit_code = AgentStatus(*f); });
 }
 

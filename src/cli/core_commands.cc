@@ -20,14 +20,6 @@ namespace {
 
 constexpr char kVersion[] = "0.1.0";
 
-void AddOutputFlag(CLI::App* cmd, OutputFormat* format) {
-  cmd->add_option("-o,--output", *format, "Output format: text or json")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, OutputFormat>{{"text", OutputFormat::kText},
-                                              {"json", OutputFormat::kJson}},
-          CLI::ignore_case));
-}
-
 int IdParse(const std::string& text, OutputFormat format) {
   absl::StatusOr<spiffe::SpiffeId> id = spiffe::SpiffeId::Parse(text);
   if (!id.ok()) {

@@ -3,11 +3,21 @@
 #include <pthread.h>
 
 #include <iostream>
+#include <map>
 
+#include "CLI/CLI.hpp"
 #include "absl/time/time.h"
 #include "src/common/logging.h"
 
 namespace signet::cli {
+
+void AddOutputFlag(CLI::App* cmd, OutputFormat* format) {
+  cmd->add_option("-o,--output", *format, "Output format: text or json")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, OutputFormat>{{"text", OutputFormat::kText},
+                                              {"json", OutputFormat::kJson}},
+          CLI::ignore_case));
+}
 
 int Fail(const absl::Status& status) {
   std::cerr << "signet: " << status.message() << "\n";

@@ -11,6 +11,10 @@
 #include "nlohmann/json.hpp"
 #include "src/common/yaml_config.h"
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace signet::cli {
 
 inline constexpr int kExitOk = 0;
@@ -18,6 +22,9 @@ inline constexpr int kExitError = 1;
 inline constexpr int kExitUsage = 2;
 
 enum class OutputFormat { kText, kJson };
+
+// Adds "-o,--output text|json" to `cmd`, stored in `*format`.
+void AddOutputFlag(CLI::App* cmd, OutputFormat* format);
 
 // Prints "signet: <message>" to stderr and returns kExitError.
 int Fail(const absl::Status& status);

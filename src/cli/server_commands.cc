@@ -62,11 +62,7 @@ void RegisterServerCommands(CLI::App& app, int* exit_code) {
       "validate", "Check a config file; print every problem with its line number");
   validate->add_option("-c,--config", f->config_path, "Path to server.yaml")->required();
   validate->add_flag("--expand-env", f->expand_env, "Substitute ${VAR} in the config file");
-  validate->add_option("-o,--output", f->output, "Output format: text or json")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, OutputFormat>{{"text", OutputFormat::kText},
-                                              {"json", OutputFormat::kJson}},
-          CLI::ignore_case));
+  AddOutputFlag(validate, &f->output);
   validate->callback([=] { *exit_code = ServerValidate(*f); });
 }
 

@@ -1,7 +1,5 @@
 #include "src/common/yaml_config.h"
 
-#include "src/common/yaml_syntax.h"
-
 #include <algorithm>
 #include <cstdlib>
 #include <ostream>
@@ -16,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "src/common/yaml_syntax.h"
 #include "yaml-cpp/depthguard.h"
 
 namespace signet {

@@ -39,14 +39,12 @@ absl::StatusOr<std::string> BuildCsrDer(const PrivateKey& key) {
 }
 
 absl::StatusOr<PublicKey> ParseCsrDer(absl::string_view der) {
-  if (der.empty()) return absl::InvalidArgumentError("csr: empty");
-  if (der.size() > kMaxCsrDerSize) {
-    return absl::InvalidArgumentError(absl::StrCat("csr: larger than ", kMaxCsrDerSize, " bytes"));
+  if (der.size() <= kMaxCsrDerSize) {
+    if (std::optional<PublicKey> key = ParseEcCsrFast(der); key.has_value()) {
+      return *std::move(key);
+    }
   }
-  if (std::optional<PublicKey> key = ParseEcCsrFast(der); key.has_value()) {
-    return *std::move(key);
-  }
-  return ParseCsrDerWithOpenSsl(der);
+  return ParseCsrDerWithOpenSsl(der);  // which also names what is wrong with `der`
 }
 
 absl::StatusOr<PublicKey> ParseCsrDerWithOpenSsl(absl::string_view der) {

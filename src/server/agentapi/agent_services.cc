@@ -1,5 +1,6 @@
 #include "src/server/agentapi/agent_services.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <utility>
@@ -40,6 +41,10 @@ void ToProto(const RegistrationEntry& in, pb::Entry* out) {
   out->set_expires_at(in.expires_at == absl::InfinitePast() ? 0
                                                             : absl::ToUnixSeconds(in.expires_at));
   out->set_revision(in.revision);
+}
+
+bool IsParentOf(const std::vector<std::string>& parents, const RegistrationEntry& e) {
+  return std::find(parents.begin(), parents.end(), e.parent_id) != parents.end();
 }
 
 bool Expired(const RegistrationEntry& e, absl::Time now) {
@@ -121,8 +126,7 @@ absl::StatusOr<CallingAgent> LookUpCallingAgent(const ApiContext& api,
   if (!id.ok()) {
     return absl::UnauthenticatedError("the caller presented no agent svid");
   }
-  SIGNET_RETURN_IF_ERROR(AgentPolicy(api, *id));
-  SIGNET_ASSIGN_OR_RETURN(AttestedNode node, api.store().GetNode(id->String()));
+  SIGNET_ASSIGN_OR_RETURN(AttestedNode node, ServableNode(api, *id));
   return CallingAgent{.id = *std::move(id), .node_selectors = std::move(node.selectors)};
 }
 
@@ -189,6 +193,9 @@ grpc::Status AgentSvidService::BatchNewX509Svid(grpc::ServerContext* ctx,
     slot.emplace(deps_.limiter->Acquire(agent->id.String(), req->requests_size()));
     if (!slot->ok()) return ToGrpc(slot->status());
   }
+  // Once per call: which parents the agent may sign for (its own ID and its node entries').
+  const std::vector<std::string> parents =
+      deps_.index->AuthorizedParents(agent->id, agent->node_selectors);
   int signed_count = 0;
   for (const pb::X509SvidRequest& item : req->requests()) {
     pb::X509SvidResult* out = resp->add_results();
@@ -200,7 +207,7 @@ grpc::Status AgentSvidService::BatchNewX509Svid(grpc::ServerContext* ctx,
         return absl::NotFoundError(
             absl::StrCat("entry \"", item.entry_id().substr(0, 64), "\" not found"));
       }
-      if (!deps_.index->IsAuthorized(*entry, agent->id, agent->node_selectors)) {
+      if (!IsParentOf(parents, *entry)) {
         return absl::PermissionDeniedError("the entry is not authorized for this agent");
       }
       if (Expired(*entry, api.Now())) {
@@ -242,7 +249,7 @@ grpc::Status AgentSvidService::NewJwtSvid(grpc::ServerContext* ctx,
       return absl::NotFoundError(
           absl::StrCat("entry \"", req->entry_id().substr(0, 64), "\" not found"));
     }
-    if (!deps_.index->IsAuthorized(*entry, agent.id, agent.node_selectors)) {
+    if (!IsParentOf(deps_.index->AuthorizedParents(agent.id, agent.node_selectors), *entry)) {
       return absl::PermissionDeniedError("the entry is not authorized for this agent");
     }
     if (Expired(*entry, api.Now())) {

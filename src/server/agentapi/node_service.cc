@@ -63,7 +63,7 @@ absl::StatusOr<crypto::PublicKey> PublicKeyFromCsr(const std::string& csr) {
   return key;
 }
 
-absl::Status AgentPolicy(const ApiContext& api, const spiffe::SpiffeId& caller) {
+absl::StatusOr<AttestedNode> ServableNode(const ApiContext& api, const spiffe::SpiffeId& caller) {
   absl::StatusOr<AttestedNode> node = api.store().GetNode(caller.String());
   if (absl::IsNotFound(node.status())) {
     return absl::PermissionDeniedError("not an attested agent (evicted or never attested)");
@@ -74,7 +74,11 @@ absl::Status AgentPolicy(const ApiContext& api, const spiffe::SpiffeId& caller) 
   if (node->banned) {
     return absl::PermissionDeniedError("the agent is banned");
   }
-  return absl::OkStatus();
+  return node;
+}
+
+absl::Status AgentPolicy(const ApiContext& api, const spiffe::SpiffeId& caller) {
+  return ServableNode(api, caller).status();
 }
 
 NodeAttestor* NodeService::Find(absl::string_view type) const {
@@ -89,6 +93,11 @@ NodeAttestor* NodeService::Find(absl::string_view type) const {
 absl::StatusOr<std::vector<crypto::Certificate>> NodeService::IssueAgentSvid(
     const spiffe::SpiffeId& agent_id, const crypto::PublicKey& key,
     const AttestationResult* attested, absl::string_view attestation_type) {
+  // Read before signing: a banned agent gets nothing signed, whatever its evidence.
+  absl::StatusOr<AttestedNode> existing = api_->store().GetNode(agent_id.String());
+  if (existing.ok() && existing->banned) {
+    return absl::PermissionDeniedError("attest: the agent is banned");
+  }
   SIGNET_ASSIGN_OR_RETURN(
       std::vector<crypto::Certificate> chain,
       api_->ca().SignX509Svid({.spiffe_id = agent_id, .public_key = key, .ttl = agent_svid_ttl_}));
@@ -99,7 +108,6 @@ absl::StatusOr<std::vector<crypto::Certificate>> NodeService::IssueAgentSvid(
                     .attestation_type = std::string(attestation_type),
                     .cert_serial = chain.front().SerialHex(),
                     .cert_not_after = chain.front().NotAfter()};
-  absl::StatusOr<AttestedNode> existing = api_->store().GetNode(node.spiffe_id);
   if (existing.ok()) {
     node.selectors = attested != nullptr ? attested->selectors : existing->selectors;
     node.can_reattest = attested != nullptr ? attested->can_reattest : existing->can_reattest;
@@ -147,10 +155,6 @@ grpc::Status NodeService::Attest(
     SIGNET_ASSIGN_OR_RETURN(AttestationResult attested,
                             attestor->Attest(first.data().payload(), challenges));
     agent = attested.agent_id.String();
-    absl::StatusOr<AttestedNode> existing = api_->store().GetNode(agent);
-    if (existing.ok() && existing->banned) {
-      return absl::PermissionDeniedError("attest: the agent is banned");
-    }
     SIGNET_ASSIGN_OR_RETURN(std::vector<crypto::Certificate> chain,
                             IssueAgentSvid(attested.agent_id, key, &attested, type));
     pb::AttestResponse out;

@@ -59,6 +59,10 @@ inline constexpr size_t kMaxCsrBytes = 16 * 1024;
 // for a missing, oversized or bad one.
 absl::StatusOr<crypto::PublicKey> PublicKeyFromCsr(const std::string& csr);
 
+// The node record of `caller` when it may be served: PermissionDenied when there is none
+// (evicted or never attested) or it is banned, Unavailable when the datastore cannot tell.
+absl::StatusOr<AttestedNode> ServableNode(const ApiContext& api, const spiffe::SpiffeId& caller);
+
 // The TCP listener's rule for agent calls: `caller` must be an attested agent that is not
 // banned. PermissionDenied otherwise (evicted or never attested: "attest again").
 absl::Status AgentPolicy(const ApiContext& api, const spiffe::SpiffeId& caller);

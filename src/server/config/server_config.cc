@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "src/common/file_util.h"
+#include "src/common/log_config.h"
 #include "src/common/status_macros.h"
 
 namespace signet::server {
@@ -331,15 +332,7 @@ void ReadServerConfig(ConfigMap& root, ServerConfig* config) {
     read("svids_per_second", 1000000, &l.svids_per_second);
     read("svid_burst", 1000000, &l.svid_burst);
   });
-  root.GetMap("log", [config](ConfigMap& log) {
-    log.GetEnum("level", &config->log_level,
-                {{"debug", LogLevel::kDebug},
-                 {"info", LogLevel::kInfo},
-                 {"warn", LogLevel::kWarn},
-                 {"error", LogLevel::kError}});
-    log.GetEnum("format", &config->log_format,
-                {{"text", LogFormat::kText}, {"json", LogFormat::kJson}});
-  });
+  ReadLogSection(root, &config->log_level, &config->log_format);
 }
 
 // Stands in until trust_domain is read; never returned, since a missing or bad trust_domain is

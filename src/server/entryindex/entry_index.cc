@@ -193,14 +193,12 @@ std::vector<EntryPtr> EntryIndex::AuthorizedFor(const spiffe::SpiffeId& agent,
   return out;
 }
 
-bool EntryIndex::IsAuthorized(const RegistrationEntry& entry, const spiffe::SpiffeId& agent,
-                              const std::vector<Selector>& node_selectors) const {
-  if (entry.parent_id == agent.String()) {
-    return true;
-  }
+std::vector<std::string> EntryIndex::AuthorizedParents(
+    const spiffe::SpiffeId& agent, const std::vector<Selector>& node_selectors) const {
   absl::ReaderMutexLock lock(&mu_);
-  std::vector<std::string> aliases = AliasesOf(agent, node_selectors);
-  return std::find(aliases.begin(), aliases.end(), entry.parent_id) != aliases.end();
+  std::vector<std::string> parents = AliasesOf(agent, node_selectors);
+  parents.push_back(agent.String());
+  return parents;
 }
 
 int64_t EntryIndex::WaitForRevision(int64_t after, absl::Time deadline) const {

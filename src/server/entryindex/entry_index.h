@@ -59,9 +59,11 @@ class EntryIndex {
   std::vector<EntryPtr> AuthorizedFor(const spiffe::SpiffeId& agent,
                                       const std::vector<Selector>& node_selectors) const
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Whether `entry` is among AuthorizedFor(agent, node_selectors).
-  bool IsAuthorized(const RegistrationEntry& entry, const spiffe::SpiffeId& agent,
-                    const std::vector<Selector>& node_selectors) const ABSL_LOCKS_EXCLUDED(mu_);
+  // The parent IDs whose entries AuthorizedFor returns: the agent's own and those of the node
+  // entries it matches. An entry is authorized for the agent when its parent_id is among them.
+  std::vector<std::string> AuthorizedParents(const spiffe::SpiffeId& agent,
+                                             const std::vector<Selector>& node_selectors) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Blocks until revision() > `after` or `deadline` (wall time) passes; returns revision().
   int64_t WaitForRevision(int64_t after, absl::Time deadline) const ABSL_LOCKS_EXCLUDED(mu_);
