@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "src/common/base64.h"
 #include "src/common/status_macros.h"
+#include "src/common/strict_json.h"
 #include "src/crypto/fast_ec.h"
 #include "src/crypto/ossl.h"
 #include "src/crypto/signature.h"
@@ -161,6 +162,72 @@ absl::StatusOr<crypto::PublicKey> PublicKeyFromJwk(const nlohmann::json& jwk) {
     return RsaFromJwk(jwk);
   }
   return absl::UnimplementedError(absl::StrCat("jwk: unsupported kty \"", type, "\""));
+}
+
+absl::StatusOr<JwkSet> JwkSet::Parse(absl::string_view json) {
+  constexpr size_t kMaxKeys = 256;
+  constexpr size_t kMaxKeyIdLength = 256;
+  absl::StatusOr<nlohmann::json> doc =
+      ParseStrictJson(json, {.max_bytes = 1 << 20, .max_depth = 8});
+  if (!doc.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("jwks: ", doc.status().message()));
+  }
+  auto keys = doc->is_object() ? doc->find("keys") : doc->end();
+  if (!doc->is_object() || keys == doc->end() || !keys->is_array()) {
+    return absl::InvalidArgumentError("jwks: not an object with a \"keys\" array");
+  }
+  if (keys->size() > kMaxKeys) {
+    return absl::InvalidArgumentError(absl::StrCat("jwks: more than ", kMaxKeys, " keys"));
+  }
+  JwkSet set;
+  for (size_t i = 0; i < keys->size(); ++i) {
+    const nlohmann::json& jwk = (*keys)[i];
+    auto bad = [i](absl::string_view message) {
+      return absl::InvalidArgumentError(absl::StrCat("jwks: keys[", i, "]: ", message));
+    };
+    if (!jwk.is_object()) {
+      return bad("not an object");
+    }
+    auto use = jwk.find("use");
+    if (use != jwk.end() && (!use->is_string() || *use != "sig")) {
+      continue;  // an encryption key
+    }
+    absl::StatusOr<crypto::PublicKey> key = PublicKeyFromJwk(jwk);
+    if (absl::IsUnimplemented(key.status())) {
+      continue;
+    }
+    if (!key.ok()) {
+      return bad(key.status().message());
+    }
+    auto kid = jwk.find("kid");
+    if (kid == jwk.end() || !kid->is_string() || kid->get_ref<const std::string&>().empty() ||
+        kid->get_ref<const std::string&>().size() > kMaxKeyIdLength) {
+      return bad("\"kid\" missing, empty or longer than 256 bytes");
+    }
+    JwkSetKey entry{.key_id = kid->get<std::string>(), .key = *std::move(key)};
+    if (set.Find(entry.key_id) != nullptr) {
+      return bad(absl::StrCat("kid \"", entry.key_id, "\" is used twice"));
+    }
+    auto alg = jwk.find("alg");
+    if (alg != jwk.end()) {
+      if (!alg->is_string()) {
+        return bad("\"alg\" is not a string");
+      }
+      entry.algorithm = alg->get<std::string>();
+    }
+    set.keys_.push_back(std::move(entry));
+  }
+  if (set.keys_.empty()) {
+    return absl::InvalidArgumentError("jwks: no EC or RSA signature key");
+  }
+  return set;
+}
+
+const JwkSetKey* JwkSet::Find(absl::string_view key_id) const {
+  for (const JwkSetKey& key : keys_) {
+    if (key.key_id == key_id) return &key;
+  }
+  return nullptr;
 }
 
 absl::StatusOr<nlohmann::json> PublicKeyToJwk(const crypto::PublicKey& key) {

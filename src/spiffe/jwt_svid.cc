@@ -159,6 +159,7 @@ struct Claims {
   nlohmann::json exp = nlohmann::json(nlohmann::json::value_t::discarded);
   nlohmann::json nbf = nlohmann::json(nlohmann::json::value_t::discarded);
   nlohmann::json iat = nlohmann::json(nlohmann::json::value_t::discarded);
+  nlohmann::json iss = nlohmann::json(nlohmann::json::value_t::discarded);
   std::string text;
 };
 
@@ -174,6 +175,7 @@ absl::StatusOr<Claims> DecodeClaims(absl::string_view part) {
                                                                  : name == "exp" ? &claims.exp
                                                                  : name == "nbf" ? &claims.nbf
                                                                  : name == "iat" ? &claims.iat
+                                                                 : name == "iss" ? &claims.iss
                                                                                  : nullptr;
                                           if (slot != nullptr) {
                                             *slot = std::move(value);
@@ -241,8 +243,13 @@ absl::Status VerifySignature(const Parts& parts, JwtAlgorithm alg, const crypto:
 }
 
 // Checks exp (required), nbf and iat against options.now with leeway; fills the two times.
-absl::Status CheckTimes(const Claims& claims, const JwtValidationOptions& options,
-                        absl::Time* expiry, std::optional<absl::Time>* issued_at) {
+struct TimeOptions {
+  absl::Time now;
+  absl::Duration leeway;
+};
+
+absl::Status CheckTimes(const Claims& claims, const TimeOptions& options, absl::Time* expiry,
+                        std::optional<absl::Time>* issued_at) {
   if (!Present(claims.exp)) {
     return Malformed("claim \"exp\" missing");
   }
@@ -264,6 +271,36 @@ absl::Status CheckTimes(const Claims& claims, const JwtValidationOptions& option
     *issued_at = iat;
   }
   return absl::OkStatus();
+}
+
+// Everything after the key is found: the key fits the algorithm, the signature, the issuer (when
+// `issuer` is not empty), the times and the audience. The issuer is compared only once the
+// signature holds, so that its message quotes signed data.
+absl::StatusOr<VerifiedJwt> VerifyWithKey(const Parts& parts, JwtAlgorithm algorithm,
+                                          std::string key_id, const crypto::PublicKey& key,
+                                          Claims& claims, absl::string_view issuer,
+                                          absl::string_view audience, const TimeOptions& times) {
+  if (!KeyMatchesAlgorithm(key.info(), algorithm)) {
+    return Invalid(absl::StrCat("alg ", JwtAlgorithmName(algorithm),
+                                " does not match the type of key \"", key_id, "\""));
+  }
+  SIGNET_RETURN_IF_ERROR(VerifySignature(parts, algorithm, key));
+  if (!issuer.empty() && !claims.iss.is_string()) {
+    return Malformed("claim \"iss\" missing or not a string");
+  }
+  if (!issuer.empty() && claims.iss.get_ref<const std::string&>() != issuer) {
+    return Invalid(absl::StrCat("issuer \"",
+                                claims.iss.get_ref<const std::string&>().substr(0, 256),
+                                "\" is not the configured \"", issuer, "\""));
+  }
+  VerifiedJwt out{.algorithm = algorithm, .key_id = std::move(key_id)};
+  SIGNET_RETURN_IF_ERROR(CheckTimes(claims, times, &out.expiry, &out.issued_at));
+  SIGNET_ASSIGN_OR_RETURN(out.audience, Audience(claims.aud));
+  if (std::find(out.audience.begin(), out.audience.end(), audience) == out.audience.end()) {
+    return Invalid(absl::StrCat("audience does not include \"", audience.substr(0, 128), "\""));
+  }
+  out.claims_json = std::move(claims.text);
+  return out;
 }
 
 }  // namespace
@@ -451,25 +488,40 @@ absl::StatusOr<JwtSvid> ValidateJwtSvid(absl::string_view token, const BundleSou
                                 "\" is not a JWT authority of trust domain ",
                                 id->trust_domain().name()));
   }
-  if (!KeyMatchesAlgorithm(authority->key.info(), algorithm)) {
-    return Invalid(absl::StrCat("alg ", JwtAlgorithmName(algorithm),
-                                " does not match the type of key \"", key_id, "\""));
-  }
-  SIGNET_RETURN_IF_ERROR(VerifySignature(parts, algorithm, authority->key));
-  absl::Time expiry;
-  std::optional<absl::Time> issued_at;
-  SIGNET_RETURN_IF_ERROR(CheckTimes(claims, options, &expiry, &issued_at));
-  SIGNET_ASSIGN_OR_RETURN(std::vector<std::string> audience, Audience(claims.aud));
-  if (std::find(audience.begin(), audience.end(), options.audience) == audience.end()) {
-    return Invalid("audience does not match");
-  }
+  SIGNET_ASSIGN_OR_RETURN(VerifiedJwt jwt,
+                          VerifyWithKey(parts, algorithm, std::move(key_id), authority->key, claims,
+                                        "", options.audience, {options.now, options.leeway}));
   return JwtSvid{.id = *std::move(id),
-                 .audience = std::move(audience),
-                 .expiry = expiry,
-                 .issued_at = issued_at,
-                 .algorithm = algorithm,
-                 .key_id = std::move(key_id),
-                 .claims_json = std::move(claims.text)};
+                 .audience = std::move(jwt.audience),
+                 .expiry = jwt.expiry,
+                 .issued_at = jwt.issued_at,
+                 .algorithm = jwt.algorithm,
+                 .key_id = std::move(jwt.key_id),
+                 .claims_json = std::move(jwt.claims_json)};
+}
+
+absl::StatusOr<VerifiedJwt> VerifyJwt(absl::string_view token, const JwkSet& keys,
+                                      const JwtVerifyOptions& options) {
+  if (options.audience.empty() || options.issuer.empty()) {
+    return absl::InvalidArgumentError("jwt: expected issuer and audience are required");
+  }
+  SIGNET_ASSIGN_OR_RETURN(Parts parts, SplitToken(token));
+  SIGNET_ASSIGN_OR_RETURN(Header header, DecodeHeader(parts.header));
+  std::string key_id;
+  SIGNET_ASSIGN_OR_RETURN(JwtAlgorithm algorithm, CheckHeader(header, &key_id));
+  SIGNET_ASSIGN_OR_RETURN(Claims claims, DecodeClaims(parts.payload));
+  const JwkSetKey* key = keys.Find(key_id);
+  if (key == nullptr) {
+    return Invalid(
+        absl::StrCat("key id \"", key_id.substr(0, 64), "\" is not in the issuer's key set"));
+  }
+  if (!key->algorithm.empty() && key->algorithm != JwtAlgorithmName(algorithm)) {
+    return Invalid(absl::StrCat("alg ", JwtAlgorithmName(algorithm), " is not the \"",
+                                key->algorithm.substr(0, 16), "\" that key \"", key_id,
+                                "\" is published for"));
+  }
+  return VerifyWithKey(parts, algorithm, key_id, key->key, claims, options.issuer, options.audience,
+                       {options.now, options.leeway});
 }
 
 nlohmann::json JwtSvid::Claims() const {

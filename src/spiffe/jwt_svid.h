@@ -20,6 +20,7 @@
 #include "src/crypto/key.h"
 #include "src/crypto/signature.h"
 #include "src/spiffe/bundle.h"
+#include "src/spiffe/jwk.h"
 #include "src/spiffe/spiffe_id.h"
 
 namespace signet::spiffe {
@@ -89,6 +90,32 @@ struct JwtSvid {
 // are well-formed but not valid (untrusted, bad signature, expired, wrong audience).
 absl::StatusOr<JwtSvid> ValidateJwtSvid(absl::string_view token, const BundleSource& bundles,
                                         const JwtValidationOptions& options);
+
+// Any signed JWT from an OIDC issuer (Kubernetes service account tokens, CI tokens), verified
+// against the issuer's JWK Set: what the jwt node attestor checks. The same header rules and
+// algorithm allow-list as JWT-SVIDs; `sub` may be anything.
+struct JwtVerifyOptions {
+  std::string issuer;    // Required: `iss` must equal it.
+  std::string audience;  // Required: `aud` must contain it.
+  absl::Time now;
+  absl::Duration leeway = absl::Seconds(10);  // Applied to exp, nbf and iat.
+};
+
+struct VerifiedJwt {
+  std::vector<std::string> audience;
+  absl::Time expiry;
+  std::optional<absl::Time> issued_at;
+  JwtAlgorithm algorithm;
+  std::string key_id;
+  std::string claims_json;  // the verified claims object as decoded (strict JSON)
+};
+
+// InvalidArgument for a malformed token (including alg "none" and other algorithms outside the
+// allow-list), Unauthenticated for one that is well-formed but not valid: a kid not in `keys`, an
+// "alg" the key does not allow, a bad signature, another issuer, expired or not yet valid, or
+// an audience without `options.audience`. Messages name the offending value.
+absl::StatusOr<VerifiedJwt> VerifyJwt(absl::string_view token, const JwkSet& keys,
+                                      const JwtVerifyOptions& options);
 
 // Decodes header and claims without verifying anything but the syntax. For display only.
 struct UnverifiedJwt {

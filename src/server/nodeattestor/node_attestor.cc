@@ -82,6 +82,8 @@ absl::StatusOr<std::vector<std::unique_ptr<NodeAttestor>>> CreateNodeAttestors(
       attestor = CreateJoinTokenAttestor(plugin.config, deps);
     } else if (plugin.name == "x509pop") {
       attestor = CreateX509PopAttestor(plugin.config, deps);
+    } else if (plugin.name == "jwt") {
+      attestor = CreateJwtAttestor(plugin.config, deps);
     } else {
       // The config parser knows every name; these are the ones not built yet.
       attestor = absl::UnimplementedError(absl::StrCat(

@@ -72,6 +72,17 @@ absl::StatusOr<std::unique_ptr<NodeAttestor>> CreateJoinTokenAttestor(const RawC
 // back with the same certificate.
 absl::StatusOr<std::unique_ptr<NodeAttestor>> CreateX509PopAttestor(const RawConfig& config,
                                                                     const NodeAttestorDeps& deps);
+// jwt: the agent presents a JWT from an OIDC issuer. It must verify against the issuer's JWK Set
+// (`jwks_path`, or `jwks_url` over https with `jwks_url_ca_path` and `jwks_refresh_interval`),
+// carry `iss` == `issuer`, include `audience`, be within its validity times, and meet every
+// entry of `conditions` (claim -> glob pattern, or list of patterns of which one must match).
+// The agent ID is spiffe://<td>/signet/agent/ followed by `agent_path_template` with each {claim}
+// filled in ('/' reaches into nested objects: {kubernetes.io/namespace}). Every claim named in
+// the template, the conditions and `selector_claims` becomes a node selector
+// jwt:claim:<name>:<value>. Re-attestable: an evicted agent comes back with a fresh token.
+absl::StatusOr<std::unique_ptr<NodeAttestor>> CreateJwtAttestor(const RawConfig& config,
+                                                                const NodeAttestorDeps& deps);
+
 // What the agent signs to answer an x509pop challenge.
 std::string X509PopSigningInput(absl::string_view nonce);
 

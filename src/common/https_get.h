@@ -1,0 +1,44 @@
+// A minimal HTTPS client for the few documents Signet fetches over the web: an OIDC issuer's
+// JWK Set (jwt node attestor) and the agent's bootstrap trust bundle. Built on cpp-httplib; the
+// library's headers stay inside https_get.cc.
+//
+// Deny by default: https only, the server certificate must verify (against `ca_path` or the
+// system store) and match the host, redirects are not followed, bodies are capped.
+#ifndef SIGNET_COMMON_HTTPS_GET_H_
+#define SIGNET_COMMON_HTTPS_GET_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace signet {
+
+// The parts of an https URL.
+struct HttpsUrl {
+  std::string host;  // without brackets for IPv6
+  uint16_t port = 443;
+  std::string path;  // starts with '/', includes any query
+};
+
+// Parses "https://host[:port][/path]". InvalidArgument for another scheme, user info, a
+// fragment, an empty or malformed host or port, spaces or control characters.
+absl::StatusOr<HttpsUrl> ParseHttpsUrl(absl::string_view url);
+
+struct HttpsGetOptions {
+  std::string ca_path;  // PEM file of CA certificates to trust; empty: the system store
+  absl::Duration timeout = absl::Seconds(10);  // each of connect, read and write
+  size_t max_bytes = 1 << 20;
+};
+
+// GETs `url` and returns the body of a 200 answer. InvalidArgument for a bad URL; Unavailable
+// for connection, TLS and verification failures, other statuses and oversized bodies, with a
+// message that names the URL and the cause.
+absl::StatusOr<std::string> HttpsGet(absl::string_view url, const HttpsGetOptions& options);
+
+}  // namespace signet
+
+#endif  // SIGNET_COMMON_HTTPS_GET_H_
