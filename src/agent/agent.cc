@@ -10,10 +10,12 @@
 #include <random>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "src/common/file_util.h"
+#include "src/common/https_get.h"
 #include "src/common/logging.h"
 #include "src/common/status_macros.h"
 #include "src/crypto/csr.h"
@@ -77,12 +79,17 @@ absl::Status SignetAgent::Init(absl::Duration attest_timeout) {
     absl::MutexLock lock(&mu_);
     WriteStatus();  // nothing held yet: a status.json of an earlier run must not linger
   }
-  SIGNET_RETURN_IF_ERROR(LoadBootstrapRoots());
+  // The bootstrap trust is needed only to attest: an agent that resumes has its own bundle.
   if (!Resume()) {
+    if (config_.insecure_bootstrap) {
+      LogWarn("agent: insecure_bootstrap: the server is not verified until the agent has a bundle",
+              {});
+    }
     const absl::Time deadline = absl::Now() + attest_timeout;
     absl::Duration backoff = kMinBackoff;
     while (true) {
-      absl::Status attested = Attest();
+      absl::Status attested = LoadBootstrapRoots();
+      if (attested.ok()) attested = Attest();
       if (attested.ok()) break;
       // Only an unreachable server is worth waiting for; a refusal is final.
       if (!absl::IsUnavailable(attested) || absl::Now() + backoff > deadline) {
@@ -99,21 +106,25 @@ absl::Status SignetAgent::Init(absl::Duration attest_timeout) {
 }
 
 absl::Status SignetAgent::LoadBootstrapRoots() {
-  if (config_.insecure_bootstrap) {
-    LogWarn("agent: insecure_bootstrap: the server is not verified until the agent has a bundle",
-            {});
-    return absl::OkStatus();
-  }
-  SIGNET_ASSIGN_OR_RETURN(std::string text, ReadFile(config_.trust_bundle_path, 4 << 20));
+  if (config_.insecure_bootstrap) return absl::OkStatus();
+  if (!bootstrap_roots_.empty()) return absl::OkStatus();
+  const bool from_url = !config_.trust_bundle_url.empty();
+  const char* key = from_url ? "trust_bundle_url" : "trust_bundle_path";
+  // An unreachable web server is Unavailable, retried like an unreachable Signet server.
+  SIGNET_ASSIGN_OR_RETURN(
+      std::string text,
+      from_url ? HttpsGet(config_.trust_bundle_url,
+                          {.ca_path = config_.trust_bundle_url_ca_path, .max_bytes = 4 << 20})
+               : ReadFile(config_.trust_bundle_path, 4 << 20));
   absl::StatusOr<spiffe::Bundle> bundle = spiffe::ParseBundleAuto(text);
   if (!bundle.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("trust_bundle_path: ", bundle.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(key, ": ", bundle.status().message()));
   }
-  SIGNET_ASSIGN_OR_RETURN(bootstrap_roots_, spiffe::X509AuthoritiesToPem(*bundle));
-  if (bootstrap_roots_.empty()) {
-    return absl::InvalidArgumentError("trust_bundle_path: the bundle has no X.509 authorities");
+  SIGNET_ASSIGN_OR_RETURN(std::string roots, spiffe::X509AuthoritiesToPem(*bundle));
+  if (roots.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(key, ": the bundle has no X.509 authorities"));
   }
+  bootstrap_roots_ = std::move(roots);
   return absl::OkStatus();
 }
 
@@ -213,6 +224,15 @@ absl::Status SignetAgent::Attest() {
     SIGNET_ASSIGN_OR_RETURN(node_key, crypto::PrivateKey::FromPem(key_pem));
     req.mutable_data()->set_type("x509pop");
     req.mutable_data()->set_payload(chain);
+  } else if (!config_.jwt_token_path.empty()) {
+    // Read at each attestation: whoever writes the file (the kubelet, a CI runner) rotates it.
+    absl::StatusOr<std::string> token = ReadFile(config_.jwt_token_path, 16 * 1024);
+    if (!token.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("node_attestor.jwt.token_path: ", token.status().message()));
+    }
+    req.mutable_data()->set_type("jwt");
+    req.mutable_data()->set_payload(std::string(absl::StripAsciiWhitespace(*token)));
   } else {
     req.mutable_data()->set_type("join_token");
     req.mutable_data()->set_payload(config_.join_token);
@@ -299,8 +319,8 @@ void SignetAgent::SyncLoop() {
     if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
       LogError("agent: the server refuses this agent (banned or evicted)",
                {{"error", Status(status)}});
-      // An evicted agent with evidence that works again (x509pop) attests again.
-      if (!config_.x509pop_certificate_path.empty() &&
+      // An evicted agent with evidence that works again (x509pop, jwt) attests again.
+      if ((!config_.x509pop_certificate_path.empty() || !config_.jwt_token_path.empty()) &&
           absl::StrContains(status.error_message(), "not an attested agent")) {
         absl::Status attested = Attest();
         LogInfo("agent: attesting again after eviction", {{"result", attested}});

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/file_util.h"
+#include "src/common/https_get.h"
 #include "src/common/log_config.h"
 #include "src/common/status_macros.h"
 
@@ -39,12 +40,24 @@ void ReadAgentConfig(ConfigMap& root, AgentConfig* config) {
     root.AddProblem("data_dir", "must not be empty");
   }
   root.GetString("trust_bundle_path", &config->trust_bundle_path);
+  if (root.GetString("trust_bundle_url", &config->trust_bundle_url) &&
+      !config->trust_bundle_url.empty()) {
+    absl::StatusOr<HttpsUrl> url = ParseHttpsUrl(config->trust_bundle_url);
+    if (!url.ok()) root.AddProblem("trust_bundle_url", std::string(url.status().message()));
+  }
+  if (root.GetString("trust_bundle_url_ca_path", &config->trust_bundle_url_ca_path) &&
+      root.Has("trust_bundle_url_ca_path") && config->trust_bundle_url.empty()) {
+    root.AddProblem("trust_bundle_url_ca_path", "only applies with trust_bundle_url");
+  }
   root.GetBool("insecure_bootstrap", &config->insecure_bootstrap);
-  if (config->trust_bundle_path.empty() == !config->insecure_bootstrap) {
+  const int trusts = !config->trust_bundle_path.empty() + !config->trust_bundle_url.empty() +
+                     config->insecure_bootstrap;
+  if (trusts != 1) {
     root.AddProblem("trust_bundle_path",
-                    config->insecure_bootstrap
-                        ? "set either trust_bundle_path or insecure_bootstrap, not both"
-                        : "required (or insecure_bootstrap: true, for development only)");
+                    trusts > 1 ? "set one of trust_bundle_path, trust_bundle_url and "
+                                 "insecure_bootstrap, not several"
+                               : "required (or trust_bundle_url, or insecure_bootstrap: true "
+                                 "for development only)");
   }
   int attestors = 0;
   root.GetMap("node_attestor", [&](ConfigMap& attestor) {
@@ -64,12 +77,19 @@ void ReadAgentConfig(ConfigMap& root, AgentConfig* config) {
         }
       }
     });
+    attestor.GetMap("jwt", [&](ConfigMap& jwt) {
+      ++attestors;
+      if (jwt.GetString("token_path", &config->jwt_token_path, Need::kRequired) &&
+          jwt.Has("token_path") && config->jwt_token_path.empty()) {
+        jwt.AddProblem("token_path", "must not be empty");
+      }
+    });
   });
   if (attestors != 1) {
     root.AddProblem("node_attestor",
-                    attestors == 0 ? "required: join_token {token} or x509pop {certificate_path, "
-                                     "private_key_path}"
-                                   : "exactly one of join_token and x509pop");
+                    attestors == 0 ? "required: join_token {token}, x509pop {certificate_path, "
+                                     "private_key_path} or jwt {token_path}"
+                                   : "exactly one of join_token, x509pop and jwt");
   }
   ReadLogSection(root, &config->log_level, &config->log_format);
 }

@@ -4,9 +4,11 @@
 //   trust_domain: example.org
 //   server_address: signet-server.example.org:8081
 //   data_dir: /var/lib/signet/agent
-//   trust_bundle_path: /etc/signet/bundle.pem    # or insecure_bootstrap: true (dev only)
+//   trust_bundle_path: /etc/signet/bundle.pem    # or trust_bundle_url: https://..., or
+//                                                # insecure_bootstrap: true (dev only)
 //   node_attestor:
 //     join_token: {token: "..."}     # or x509pop: {certificate_path: ..., private_key_path: ...}
+//                                    # or jwt: {token_path: ...}
 //   log: {level: info, format: text}
 #ifndef SIGNET_AGENT_AGENT_CONFIG_H_
 #define SIGNET_AGENT_AGENT_CONFIG_H_
@@ -27,15 +29,21 @@ struct AgentConfig {
   spiffe::TrustDomain trust_domain;
   std::string server_address;  // host:port of the server's bind_address
   std::string data_dir;
-  // How the agent trusts the server before it has a bundle of its own: a PEM or SPIFFE JSON
-  // bundle file, or (insecure_bootstrap) not at all for the first connection.
+  // How the agent trusts the server before it has a bundle of its own (exactly one): a PEM or
+  // SPIFFE JSON bundle file, the same fetched over https (the web server verified against
+  // trust_bundle_url_ca_path or the system store), or (insecure_bootstrap) not at all for the
+  // first connection.
   std::string trust_bundle_path;
+  std::string trust_bundle_url;
+  std::string trust_bundle_url_ca_path;
   bool insecure_bootstrap = false;
-  // Exactly one node attestor: join_token (a one-time token) or x509pop (a node certificate
-  // chain, PEM, and its private key).
+  // Exactly one node attestor: join_token (a one-time token), x509pop (a node certificate chain,
+  // PEM, and its private key) or jwt (a file holding a JWT from an OIDC issuer, read at each
+  // attestation since such tokens are rotated by whoever writes them).
   std::string join_token;  // node_attestor.join_token.token
   std::string x509pop_certificate_path;
   std::string x509pop_private_key_path;
+  std::string jwt_token_path;
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kText;
 };

@@ -49,7 +49,15 @@ TEST(AgentConfigTest, ReportsEachProblemWithItsLine) {
        "host:port"},
       {"server_address: 127.0.0.1:8081", "server_address: h:0", 2, "server_address", "host:port"},
       {"trust_bundle_path: /etc/signet/bundle.pem",
-       "trust_bundle_path: /b\ninsecure_bootstrap: true", 0, "trust_bundle_path", "not both"},
+       "trust_bundle_path: /b\ninsecure_bootstrap: true", 0, "trust_bundle_path", "not several"},
+      {"trust_bundle_path: /etc/signet/bundle.pem",
+       "trust_bundle_path: /b\ntrust_bundle_url: https://h/b", 0, "trust_bundle_path",
+       "not several"},
+      {"trust_bundle_path: /etc/signet/bundle.pem", "trust_bundle_url: http://h/bundle", 4,
+       "trust_bundle_url", "does not start with https://"},
+      {"trust_bundle_path: /etc/signet/bundle.pem",
+       "trust_bundle_path: /b\ntrust_bundle_url_ca_path: /ca.pem", 5, "trust_bundle_url_ca_path",
+       "only applies with trust_bundle_url"},
       {"trust_bundle_path: /etc/signet/bundle.pem", "", 0, "trust_bundle_path",
        "insecure_bootstrap"},
       {"    token: abc", "    token: \"\"", 7, "node_attestor.join_token.token",
@@ -92,6 +100,26 @@ TEST(AgentConfigTest, X509PopInsteadOfAJoinToken) {
   problems = ValidateAgentConfig(text, {});
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_EQ(problems[0].path, "node_attestor.x509pop.private_key_path");
+}
+
+TEST(AgentConfigTest, JwtAttestationAndABundleFromAUrl) {
+  std::string text = kGood;
+  const std::string join = "  join_token:\n    token: abc";
+  text.replace(text.find(join), join.size(), "  jwt:\n    token_path: /run/token");
+  const std::string path = "trust_bundle_path: /etc/signet/bundle.pem";
+  text.replace(text.find(path), path.size(),
+               "trust_bundle_url: https://signet.example.org/bundle\n"
+               "trust_bundle_url_ca_path: /etc/ssl/ca.pem");
+  absl::StatusOr<AgentConfig> c = ParseAgentConfig(text);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->jwt_token_path, "/run/token");
+  EXPECT_EQ(c->trust_bundle_url, "https://signet.example.org/bundle");
+  EXPECT_EQ(c->trust_bundle_url_ca_path, "/etc/ssl/ca.pem");
+  EXPECT_TRUE(c->trust_bundle_path.empty());
+  text.replace(text.find("/run/token"), 10, "\"\"");
+  ConfigProblems problems = ValidateAgentConfig(text, {});
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].path, "node_attestor.jwt.token_path");
 }
 
 TEST(AgentConfigTest, RequiredKeys) {

@@ -10,6 +10,7 @@
 #include "src/common/file_util.h"
 #include "src/common/logging.h"
 #include "src/server/config/server_config.h"
+#include "src/server/nodeattestor/node_attestor.h"
 #include "src/server/server.h"
 
 namespace signet::cli {
@@ -25,8 +26,13 @@ int ServerValidate(const ServerFlags& f) {
   auto text = ReadFile(f.config_path, kMaxConfigBytes);
   if (!text.ok()) return Fail(text.status());
   ConfigOptions options{.source_name = f.config_path, .expand_env = f.expand_env};
-  return ReportConfigProblems(server::ValidateServerConfig(*text, options), f.config_path,
-                              f.output);
+  server::ServerConfig config(*spiffe::TrustDomain::Parse("unset.invalid"));
+  ConfigProblems problems = server::ValidateServerConfig(*text, options, &config);
+  if (problems.empty()) {
+    // Each plugin checks its own keys (and files) when it is created.
+    problems = server::ValidateNodeAttestorConfigs(config.node_attestors, config.trust_domain);
+  }
+  return ReportConfigProblems(problems, f.config_path, f.output);
 }
 
 int ServerRun(const ServerFlags& f) {

@@ -303,5 +303,72 @@ TEST(JwkTest, NotAnObjectIsInvalid) {
   }
 }
 
+// ---------------------------------------------------------------- JWK Sets
+
+nlohmann::json SetKey(const crypto::PublicKey& key, const std::string& kid) {
+  nlohmann::json jwk = *PublicKeyToJwk(key);
+  jwk["kid"] = kid;
+  return jwk;
+}
+
+TEST(JwkSetTest, KeepsSignatureKeysAndSkipsTheOthers) {
+  crypto::PublicKey ec = GeneratePublicKey(crypto::KeyType::kEcP256);
+  crypto::PublicKey rsa = GeneratePublicKey(crypto::KeyType::kRsa2048);
+  nlohmann::json rs = SetKey(rsa, "r1");
+  rs["alg"] = "RS256";
+  rs["use"] = "sig";
+  rs["x5c"] = {"ignored"};
+  nlohmann::json enc = SetKey(ec, "enc-1");
+  enc["use"] = "enc";
+  nlohmann::json okp = {{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", "AA"}, {"kid", "o1"}};
+  nlohmann::json doc = {{"keys", {SetKey(ec, "e1"), rs, enc, okp}}};
+  absl::StatusOr<JwkSet> set = JwkSet::Parse(doc.dump());
+  ASSERT_TRUE(set.ok()) << set.status();
+  ASSERT_EQ(set->keys().size(), 2u);
+  ASSERT_NE(set->Find("e1"), nullptr);
+  EXPECT_TRUE(set->Find("e1")->key.Equals(ec));
+  EXPECT_EQ(set->Find("e1")->algorithm, "");
+  ASSERT_NE(set->Find("r1"), nullptr);
+  EXPECT_EQ(set->Find("r1")->algorithm, "RS256");
+  EXPECT_EQ(set->Find("enc-1"), nullptr);
+  EXPECT_EQ(set->Find("o1"), nullptr);
+  EXPECT_EQ(set->Find("nope"), nullptr);
+}
+
+TEST(JwkSetTest, RefusesBrokenSets) {
+  crypto::PublicKey ec = GeneratePublicKey(crypto::KeyType::kEcP256);
+  nlohmann::json no_kid = *PublicKeyToJwk(ec);
+  nlohmann::json bad_point = SetKey(ec, "b");
+  bad_point["x"] = "AAAA";
+  nlohmann::json bad_alg = SetKey(ec, "a");
+  bad_alg["alg"] = 7;
+  struct Case {
+    std::string text;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"{", "jwks: json:"},
+      {"[]", "not an object with a \"keys\" array"},
+      {R"({"keys":{}})", "not an object with a \"keys\" array"},
+      {R"({"keys":[]})", "no EC or RSA signature key"},
+      {R"({"keys":[1]})", "keys[0]: not an object"},
+      {nlohmann::json{{"keys", {no_kid}}}.dump(), "keys[0]: \"kid\" missing"},
+      {nlohmann::json{{"keys", {SetKey(ec, "k"), SetKey(ec, "k")}}}.dump(),
+       "keys[1]: kid \"k\" is used twice"},
+      {nlohmann::json{{"keys", {bad_point}}}.dump(), "keys[0]: jwk:"},
+      {nlohmann::json{{"keys", {bad_alg}}}.dump(), "keys[0]: \"alg\" is not a string"},
+      {R"({"keys":[],"keys":[]})", "duplicate"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<JwkSet> set = JwkSet::Parse(c.text);
+    EXPECT_TRUE(absl::IsInvalidArgument(set.status())) << c.text;
+    EXPECT_THAT(std::string(set.status().message()), HasSubstr(c.message)) << c.text;
+  }
+  nlohmann::json many = {{"keys", nlohmann::json::array()}};
+  for (int i = 0; i < 257; ++i) many["keys"].push_back(SetKey(ec, absl::StrCat("k", i)));
+  EXPECT_THAT(std::string(JwkSet::Parse(many.dump()).status().message()),
+              HasSubstr("more than 256 keys"));
+}
+
 }  // namespace
 }  // namespace signet::spiffe

@@ -336,7 +336,8 @@ absl::StatusOr<JwtAlgorithm> ParseJwtAlgorithm(absl::string_view name) {
     }
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("alg \"", name.substr(0, 32), "\" is not allowed for JWT-SVIDs"));
+      absl::StrCat("alg \"", name.substr(0, 32),
+                   "\" is not allowed (only ES256/384/512, RS256/384/512 and PS256/384/512 are)"));
 }
 
 crypto::SignatureScheme JwtSignatureScheme(JwtAlgorithm alg) {

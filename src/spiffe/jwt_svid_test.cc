@@ -36,6 +36,7 @@
 #include "src/spiffe/bundle.h"
 #include "src/spiffe/spiffe_id.h"
 #include "tests/testing/test_ca.h"
+#include "tests/testing/test_jwt.h"
 
 namespace signet::spiffe {
 namespace {
@@ -1267,6 +1268,52 @@ TEST(DecodeJwtUnverifiedTest, RejectsMalformedTokens) {
     ASSERT_FALSE(jwt.ok());
     EXPECT_EQ(jwt.status().code(), Code::kInvalidArgument) << jwt.status();
   }
+}
+
+// ---------------------------------------------------------------- VerifyJwt (any OIDC issuer)
+
+TEST(VerifyJwtTest, ChecksTheIssuerAndTheAlgorithmAKeyIsPublishedFor) {
+  crypto::PrivateKey rsa = testing::MustGenerate(crypto::KeyType::kRsa2048);
+  nlohmann::json jwk = *PublicKeyToJwk(rsa.public_key());
+  jwk["kid"] = "r1";
+  jwk["alg"] = "RS256";
+  absl::StatusOr<JwkSet> keys = JwkSet::Parse(nlohmann::json{{"keys", {jwk}}}.dump());
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  const absl::Time now = testing::TestNow();
+  const nlohmann::json claims = {{"iss", "https://issuer"},
+                                 {"sub", "not a spiffe id"},
+                                 {"aud", {"x", "signet"}},
+                                 {"exp", absl::ToUnixSeconds(now) + 60}};
+  const JwtVerifyOptions options = {.issuer = "https://issuer", .audience = "signet", .now = now};
+  auto mint = [&](const char* alg, const nlohmann::json& c) {
+    return testing::MintTestJwt({{"alg", alg}, {"kid", "r1"}}, c, &rsa);
+  };
+  absl::StatusOr<VerifiedJwt> ok = VerifyJwt(mint("RS256", claims), *keys, options);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->algorithm, JwtAlgorithm::kRS256);
+  EXPECT_EQ(ok->key_id, "r1");
+  EXPECT_THAT(ok->audience, ::testing::ElementsAre("x", "signet"));
+  EXPECT_EQ(ok->expiry, absl::FromUnixSeconds(absl::ToUnixSeconds(now) + 60));
+  EXPECT_EQ(nlohmann::json::parse(ok->claims_json), claims);
+
+  // The same key under PS256 is refused: the issuer published it for RS256 only.
+  absl::StatusOr<VerifiedJwt> pss = VerifyJwt(mint("PS256", claims), *keys, options);
+  EXPECT_TRUE(absl::IsUnauthenticated(pss.status())) << pss.status();
+  EXPECT_THAT(std::string(pss.status().message()),
+              HasSubstr("alg PS256 is not the \"RS256\" that key \"r1\" is published for"));
+
+  nlohmann::json no_iss = claims;
+  no_iss.erase("iss");
+  EXPECT_TRUE(absl::IsInvalidArgument(VerifyJwt(mint("RS256", no_iss), *keys, options).status()));
+  nlohmann::json other_iss = claims;
+  other_iss["iss"] = "https://issuer/";
+  EXPECT_TRUE(
+      absl::IsUnauthenticated(VerifyJwt(mint("RS256", other_iss), *keys, options).status()));
+  // Both expectations are required.
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      VerifyJwt(mint("RS256", claims), *keys, {.audience = "signet", .now = now}).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      VerifyJwt(mint("RS256", claims), *keys, {.issuer = "https://issuer", .now = now}).status()));
 }
 
 }  // namespace

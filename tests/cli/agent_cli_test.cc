@@ -17,6 +17,7 @@
 #include "src/crypto/cert_builder.h"
 #include "src/crypto/certificate.h"
 #include "src/spiffe/bundle.h"
+#include "tests/cli/agent_cli_fixture.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/test_ca.h"
 
@@ -29,99 +30,6 @@ using ::signet::testing::TempDir;
 using ::signet::testing::WaitFor;
 using ::signet::testing::WriteTestFile;
 using ::testing::HasSubstr;
-
-constexpr char kAgentId[] = "spiffe://example.org/signet/agent/node-1";
-
-class AgentCliTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    socket_ = dir_.File("admin.sock");
-    // A node CA for x509pop, and one node certificate with its key.
-    crypto::PrivateKey ca_key = *crypto::PrivateKey::Generate(crypto::KeyType::kEcP256);
-    const absl::Time now = absl::Now();
-    crypto::Certificate ca = *crypto::IssueCertificate({.subject = "CN=Node CA",
-                                                        .not_before = now - absl::Hours(1),
-                                                        .not_after = now + absl::Hours(24),
-                                                        .is_ca = true,
-                                                        .key_usage = crypto::kKeyUsageKeyCertSign},
-                                                       ca_key.public_key(), nullptr, ca_key);
-    crypto::PrivateKey node_key = *crypto::PrivateKey::Generate(crypto::KeyType::kEcP256);
-    crypto::Certificate node =
-        *crypto::IssueCertificate({.subject = "CN=node-9",
-                                   .not_before = now - absl::Hours(1),
-                                   .not_after = now + absl::Hours(24),
-                                   .key_usage = crypto::kKeyUsageDigitalSignature,
-                                   .client_auth = true},
-                                  node_key.public_key(), &ca, ca_key);
-    node_fingerprint_ = node.Sha256Fingerprint();
-    WriteTestFile(dir_.File("node-ca.pem"), *ca.ToPem());
-    WriteTestFile(dir_.File("node.pem"), *node.ToPem());
-    WriteTestFile(dir_.File("node.key"), *node_key.ToPkcs8Pem());
-    WriteTestFile(dir_.File("server.yaml"),
-                  absl::StrCat("trust_domain: example.org\ndata_dir: ", dir_.File("server"),
-                               "\nadmin_socket: ", socket_, "\nbind_address: 127.0.0.1:0\n",
-                               "node_attestors:\n  join_token: {}\n  x509pop:\n",
-                               "    ca_bundle_path: ", dir_.File("node-ca.pem"), "\n"));
-    server_ = std::make_unique<Subprocess>(
-        std::vector<std::string>{SIGNET_BINARY, "server", "run", "-c", dir_.File("server.yaml")},
-        dir_.File("server.log"));
-    ASSERT_TRUE(WaitFor([&] { return Admin("healthcheck") == 0; })) << server_->Log();
-    const std::string log = server_->Log();
-    const size_t at = log.find("tcp_port=");
-    ASSERT_NE(at, std::string::npos) << log;
-    port_ = log.substr(at + 9, log.find_first_of(" \n", at) - at - 9);
-    std::string bundle;
-    ASSERT_EQ(Admin("bundle show --format pem", &bundle), 0) << bundle;
-    WriteTestFile(dir_.File("bundle.pem"), bundle);
-  }
-
-  int Admin(const std::string& args, std::string* out = nullptr) {
-    return RunCommand(absl::StrCat(SIGNET_BINARY, " ", args, " --socket ", socket_, " 2>&1"), out);
-  }
-  nlohmann::json AdminJson(const std::string& args) {
-    std::string out;
-    EXPECT_EQ(Admin(args + " --output json", &out), 0) << args << ": " << out;
-    return nlohmann::json::parse(out, nullptr, false);
-  }
-  std::string Token(const std::string& extra = "") {
-    return AdminJson(absl::StrCat("token generate --spiffe-id ", kAgentId, " ", extra))["token"];
-  }
-
-  // Writes agent-<name>.yaml for `token` with its own data dir.
-  std::string AgentConfig(const std::string& name, const std::string& token) {
-    const std::string path = dir_.File("agent-" + name + ".yaml");
-    WriteTestFile(path, absl::StrCat("trust_domain: example.org\nserver_address: 127.0.0.1:", port_,
-                                     "\ndata_dir: ", dir_.File("agent-" + name),
-                                     "\ntrust_bundle_path: ", dir_.File("bundle.pem"),
-                                     "\nnode_attestor:\n  join_token:\n    token: ", token, "\n"));
-    return path;
-  }
-  std::unique_ptr<Subprocess> StartAgent(const std::string& name, const std::string& config,
-                                         const std::string& attest_timeout = "30s") {
-    return std::make_unique<Subprocess>(
-        std::vector<std::string>{SIGNET_BINARY, "agent", "run", "-c", config, "--attest-timeout",
-                                 attest_timeout},
-        dir_.File("agent-" + name + ".log"));
-  }
-  nlohmann::json Status(const std::string& name) {
-    absl::StatusOr<std::string> text = ReadFile(dir_.File("agent-" + name + "/status.json"));
-    return text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
-  }
-  bool Attested(const std::string& name) {
-    nlohmann::json s = Status(name);
-    return s.is_object() && s["attested"] == true && s["server_reachable"] == true;
-  }
-  int EntryCount(const std::string& name) {
-    nlohmann::json s = Status(name);
-    return s.is_object() && s["entries"].is_number() ? s["entries"].get<int>() : -1;
-  }
-
-  TempDir dir_;
-  std::string socket_;
-  std::string port_;
-  std::string node_fingerprint_;
-  std::unique_ptr<Subprocess> server_;
-};
 
 TEST_F(AgentCliTest, JoinTokenAgentAttestsAndSeesNewEntriesWithinASecond) {
   auto agent = StartAgent("a", AgentConfig("a", Token()));
@@ -249,6 +157,28 @@ TEST_F(AgentCliTest, X509PopAgentAttestsAndComesBackByItselfAfterEviction) {
   EXPECT_TRUE(WaitFor([&] {
     return agent->Log().find("attesting again after eviction") != std::string::npos;
   })) << agent->Log();
+}
+
+TEST_F(AgentCliTest, X509PopWithAKeyThatIsNotTheCertificatesIsRefused) {
+  // The right certificate, but the agent holds some other key: it cannot answer the challenge.
+  WriteTestFile(dir_.File("other.key"),
+                *::signet::testing::MustGenerate(crypto::KeyType::kEcP256).ToPkcs8Pem());
+  const std::string config = AgentConfig("x", "unused");
+  Edit(config, "  join_token:\n    token: unused\n",
+       absl::StrCat("  x509pop:\n    certificate_path: ", dir_.File("node.pem"),
+                    "\n    private_key_path: ", dir_.File("other.key"), "\n"));
+  auto agent = StartAgent("x", config, "5s");
+  EXPECT_EQ(agent->Wait(absl::Seconds(30)), 1) << agent->Log();
+  EXPECT_THAT(agent->Log(), HasSubstr("PERMISSION_DENIED"));
+  EXPECT_THAT(server_->Log(),
+              HasSubstr("x509pop: the challenge was not signed by the certificate's key"));
+  EXPECT_FALSE(Attested("x"));
+  std::string out;
+  EXPECT_NE(Admin(absl::StrCat("agent show --spiffe-id spiffe://example.org/signet/agent/x509pop/",
+                               node_fingerprint_),
+                  &out),
+            0)
+      << out;
 }
 
 TEST_F(AgentCliTest, InsecureBootstrapAttestsWithAWarningThenTrustsTheServedBundle) {

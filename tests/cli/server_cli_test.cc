@@ -82,6 +82,26 @@ TEST_F(ServerCliTest, ValidateReportsEveryProblemWithLineNumbers) {
   EXPECT_THAT(out, HasSubstr("configuration is valid"));
 }
 
+TEST_F(ServerCliTest, ValidateChecksEachNodeAttestorsOwnKeysWithoutTheNetwork) {
+  std::string bad = dir_.File("plugins.yaml");
+  WriteTestFile(bad, absl::StrCat("trust_domain: example.org\ndata_dir: ", dir_.File("d"),
+                                  "\nnode_attestors:\n  x509pop:\n    ca_bundle_path: ",
+                                  dir_.File("missing.pem"),
+                                  "\n  jwt:\n    issuer: https://ci.example.com\n"
+                                  "    audience: signet\n"
+                                  // Never fetched by validate: nothing listens on port 1.
+                                  "    jwks_url: https://127.0.0.1:1/jwks\n"
+                                  "    agent_path_template: ci/{repository\n"
+                                  "    colour: red\n"));
+  std::string out;
+  EXPECT_EQ(RunCommand(absl::StrCat(SIGNET_BINARY, " server validate -c ", bad, " 2>&1"), &out), 1);
+  EXPECT_THAT(out, HasSubstr(bad + ":5: node_attestors.x509pop.ca_bundle_path: cannot read"));
+  EXPECT_THAT(out, HasSubstr(bad + ":10: node_attestors.jwt.agent_path_template: an unclosed"));
+  EXPECT_THAT(out, HasSubstr(bad + ":11: node_attestors.jwt.colour: unknown key"));
+  EXPECT_THAT(out, HasSubstr("3 problems"));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("127.0.0.1:1/jwks:")));
+}
+
 TEST_F(ServerCliTest, RunServesAdminCommandsAndStopsGracefullyOnSigterm) {
   StartServer();
   nlohmann::json created = AdminJson(

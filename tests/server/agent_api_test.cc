@@ -168,7 +168,7 @@ TEST_F(AgentApiTest, AgentSvidIsNotAnAdminCredential) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
-TEST(NodeAttestorCatalogTest, UnknownConfigKeysAndUnbuiltPluginsAreErrors) {
+TEST(NodeAttestorCatalogTest, UnknownConfigKeysAndUnknownPluginsAreErrors) {
   ServerConfig config(*spiffe::TrustDomain::Parse(kTd));
   FakeClock clock(absl::UnixEpoch());
   TempDir dir;
@@ -181,7 +181,11 @@ TEST(NodeAttestorCatalogTest, UnknownConfigKeysAndUnbuiltPluginsAreErrors) {
   EXPECT_EQ(attestors.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(attestors.status().message(), HasSubstr("ttl"));
   attestors = CreateNodeAttestors({{.name = "jwt", .config = {}}}, deps);
+  EXPECT_EQ(attestors.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(attestors.status().message(), HasSubstr("issuer: required key is missing"));
+  attestors = CreateNodeAttestors({{.name = "tpm", .config = {}}}, deps);
   EXPECT_EQ(attestors.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(attestors.status().message(), HasSubstr("node_attestors.tpm"));
   attestors = CreateNodeAttestors({{.name = "join_token", .config = {}}}, deps);
   ASSERT_TRUE(attestors.ok()) << attestors.status();
   EXPECT_EQ((*attestors)[0]->type(), "join_token");

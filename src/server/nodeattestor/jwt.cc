@@ -210,7 +210,15 @@ absl::StatusOr<std::unique_ptr<NodeAttestor>> CreateJwtAttestor(const RawConfig&
   ConfigProblems problems = WalkRawConfig(raw, [&](ConfigMap& m) {
     m.GetString("issuer", &config.issuer, Need::kRequired);
     m.GetString("audience", &config.audience, Need::kRequired);
-    m.GetString("jwks_path", &jwks_path);
+    if (m.GetString("jwks_path", &jwks_path) && !jwks_path.empty()) {
+      // Checked now: a bad file stops the server (an issuer that is down does not).
+      absl::StatusOr<std::string> text = ReadFile(jwks_path, 1 << 20);
+      absl::Status parsed = text.ok() ? spiffe::JwkSet::Parse(*text).status() : text.status();
+      if (!parsed.ok()) {
+        m.AddProblem("jwks_path", absl::StrCat("cannot load the key set from ", jwks_path, ": ",
+                                               parsed.message()));
+      }
+    }
     if (m.GetString("jwks_url", &jwks_url) && !jwks_url.empty()) {
       absl::StatusOr<HttpsUrl> url = ParseHttpsUrl(jwks_url);
       if (!url.ok()) m.AddProblem("jwks_url", std::string(url.status().message()));
@@ -245,7 +253,7 @@ absl::StatusOr<std::unique_ptr<NodeAttestor>> CreateJwtAttestor(const RawConfig&
     }
     m.ReportUnknownKeys();
   });
-  SIGNET_RETURN_IF_ERROR(ProblemsToStatus(problems));
+  SIGNET_RETURN_IF_ERROR(ReportPluginProblems(problems, deps));
   JwksFetcher fetch;
   if (!jwks_path.empty()) {
     cache.source = jwks_path;
@@ -255,13 +263,9 @@ absl::StatusOr<std::unique_ptr<NodeAttestor>> CreateJwtAttestor(const RawConfig&
     fetch = [jwks_url, https] { return HttpsGet(jwks_url, https); };
   }
   auto keys = std::make_unique<JwksCache>(std::move(fetch), deps.clock, std::move(cache));
-  // Loaded now: a bad file stops the server; an issuer that cannot be reached is retried (it is
-  // logged, and attestations answer Unavailable until a key set arrives).
-  absl::StatusOr<std::shared_ptr<const spiffe::JwkSet>> first = keys->For("");
-  if (!first.ok() && !jwks_path.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(raw.path, ".jwks_path: ", first.status().message()));
-  }
+  // Fetched now, so that an issuer that cannot be reached shows in the log at start; it is
+  // retried, and attestations answer Unavailable until a key set arrives.
+  if (deps.online) (void)keys->For("");
   return std::make_unique<JwtAttestor>(deps, std::move(config), std::move(keys));
 }
 

@@ -184,7 +184,7 @@ TEST_F(JwtAttestorTest, EveryBadTokenIsRefusedWithAPreciseReason) {
        "audience does not include \"signet\""},
       {"expired", Token(expired), absl::StatusCode::kPermissionDenied, "token has expired"},
       {"not yet valid", Token(not_yet), absl::StatusCode::kPermissionDenied, "not valid yet"},
-      {"alg none", none, absl::StatusCode::kPermissionDenied, "\"none\""},
+      {"alg none", none, absl::StatusCode::kPermissionDenied, "alg \"none\" is not allowed"},
       {"alg HS256", hs256, absl::StatusCode::kPermissionDenied, "\"HS256\""},
       {"unknown kid", Token(Claims(), "k9"), absl::StatusCode::kPermissionDenied,
        "key id \"k9\" is not in the issuer's key set"},
@@ -268,7 +268,7 @@ TEST_F(JwtAttestorTest, ConfigurationProblemsAreNamed) {
   auto attestor = Create(kTemplate);
   EXPECT_TRUE(absl::IsInvalidArgument(attestor.status()));
   EXPECT_THAT(Errors(attestor.status()),
-              HasSubstr("node_attestors.jwt.jwks_path: jwt: cannot load"));
+              HasSubstr("node_attestors.jwt.jwks_path: cannot load the key set from"));
 }
 
 TEST_F(JwtAttestorTest, AnIssuerThatCannotBeReachedDoesNotStopTheServer) {

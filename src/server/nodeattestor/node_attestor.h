@@ -51,12 +51,25 @@ struct NodeAttestorDeps {
   spiffe::TrustDomain trust_domain;
   JoinTokenStore& join_tokens;
   const Clock& clock;
+  // When set, each plugin appends its configuration problems here (as well as failing).
+  ConfigProblems* problems = nullptr;
+  // False for `signet server validate`: nothing is fetched from the network.
+  bool online = true;
 };
 
 // Creates the attestors of `configs` (at most one per type). InvalidArgument naming the plugin
 // and the line for a configuration problem or an unknown plugin.
 absl::StatusOr<std::vector<std::unique_ptr<NodeAttestor>>> CreateNodeAttestors(
     const std::vector<PluginConfig>& configs, const NodeAttestorDeps& deps);
+
+// The configuration problems of `configs` (every plugin is created and dropped, offline), for
+// `signet server validate`.
+ConfigProblems ValidateNodeAttestorConfigs(const std::vector<PluginConfig>& configs,
+                                           const spiffe::TrustDomain& trust_domain);
+
+// What each plugin's factory does with the problems of its walk: hands them to deps.problems
+// and turns them into a status.
+absl::Status ReportPluginProblems(const ConfigProblems& problems, const NodeAttestorDeps& deps);
 
 // join_token: a single-use token from `signet token generate`, consumed atomically; the agent
 // is the token's SPIFFE ID or spiffe://<td>/signet/agent/join_token/<token>. Not re-attestable.

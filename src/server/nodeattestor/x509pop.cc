@@ -136,7 +136,7 @@ absl::StatusOr<std::unique_ptr<NodeAttestor>> CreateX509PopAttestor(const RawCon
     }
     m.ReportUnknownKeys();
   });
-  SIGNET_RETURN_IF_ERROR(ProblemsToStatus(problems));
+  SIGNET_RETURN_IF_ERROR(ReportPluginProblems(problems, deps));
   return std::make_unique<X509PopAttestor>(deps, std::move(cas), std::move(path_template));
 }
 
