@@ -36,6 +36,8 @@ constexpr char kStatusFile[] = "status.json";
 constexpr char kServerName[] = "signet-server";
 constexpr absl::Duration kMinBackoff = absl::Milliseconds(200);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(30);
+// The most entries the server accepts in SyncEntriesRequest.known (kMaxKnownEntries there).
+constexpr size_t kMaxKnownEntries = 50000;
 
 std::string Path(const AgentConfig& c, const char* name) { return c.data_dir + "/" + name; }
 
@@ -348,6 +350,15 @@ grpc::Status SignetAgent::SyncOnce() {
     absl::MutexLock lock(&mu_);
     if (stop_.HasBeenNotified()) return grpc::Status::CANCELLED;
     req.set_since_revision(revision_);
+    // What it holds, so that the server resumes with a delta instead of a snapshot. Past the
+    // server's limit (50,000) the agent asks for a snapshot instead.
+    if (revision_ > 0 && entries_.size() <= kMaxKnownEntries) {
+      for (const auto& [id, entry] : entries_) {
+        pb::KnownEntry* known = req.add_known();
+        known->set_id(id);
+        known->set_revision(entry.revision());
+      }
+    }
     stream_ctx_ = &ctx;
   }
   auto stream = stub->SyncEntries(&ctx, req);
@@ -379,8 +390,11 @@ void SignetAgent::Apply(const pb::SyncEntriesResponse& m) {
     }
   }
   if (!m.more()) {
-    LogInfo("agent: entries synced",
-            {{"revision", revision_}, {"entries", static_cast<int64_t>(entries_.size())}});
+    LogInfo("agent: entries synced", {{"revision", revision_},
+                                      {"entries", static_cast<int64_t>(entries_.size())},
+                                      {"changed", m.entries_size()},
+                                      {"deleted", m.deleted_ids_size()},
+                                      {"snapshot", m.snapshot()}});
   }
   WriteStatus();
 }

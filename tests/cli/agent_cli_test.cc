@@ -143,8 +143,14 @@ TEST_F(AgentCliTest, X509PopAgentAttestsAndComesBackByItselfAfterEviction) {
   EXPECT_EQ(Status("x")["agent_id"], id);
   nlohmann::json node = AdminJson(absl::StrCat("agent show --spiffe-id ", id));
   EXPECT_EQ(node["attestation_type"], "x509pop") << node.dump();
-
   std::string out;
+  ASSERT_EQ(Admin(absl::StrCat("entry create --spiffe-id spiffe://example.org/web --parent-id ", id,
+                               " --selector unix:uid:1000"),
+                  &out),
+            0)
+      << out;
+  ASSERT_TRUE(WaitFor([&] { return EntryCount("x") == 1; })) << agent->Log();
+
   ASSERT_EQ(Admin(absl::StrCat("agent evict --spiffe-id ", id), &out), 0) << out;
   // The agent notices (its stream is refused), attests again with its certificate and is back.
   ASSERT_TRUE(WaitFor(
@@ -157,6 +163,12 @@ TEST_F(AgentCliTest, X509PopAgentAttestsAndComesBackByItselfAfterEviction) {
   EXPECT_TRUE(WaitFor([&] {
     return agent->Log().find("attesting again after eviction") != std::string::npos;
   })) << agent->Log();
+  // Its entry sync resumes from what it held (a delta, not a snapshot), and it still holds it.
+  EXPECT_TRUE(WaitFor([&] {
+    return server_->Log().find("agent sync started agent_id=" + id +
+                               " resumed=true entries=0 deleted=0") != std::string::npos;
+  })) << server_->Log();
+  EXPECT_EQ(EntryCount("x"), 1);
 }
 
 TEST_F(AgentCliTest, X509PopWithAKeyThatIsNotTheCertificatesIsRefused) {

@@ -32,9 +32,9 @@ constexpr char kOtherAgent[] = "spiffe://example.org/signet/agent/node-2";
 class SyncReader {
  public:
   SyncReader(std::shared_ptr<grpc::Channel> channel, int64_t since = 0)
+      : SyncReader(std::move(channel), Request(since)) {}
+  SyncReader(std::shared_ptr<grpc::Channel> channel, const agent::SyncEntriesRequest& req)
       : stub_(agent::Entries::NewStub(std::move(channel))) {
-    agent::SyncEntriesRequest req;
-    req.set_since_revision(since);
     stream_ = stub_->SyncEntries(&ctx_, req);
     thread_ = std::thread([this] {
       agent::SyncEntriesResponse resp;
@@ -70,6 +70,12 @@ class SyncReader {
   }
 
  private:
+  static agent::SyncEntriesRequest Request(int64_t since) {
+    agent::SyncEntriesRequest req;
+    req.set_since_revision(since);
+    return req;
+  }
+
   std::unique_ptr<agent::Entries::Stub> stub_;
   grpc::ClientContext ctx_;
   std::unique_ptr<grpc::ClientReader<agent::SyncEntriesResponse>> stream_;
@@ -173,6 +179,77 @@ TEST_F(AgentSyncTest, SnapshotThenDeltasWithinASecond) {
   CreateEntry("/elsewhere2", kOtherAgent);
   absl::SleepFor(absl::Milliseconds(400));
   EXPECT_EQ(reader.WaitFor(4, absl::ZeroDuration()).size(), 3u);
+}
+
+TEST_F(AgentSyncTest, AReconnectingAgentResumesWithOnlyWhatChanged) {
+  admin::Entry web = CreateEntry("/web", kAgentId);
+  admin::Entry db = CreateEntry("/db", kAgentId);
+  admin::Entry old = CreateEntry("/old", kAgentId);
+  absl::SleepFor(absl::Milliseconds(300));
+  agent::SyncEntriesRequest resume;
+  {
+    SyncReader first(TlsChannel(&*agent_.svid));
+    std::vector<agent::SyncEntriesResponse> got = first.WaitFor(1, absl::Seconds(5));
+    ASSERT_EQ(got.size(), 1u);
+    ASSERT_EQ(got[0].entries_size(), 3);
+    resume.set_since_revision(got[0].revision());
+    for (const agent::Entry& e : got[0].entries()) {
+      agent::KnownEntry* known = resume.add_known();
+      known->set_id(e.id());
+      known->set_revision(e.revision());
+    }
+  }
+  // While the agent is away: one entry changes, one goes, one comes.
+  db.add_dns_names("db.example.org");
+  admin::BatchUpdateEntryRequest update;
+  *update.add_entries() = db;
+  admin::BatchUpdateEntryResponse updated;
+  ASSERT_TRUE(admin::Entries::NewStub(uds_)->BatchUpdateEntry(Ctx().get(), update, &updated).ok());
+  DeleteEntry(old.id());
+  CreateEntry("/new", kAgentId);
+  absl::SleepFor(absl::Milliseconds(300));
+
+  SyncReader again(TlsChannel(&*agent_.svid), resume);
+  std::vector<agent::SyncEntriesResponse> got = again.WaitFor(1, absl::Seconds(5));
+  ASSERT_GE(got.size(), 1u);
+  EXPECT_FALSE(got[0].snapshot()) << "a delta against what the agent holds";
+  EXPECT_FALSE(got[0].more());
+  EXPECT_GT(got[0].revision(), resume.since_revision());
+  EXPECT_THAT(SpiffeIds(got[0]),
+              UnorderedElementsAre("spiffe://example.org/db", "spiffe://example.org/new"));
+  EXPECT_THAT(got[0].deleted_ids(), ElementsAre(old.id()));
+  EXPECT_THAT(got[0].bundle(), HasSubstr("\"keys\""));
+
+  // An agent claiming a revision this server never reached starts over with a snapshot.
+  agent::SyncEntriesRequest ahead = resume;
+  ahead.set_since_revision(got[0].revision() + 1000);
+  SyncReader fresh(TlsChannel(&*agent_.svid), ahead);
+  got = fresh.WaitFor(1, absl::Seconds(5));
+  ASSERT_GE(got.size(), 1u);
+  EXPECT_TRUE(got[0].snapshot());
+  EXPECT_EQ(got[0].entries_size(), 3);
+}
+
+TEST_F(AgentSyncTest, ABadResumeRequestIsRefused) {
+  CreateEntry("/web", kAgentId);
+  absl::SleepFor(absl::Milliseconds(300));
+  for (int bad = 0; bad < 4; ++bad) {
+    agent::SyncEntriesRequest req;
+    req.set_since_revision(1);
+    agent::KnownEntry* e = req.add_known();
+    e->set_id("00000000-0000-7000-8000-000000000001");
+    e->set_revision(1);
+    if (bad == 0) *req.add_known() = *e;  // twice
+    if (bad == 1) e->set_id("");
+    if (bad == 2) e->set_id(std::string(129, 'a'));
+    if (bad == 3) e->set_revision(-1);
+    SyncReader reader(TlsChannel(&*agent_.svid), req);
+    std::optional<grpc::Status> status = reader.WaitForEnd(absl::Seconds(5));
+    ASSERT_TRUE(status.has_value()) << bad;
+    EXPECT_EQ(status->error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_THAT(status->error_message(), HasSubstr("known[")) << bad;
+    EXPECT_THAT(reader.WaitFor(1, absl::ZeroDuration()), IsEmpty()) << bad;
+  }
 }
 
 TEST_F(AgentSyncTest, EntryMovedToAnotherAgentIsDeletedForThisOne) {

@@ -73,6 +73,27 @@ class SyncState {
     sent_ = std::move(next);
   }
 
+  // Takes what a reconnecting agent says it holds as sent, so that the first Diff is a delta
+  // against it. InvalidArgument for more than kMaxKnownEntries, an id that is empty, longer than
+  // 128 bytes or listed twice, or a negative revision.
+  absl::Status Resume(const google::protobuf::RepeatedPtrField<pb::KnownEntry>& known) {
+    if (known.size() > kMaxKnownEntries) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("known: at most ", kMaxKnownEntries, " entries"));
+    }
+    for (int i = 0; i < known.size(); ++i) {
+      const pb::KnownEntry& e = known[i];
+      if (e.id().empty() || e.id().size() > 128 || e.revision() < 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("known[", i, "]: needs an id of 1 to 128 bytes and a revision >= 0"));
+      }
+      if (!sent_.emplace(e.id(), e.revision()).second) {
+        return absl::InvalidArgumentError(absl::StrCat("known[", i, "]: id listed twice"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
   // The bundle document when its sequence changed since the last call, else "".
   std::string BundleIfChanged(const CaManager& ca) {
     std::shared_ptr<const spiffe::Bundle> bundle = ca.Bundle();
@@ -94,16 +115,18 @@ class SyncState {
   std::optional<std::optional<uint64_t>> bundle_sequence_;
 };
 
-// Sends `snapshot` in parts of at most kEntriesPerMessage entries. False when the agent went.
-bool WriteSnapshot(pb::SyncEntriesResponse snapshot,
-                   grpc::ServerWriter<pb::SyncEntriesResponse>* writer) {
+// Sends the first message of a stream (a snapshot or a resume delta) in parts of at most
+// kEntriesPerMessage entries; deleted ids go with the first part. False when the agent went.
+bool WriteFirst(pb::SyncEntriesResponse snapshot,
+                grpc::ServerWriter<pb::SyncEntriesResponse>* writer) {
   if (snapshot.entries_size() <= kEntriesPerMessage) {
     return writer->Write(snapshot);
   }
   pb::SyncEntriesResponse part;
   part.set_revision(snapshot.revision());
-  part.set_snapshot(true);
+  part.set_snapshot(snapshot.snapshot());
   part.set_bundle(snapshot.bundle());
+  *part.mutable_deleted_ids() = std::move(*snapshot.mutable_deleted_ids());
   for (int i = 0; i < snapshot.entries_size(); ++i) {
     *part.add_entries() = std::move(*snapshot.mutable_entries(i));
     const bool last = i + 1 == snapshot.entries_size();
@@ -112,6 +135,7 @@ bool WriteSnapshot(pb::SyncEntriesResponse snapshot,
       if (!writer->Write(part)) return false;
       part.clear_entries();
       part.clear_bundle();
+      part.clear_deleted_ids();
       part.set_snapshot(false);
     }
   }
@@ -140,16 +164,26 @@ grpc::Status EntrySyncService::SyncEntries(grpc::ServerContext* ctx,
   SyncState state;
   int64_t node_revision = index.NodeRevision(agent->id.String());
   int64_t revision = index.revision();
-  pb::SyncEntriesResponse snapshot;
-  snapshot.set_snapshot(true);
-  snapshot.set_revision(revision);
-  state.Diff(index.AuthorizedFor(agent->id, agent->node_selectors), &snapshot);
-  snapshot.set_bundle(state.BundleIfChanged(api.ca()));
+  // A reconnecting agent that says what it holds gets a delta; one ahead of this server's
+  // revision (a datastore restored from an older backup) starts over from a snapshot.
+  const bool resume =
+      req->since_revision() > 0 && req->since_revision() <= revision && req->known_size() > 0;
+  if (resume) {
+    absl::Status known = state.Resume(req->known());
+    if (!known.ok()) return ToGrpc(known);
+  }
+  pb::SyncEntriesResponse first;
+  first.set_snapshot(!resume);
+  first.set_revision(revision);
+  state.Diff(index.AuthorizedFor(agent->id, agent->node_selectors), &first);
+  first.set_bundle(state.BundleIfChanged(api.ca()));
   LogInfo("agent sync started", {{"agent_id", agent->id.String()},
-                                 {"entries", snapshot.entries_size()},
+                                 {"resumed", resume},
+                                 {"entries", first.entries_size()},
+                                 {"deleted", first.deleted_ids_size()},
                                  {"revision", revision},
                                  {"since_revision", req->since_revision()}});
-  if (!WriteSnapshot(std::move(snapshot), writer)) return grpc::Status::OK;
+  if (!WriteFirst(std::move(first), writer)) return grpc::Status::OK;
   while (!ctx->IsCancelled()) {
     const int64_t now = index.WaitForRevision(revision, absl::Now() + deps_.sync_poll);
     if (deps_.stopping != nullptr && deps_.stopping->load()) {

@@ -49,6 +49,8 @@ class EntrySyncService final : public ::signet::agent::v1::Entries::Service {
 };
 
 inline constexpr int kMaxSvidsPerBatch = 1000;
+// The most entries a reconnecting agent may list in SyncEntriesRequest.known.
+inline constexpr int kMaxKnownEntries = 50000;
 
 class AgentSvidService final : public ::signet::agent::v1::Svids::Service {
  public:
