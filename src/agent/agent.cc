@@ -104,7 +104,8 @@ absl::Status SignetAgent::Init(absl::Duration attest_timeout) {
   }
   sync_thread_ = std::thread([this] { SyncLoop(); });
   renew_thread_ = std::thread([this] { RenewLoop(); });
-  return absl::OkStatus();
+  svid_thread_ = std::thread([this] { SvidLoop(); });
+  return StartWorkloadApi();
 }
 
 absl::Status SignetAgent::LoadBootstrapRoots() {
@@ -384,12 +385,14 @@ void SignetAgent::Apply(const pb::SyncEntriesResponse& m) {
     absl::StatusOr<spiffe::Bundle> bundle = spiffe::ParseSpiffeBundle(m.bundle());
     absl::StatusOr<std::string> pem =
         bundle.ok() ? spiffe::X509AuthoritiesToPem(*bundle) : bundle.status();
+    if (bundle.ok()) cache_.SetBundle(std::make_shared<const spiffe::Bundle>(*bundle));
     if (pem.ok() && !pem->empty() && *pem != bundle_pem_) {
       absl::Status written = WriteFileAtomic(Path(config_, kBundleFile), *pem, 0644);
       if (written.ok()) bundle_pem_ = *std::move(pem);
     }
   }
   if (!m.more()) {
+    cache_.SetEntries(entries_);
     LogInfo("agent: entries synced", {{"revision", revision_},
                                       {"entries", static_cast<int64_t>(entries_.size())},
                                       {"changed", m.entries_size()},
@@ -416,6 +419,7 @@ void SignetAgent::WriteStatus() {
       {"server_reachable", reachable_},
       {"revision", revision_},
       {"entries", entries_.size()},
+      {"svids", cache_.svid_count()},
       {"last_error", last_error_}};
   absl::Status written = WriteFileAtomic(Path(config_, kStatusFile), status.dump() + "\n", 0644);
   if (!written.ok()) LogWarn("agent: cannot write status.json", {{"error", written}});
@@ -444,8 +448,10 @@ void SignetAgent::Shutdown() {
     if (!stop_.HasBeenNotified()) stop_.Notify();
     if (stream_ctx_ != nullptr) stream_ctx_->TryCancel();
   }
+  StopWorkloadApi();
   if (sync_thread_.joinable()) sync_thread_.join();
   if (renew_thread_.joinable()) renew_thread_.join();
+  if (svid_thread_.joinable()) svid_thread_.join();
 }
 
 SignetAgent::~SignetAgent() { Shutdown(); }

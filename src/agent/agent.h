@@ -15,6 +15,9 @@
 #ifndef SIGNET_AGENT_AGENT_H_
 #define SIGNET_AGENT_AGENT_H_
 
+#include <grpcpp/server.h>
+
+#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
@@ -28,9 +31,13 @@
 #include "absl/synchronization/notification.h"
 #include "signet/agent/v1/agent.grpc.pb.h"
 #include "src/agent/agent_config.h"
+#include "src/agent/workload/svid_cache.h"
+#include "src/agent/workload/workload_api.h"
+#include "src/agent/workload/workload_attestor.h"
 #include "src/common/clock.h"
 #include "src/crypto/certificate.h"
 #include "src/crypto/key.h"
+#include "src/rpc/uds_listener.h"
 
 namespace signet::agent {
 
@@ -49,9 +56,22 @@ class SignetAgent {
   // The cached entries, by id.
   std::map<std::string, ::signet::agent::v1::Entry> Entries() const ABSL_LOCKS_EXCLUDED(mu_);
   int64_t revision() const ABSL_LOCKS_EXCLUDED(mu_);
+  const SvidCache& cache() const { return cache_; }
 
  private:
-  SignetAgent(const AgentConfig& config, Clock& clock) : config_(config), clock_(clock) {}
+  SignetAgent(const AgentConfig& config, Clock& clock)
+      : config_(config), clock_(clock), cache_(clock) {}
+
+  // The Workload API (agent_workload.cc): its socket and server, and the loop that signs and
+  // rotates the workload SVIDs of the cached entries.
+  absl::Status StartWorkloadApi();
+  void StopWorkloadApi();
+  void SvidLoop();
+  // Signs `due` in one BatchNewX509Svid call; entries the server refused get `*retry` times.
+  absl::Status SignBatch(const std::vector<::signet::agent::v1::Entry>& due,
+                         std::map<std::string, absl::Time>* retry);
+  absl::StatusOr<MintedJwt> MintJwt(const ::signet::agent::v1::Entry& entry,
+                                    const std::vector<std::string>& audience);
 
   absl::Status Init(absl::Duration attest_timeout);
   absl::Status LoadBootstrapRoots();
@@ -78,6 +98,15 @@ class SignetAgent {
   absl::Notification stop_;
   std::thread sync_thread_;
   std::thread renew_thread_;
+  std::thread svid_thread_;
+
+  SvidCache cache_;
+  std::vector<std::unique_ptr<WorkloadAttestor>> attestors_;
+  rpc::PeerRegistry peers_;
+  std::atomic<bool> stopping_{false};
+  std::unique_ptr<WorkloadApiService> workload_service_;
+  std::unique_ptr<grpc::Server> workload_server_;
+  std::unique_ptr<rpc::UdsListener> listener_;
 
   mutable absl::Mutex mu_;
   std::vector<crypto::Certificate> svid_ ABSL_GUARDED_BY(mu_);

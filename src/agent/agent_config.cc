@@ -91,6 +91,29 @@ void ReadAgentConfig(ConfigMap& root, AgentConfig* config) {
                                      "private_key_path} or jwt {token_path}"
                                    : "exactly one of join_token, x509pop and jwt");
   }
+  if (root.GetString("socket_path", &config->socket_path) &&
+      (config->socket_path.empty() || config->socket_path[0] != '/' ||
+       config->socket_path.size() > 107)) {
+    root.AddProblem("socket_path", "must be an absolute path of at most 107 bytes");
+  }
+  root.GetEnum("workload_key_type", &config->workload_key_type,
+               {{"ec-p256", crypto::KeyType::kEcP256},
+                {"ec-p384", crypto::KeyType::kEcP384},
+                {"rsa-2048", crypto::KeyType::kRsa2048}});
+  if (root.Has("workload_attestors")) config->unix_attestor = false;
+  root.GetMap("workload_attestors", [&](ConfigMap& attestors) {
+    attestors.GetMap("unix", [&](ConfigMap& u) {
+      config->unix_attestor = true;
+      u.GetBool("sha256", &config->unix_attestor_config.sha256);
+      u.GetInt("max_binary_bytes", &config->unix_attestor_config.max_binary_bytes,
+               {.min = 1, .max = int64_t{4} << 30});
+    });
+    attestors.ForEachUnknownKey([&](absl::string_view name) {
+      attestors.AddProblem(name, name == "docker" || name == "k8s" || name == "systemd"
+                                     ? "this workload attestor is not available in this build yet"
+                                     : "unknown workload attestor (known: unix)");
+    });
+  });
   ReadLogSection(root, &config->log_level, &config->log_format);
 }
 

@@ -17,8 +17,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "src/agent/workload/workload_attestor.h"
 #include "src/common/logging.h"
 #include "src/common/yaml_config.h"
+#include "src/crypto/key.h"
 #include "src/spiffe/spiffe_id.h"
 
 namespace signet::agent {
@@ -44,6 +46,15 @@ struct AgentConfig {
   std::string x509pop_certificate_path;
   std::string x509pop_private_key_path;
   std::string jwt_token_path;
+  // The Workload API's Unix socket; its directory is created, and the socket is connectable by
+  // every local user (who gets what is decided by attestation).
+  std::string socket_path = "/run/signet/agent.sock";
+  // The key type of the workload SVIDs the agent signs for (ec-p256, ec-p384, rsa-2048).
+  crypto::KeyType workload_key_type = crypto::KeyType::kEcP256;
+  // workload_attestors: the catalog is explicit; `unix` is the one built so far, and is on by
+  // default when the section is absent.
+  bool unix_attestor = true;
+  UnixAttestorConfig unix_attestor_config;
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kText;
 };

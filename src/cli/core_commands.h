@@ -12,6 +12,8 @@ void RegisterIdCommands(CLI::App& app, int* exit_code);
 void RegisterBundleCommands(CLI::App& app, int* exit_code);
 void RegisterJwtCommands(CLI::App& app, int* exit_code);
 void RegisterDemoCommand(CLI::App& app, int* exit_code);
+// Workload API clients (workload_commands.cc): fetch x509|jwt|jwt-bundle, validate jwt, watch.
+void RegisterWorkloadCommands(CLI::App& app, int* exit_code);
 
 }  // namespace signet::cli
 

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   signet::cli::RegisterBundleCommands(app, &exit_code);
   signet::cli::RegisterJwtCommands(app, &exit_code);
   signet::cli::RegisterDemoCommand(app, &exit_code);
+  signet::cli::RegisterWorkloadCommands(app, &exit_code);
   signet::cli::RegisterServerCommands(app, &exit_code);
   signet::cli::RegisterEntryCommands(app, &exit_code);
   signet::cli::RegisterAgentCommands(app, &exit_code);

@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -65,6 +66,22 @@ absl::Status ClearStaleSocket(const std::string& path, const sockaddr_un& addr) 
 }
 
 }  // namespace
+
+absl::StatusOr<std::shared_ptr<const PidFd>> PidFd::Open(pid_t pid) {
+  const long fd = syscall(SYS_pidfd_open, pid, 0);
+  if (fd < 0) {
+    return errno == ESRCH ? absl::NotFoundError(absl::StrCat("process ", pid, " has exited"))
+                          : Errno(absl::StrCat("pidfd_open ", pid));
+  }
+  return std::shared_ptr<const PidFd>(new PidFd(static_cast<int>(fd)));
+}
+
+PidFd::~PidFd() { close(fd_); }
+
+bool PidFd::Alive() const {
+  // Signal 0 checks for existence only; a pidfd of an exited process answers ESRCH.
+  return syscall(SYS_pidfd_send_signal, fd_, 0, nullptr, 0) == 0 || errno == EPERM;
+}
 
 void PeerRegistry::Set(int fd, const PeerCred& cred) {
   absl::MutexLock lock(&mu_);
@@ -173,6 +190,14 @@ void UdsListener::HandOff(int fd) {
   if (!cred.ok()) {
     close(fd);
     return;
+  }
+  if (options_.open_pidfd) {
+    absl::StatusOr<std::shared_ptr<const PidFd>> pidfd = PidFd::Open(cred->pid);
+    if (!pidfd.ok()) {  // gone already: nothing could be attested about it
+      close(fd);
+      return;
+    }
+    cred->pidfd = *std::move(pidfd);
   }
   grpc::Server* server = options_.router(*cred);
   if (server == nullptr) {

@@ -29,10 +29,31 @@ class Server;
 
 namespace signet::rpc {
 
+// A process descriptor (pidfd_open) taken when a connection is accepted: it keeps naming that
+// process even after its PID is reused, so "is the caller still alive" cannot be answered by
+// another process that inherited the number. Owns the descriptor.
+class PidFd {
+ public:
+  // NotFound when the process has already exited.
+  static absl::StatusOr<std::shared_ptr<const PidFd>> Open(pid_t pid);
+  ~PidFd();
+  PidFd(const PidFd&) = delete;
+  PidFd& operator=(const PidFd&) = delete;
+
+  // True while the process this descriptor was opened for has not exited.
+  bool Alive() const;
+  int fd() const { return fd_; }
+
+ private:
+  explicit PidFd(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 struct PeerCred {
   pid_t pid = 0;
   uid_t uid = 0;
   gid_t gid = 0;
+  std::shared_ptr<const PidFd> pidfd;  // set when the listener opens pidfds (open_pidfd)
 };
 
 // Credentials of the connections handed to gRPC, by gRPC's peer name ("fd:N"). A connection's
@@ -58,6 +79,9 @@ class UdsListener {
     mode_t mode = 0600;  // permission bits of the socket file
     Router router;
     PeerRegistry* registry = nullptr;  // required
+    // Take a pidfd of each caller at accept time (the Workload API); a caller that exited
+    // before it was accepted is disconnected.
+    bool open_pidfd = false;
   };
 
   // Binds and starts accepting. A stale socket file (nobody listening) is replaced; a live one is

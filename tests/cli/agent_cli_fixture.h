@@ -93,13 +93,16 @@ class AgentCliTest : public ::testing::Test {
     testing::WriteTestFile(path, *text);
   }
 
-  // Writes agent-<name>.yaml for `token` with its own data dir.
+  // The Workload API socket of agent `name`.
+  std::string SocketPath(const std::string& name) const { return dir_.File(name + ".sock"); }
+
+  // Writes agent-<name>.yaml for `token` with its own data dir and socket.
   std::string AgentConfig(const std::string& name, const std::string& token) {
     const std::string path = dir_.File("agent-" + name + ".yaml");
     testing::WriteTestFile(
         path, absl::StrCat("trust_domain: example.org\nserver_address: 127.0.0.1:", port_,
-                           "\ndata_dir: ", dir_.File("agent-" + name),
-                           "\ntrust_bundle_path: ", dir_.File("bundle.pem"),
+                           "\ndata_dir: ", dir_.File("agent-" + name), "\nsocket_path: ",
+                           SocketPath(name), "\ntrust_bundle_path: ", dir_.File("bundle.pem"),
                            "\nnode_attestor:\n  join_token:\n    token: ", token, "\n"));
     return path;
   }

@@ -1,0 +1,187 @@
+// SignetAgent's Workload API half: the socket, the SPIFFE Workload API server on it, and the
+// loop that keeps an X509-SVID signed for every cached entry.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "src/agent/agent.h"
+#include "src/common/logging.h"
+#include "src/common/status_macros.h"
+#include "src/crypto/csr.h"
+
+namespace signet::agent {
+namespace {
+
+namespace pb = ::signet::agent::v1;
+
+constexpr size_t kMaxBatch = 1000;  // the server's limit per BatchNewX509Svid call
+constexpr absl::Duration kRefusedRetry = absl::Seconds(30);
+
+absl::Status FromGrpc(const grpc::Status& s) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+}
+
+// Creates every missing directory of `dir` with mode 0755.
+absl::Status MakeDirs(const std::string& dir) {
+  for (size_t at = 1; at != std::string::npos; at = dir.find('/', at + 1)) {
+    const std::string prefix = dir.substr(0, dir.find('/', at));
+    if (mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+      return absl::FailedPreconditionError(absl::StrCat("cannot create ", prefix));
+    }
+    if (dir.find('/', at) == std::string::npos) break;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status SignetAgent::StartWorkloadApi() {
+  if (config_.unix_attestor) {
+    attestors_.push_back(CreateUnixAttestor(config_.unix_attestor_config));
+  }
+  workload_service_ = std::make_unique<WorkloadApiService>(
+      WorkloadApiDeps{.trust_domain = config_.trust_domain,
+                      .cache = &cache_,
+                      .peers = &peers_,
+                      .attestors = &attestors_,
+                      .mint_jwt =
+                          [this](const pb::Entry& entry, const std::vector<std::string>& audience) {
+                            return MintJwt(entry, audience);
+                          },
+                      .clock = &clock_,
+                      .stopping = &stopping_});
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.RegisterService(workload_service_.get());
+  workload_server_ = builder.BuildAndStart();
+  if (workload_server_ == nullptr) {
+    return absl::InternalError("agent: cannot start the Workload API server");
+  }
+  const std::string dir = config_.socket_path.substr(0, config_.socket_path.rfind('/'));
+  if (!dir.empty()) SIGNET_RETURN_IF_ERROR(MakeDirs(dir));
+  absl::StatusOr<std::unique_ptr<rpc::UdsListener>> listener = rpc::UdsListener::Start(
+      {.path = config_.socket_path,
+       .mode = 0777,  // any local process may ask; attestation decides what it gets
+       .router = [this](const rpc::PeerCred&) { return workload_server_.get(); },
+       .registry = &peers_,
+       .open_pidfd = true});
+  if (!listener.ok()) {
+    return absl::Status(listener.status().code(),
+                        absl::StrCat("agent: socket_path: ", listener.status().message()));
+  }
+  listener_ = *std::move(listener);
+  LogInfo("agent: Workload API listening", {{"socket_path", config_.socket_path}});
+  return absl::OkStatus();
+}
+
+void SignetAgent::StopWorkloadApi() {
+  stopping_ = true;
+  if (listener_ != nullptr) listener_->Stop();
+  if (workload_server_ != nullptr) {
+    workload_server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  }
+}
+
+void SignetAgent::SvidLoop() {
+  std::map<std::string, absl::Time> retry;  // entries the server refused, until when
+  absl::Duration backoff = absl::Milliseconds(200);
+  while (!stop_.HasBeenNotified()) {
+    const uint64_t seen = cache_.version();
+    const absl::Time now = clock_.Now();
+    absl::Time next;
+    std::vector<pb::Entry> due = cache_.Due(now, SIZE_MAX, &next);
+    std::vector<pb::Entry> batch;
+    for (pb::Entry& entry : due) {
+      auto it = retry.find(entry.id());
+      if (it != retry.end() && it->second > now) {
+        next = std::min(next, it->second);
+      } else if (batch.size() < kMaxBatch) {
+        batch.push_back(std::move(entry));
+      }
+    }
+    if (batch.empty()) {
+      const absl::Duration wait = std::clamp(next - now, absl::Milliseconds(10), absl::Seconds(1));
+      cache_.WaitForChange(seen, absl::Now() + wait);
+      continue;
+    }
+    absl::Status status = SignBatch(batch, &retry);
+    if (status.ok()) {
+      backoff = absl::Milliseconds(200);
+      absl::MutexLock lock(&mu_);
+      WriteStatus();
+      continue;
+    }
+    LogWarn("agent: cannot sign workload SVIDs; retrying",
+            {{"entries", static_cast<int64_t>(batch.size())}, {"error", status}});
+    if (!Sleep(backoff)) return;
+    backoff = std::min(backoff * 2, absl::Seconds(30));
+  }
+}
+
+absl::Status SignetAgent::SignBatch(const std::vector<pb::Entry>& due,
+                                    std::map<std::string, absl::Time>* retry) {
+  pb::BatchNewX509SvidRequest req;
+  std::vector<crypto::PrivateKey> keys;
+  keys.reserve(due.size());
+  for (const pb::Entry& entry : due) {
+    SIGNET_ASSIGN_OR_RETURN(crypto::PrivateKey key,
+                            crypto::PrivateKey::Generate(config_.workload_key_type));
+    pb::X509SvidRequest* item = req.add_requests();
+    item->set_entry_id(entry.id());
+    SIGNET_ASSIGN_OR_RETURN(*item->mutable_csr(), crypto::BuildCsrDer(key));
+    keys.push_back(std::move(key));
+  }
+  auto stub = pb::Svids::NewStub(Channel(/*with_svid=*/true));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  pb::BatchNewX509SvidResponse resp;
+  SIGNET_RETURN_IF_ERROR(FromGrpc(stub->BatchNewX509Svid(&ctx, req, &resp)));
+  if (resp.results_size() != req.requests_size()) {
+    return absl::InternalError("agent: the server answered a different number of SVIDs");
+  }
+  for (int i = 0; i < resp.results_size(); ++i) {
+    const pb::X509SvidResult& result = resp.results(i);
+    const pb::Entry& entry = due[static_cast<size_t>(i)];
+    absl::StatusOr<crypto::Certificate> leaf =
+        result.cert_chain().empty() ? absl::InvalidArgumentError("empty chain")
+                                    : crypto::Certificate::FromDer(result.cert_chain(0));
+    if (result.status().code() != 0 || !leaf.ok()) {
+      LogWarn("agent: the server refused a workload SVID",
+              {{"entry_id", entry.id()},
+               {"spiffe_id", entry.spiffe_id()},
+               {"error", result.status().code() != 0 ? result.status().message()
+                                                     : std::string(leaf.status().message())}});
+      (*retry)[entry.id()] = clock_.Now() + kRefusedRetry;
+      continue;
+    }
+    std::string chain;
+    for (const std::string& der : result.cert_chain()) chain += der;
+    absl::StatusOr<std::string> key_der = keys[static_cast<size_t>(i)].ToPkcs8Der();
+    if (!key_der.ok()) return key_der.status();
+    retry->erase(entry.id());
+    cache_.Put(entry, std::move(chain), *std::move(key_der), leaf->NotBefore(), leaf->NotAfter());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<MintedJwt> SignetAgent::MintJwt(const pb::Entry& entry,
+                                               const std::vector<std::string>& audience) {
+  pb::NewJwtSvidRequest req;
+  req.set_entry_id(entry.id());
+  for (const std::string& a : audience) req.add_audience(a);
+  auto stub = pb::Svids::NewStub(Channel(/*with_svid=*/true));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  pb::NewJwtSvidResponse resp;
+  SIGNET_RETURN_IF_ERROR(FromGrpc(stub->NewJwtSvid(&ctx, req, &resp)));
+  return MintedJwt{.token = resp.token(),
+                   .issued_at = clock_.Now(),
+                   .expires_at = absl::FromUnixSeconds(resp.expires_at())};
+}
+
+}  // namespace signet::agent

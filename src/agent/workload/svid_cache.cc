@@ -1,0 +1,150 @@
+#include "src/agent/workload/svid_cache.h"
+
+#include <algorithm>
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_join.h"
+
+namespace signet::agent {
+namespace {
+
+namespace pb = ::signet::agent::v1;
+
+constexpr size_t kMaxJwts = 10000;
+
+// Whether every selector of `entry` is in `have` (canonical, so sorted).
+bool Entitled(const pb::Entry& entry, const std::vector<spiffe::Selector>& have) {
+  if (entry.selectors().empty()) return false;
+  for (const pb::Selector& s : entry.selectors()) {
+    absl::StatusOr<spiffe::Selector> want = spiffe::Selector::Make(s.type(), s.value());
+    if (!want.ok() || !std::binary_search(have.begin(), have.end(), *want)) return false;
+  }
+  return true;
+}
+
+double Jitter() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.45, 0.55)(rng);
+}
+
+}  // namespace
+
+void SvidCache::SetEntries(const std::map<std::string, pb::Entry>& entries) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = svids_.begin(); it != svids_.end();) {
+    auto e = entries.find(it->first);
+    if (e == entries.end() || e->second.revision() != it->second->entry_revision) {
+      svids_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  entries_ = entries;
+  synced_ = true;
+  Bump();
+}
+
+void SvidCache::SetBundle(std::shared_ptr<const spiffe::Bundle> bundle) {
+  absl::MutexLock lock(&mu_);
+  bundle_ = std::move(bundle);
+  Bump();
+}
+
+std::vector<pb::Entry> SvidCache::Due(absl::Time now, size_t limit, absl::Time* next) {
+  absl::MutexLock lock(&mu_);
+  std::vector<pb::Entry> due;
+  *next = absl::InfiniteFuture();
+  for (const auto& [id, entry] : entries_) {
+    auto it = svids_.find(id);
+    if (it == svids_.end() || it->second->renew_at <= now) {
+      if (due.size() < limit) due.push_back(entry);
+    } else {
+      *next = std::min(*next, it->second->renew_at);
+    }
+  }
+  return due;
+}
+
+void SvidCache::Put(const pb::Entry& entry, std::string chain_der, std::string key_der,
+                    absl::Time not_before, absl::Time not_after) {
+  auto record = std::make_shared<X509SvidRecord>();
+  record->entry_id = entry.id();
+  record->entry_revision = entry.revision();
+  record->spiffe_id = entry.spiffe_id();
+  record->hint = entry.hint();
+  record->chain_der = std::move(chain_der);
+  record->key_der = std::move(key_der);
+  record->not_after = not_after;
+  record->renew_at = not_before + (not_after - not_before) * Jitter();
+  absl::MutexLock lock(&mu_);
+  auto e = entries_.find(entry.id());
+  if (e == entries_.end() || e->second.revision() != entry.revision()) return;
+  svids_[entry.id()] = std::move(record);
+  Bump();
+}
+
+WorkloadView SvidCache::For(const std::vector<spiffe::Selector>& selectors) const {
+  const absl::Time now = clock_.Now();
+  absl::MutexLock lock(&mu_);
+  WorkloadView view;
+  view.ready = synced_ && bundle_ != nullptr;
+  view.bundle = bundle_;
+  for (const auto& [id, entry] : entries_) {
+    if (entry.expires_at() != 0 && absl::FromUnixSeconds(entry.expires_at()) <= now) continue;
+    if (Entitled(entry, selectors)) view.entries.push_back(entry);
+  }
+  std::sort(view.entries.begin(), view.entries.end(), [](const pb::Entry& a, const pb::Entry& b) {
+    return std::tie(a.spiffe_id(), a.id()) < std::tie(b.spiffe_id(), b.id());
+  });
+  view.entitled = static_cast<int>(view.entries.size());
+  for (const pb::Entry& entry : view.entries) {
+    auto it = svids_.find(entry.id());
+    if (it != svids_.end() && it->second->not_after > now) view.svids.push_back(it->second);
+  }
+  return view;
+}
+
+std::string SvidCache::JwtKey(const std::string& spiffe_id, std::vector<std::string> audience) {
+  std::sort(audience.begin(), audience.end());
+  audience.erase(std::unique(audience.begin(), audience.end()), audience.end());
+  return absl::StrCat(spiffe_id, "\n", absl::StrJoin(audience, "\n"));
+}
+
+std::optional<std::string> SvidCache::GetJwt(const std::string& spiffe_id,
+                                             const std::vector<std::string>& audience) const {
+  const absl::Time now = clock_.Now();
+  absl::MutexLock lock(&mu_);
+  auto it = jwts_.find(JwtKey(spiffe_id, audience));
+  if (it == jwts_.end() || now >= it->second.refresh_at || now >= it->second.expires_at) {
+    return std::nullopt;
+  }
+  return it->second.token;
+}
+
+void SvidCache::PutJwt(const std::string& spiffe_id, const std::vector<std::string>& audience,
+                       std::string token, absl::Time issued_at, absl::Time expires_at) {
+  absl::MutexLock lock(&mu_);
+  if (jwts_.size() >= kMaxJwts) jwts_.clear();  // bounded; they are cheap to mint again
+  jwts_[JwtKey(spiffe_id, audience)] = {std::move(token), issued_at + (expires_at - issued_at) / 2,
+                                        expires_at};
+}
+
+uint64_t SvidCache::version() const {
+  absl::MutexLock lock(&mu_);
+  return version_;
+}
+
+uint64_t SvidCache::WaitForChange(uint64_t seen, absl::Time deadline) const {
+  absl::MutexLock lock(&mu_);
+  auto changed = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return version_ != seen; };
+  mu_.AwaitWithDeadline(absl::Condition(&changed), deadline);
+  return version_;
+}
+
+size_t SvidCache::svid_count() const {
+  absl::MutexLock lock(&mu_);
+  return svids_.size();
+}
+
+}  // namespace signet::agent

@@ -1,0 +1,105 @@
+// SvidCache: what the agent can hand to workloads. It holds the entries the server says this
+// node may serve (from the entry sync), the X509-SVID the agent pre-signed for each (rotated at
+// half-life with jitter by the agent's signing loop, which asks Due() what to sign), the trust
+// bundle, and JWT-SVIDs per (SPIFFE ID, audience set) until half their lifetime.
+//
+// An expired SVID is never returned. Every change bumps version(); Workload API streams wait on
+// it (WaitForChange) and send a new snapshot when what their caller sees differs. Thread-safe.
+#ifndef SIGNET_AGENT_WORKLOAD_SVID_CACHE_H_
+#define SIGNET_AGENT_WORKLOAD_SVID_CACHE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "signet/agent/v1/agent.pb.h"
+#include "src/common/clock.h"
+#include "src/spiffe/bundle.h"
+#include "src/spiffe/selector.h"
+
+namespace signet::agent {
+
+// One entry's current X509-SVID. Immutable once cached.
+struct X509SvidRecord {
+  std::string entry_id;
+  int64_t entry_revision = 0;
+  std::string spiffe_id;
+  std::string hint;
+  std::string chain_der;  // concatenated DER, leaf first
+  std::string key_der;    // PKCS#8
+  absl::Time not_after;
+  absl::Time renew_at;
+};
+
+// What one caller (by its selectors) may have right now.
+struct WorkloadView {
+  bool ready = false;  // the agent has synced entries and holds a bundle
+  int entitled = 0;    // entries whose selectors the caller has (signed or not yet)
+  std::vector<std::shared_ptr<const X509SvidRecord>> svids;  // unexpired, default first
+  std::vector<::signet::agent::v1::Entry> entries;           // the entitled entries, same order
+  std::shared_ptr<const spiffe::Bundle> bundle;
+};
+
+class SvidCache {
+ public:
+  explicit SvidCache(const Clock& clock) : clock_(clock) {}
+
+  // Replaces the entries (after each sync message). SVIDs of entries that went, or whose
+  // revision changed, are dropped.
+  void SetEntries(const std::map<std::string, ::signet::agent::v1::Entry>& entries);
+  void SetBundle(std::shared_ptr<const spiffe::Bundle> bundle);
+
+  // Entries that need an SVID at `now` (none yet, or past their renew time), at most `limit`;
+  // `*next` receives the earliest renew time of the others (InfiniteFuture when none).
+  std::vector<::signet::agent::v1::Entry> Due(absl::Time now, size_t limit, absl::Time* next);
+  // Caches a newly signed SVID for the entry at `revision`; ignored if the entry went or changed
+  // meanwhile. The renew time is a random point between 45% and 55% of its lifetime.
+  void Put(const ::signet::agent::v1::Entry& entry, std::string chain_der, std::string key_der,
+           absl::Time not_before, absl::Time not_after);
+
+  // The entries a caller with `selectors` (canonical) is entitled to: every selector of the
+  // entry among the caller's (entries without selectors match nobody). Ordered by SPIFFE ID,
+  // then entry id; the first is the default identity.
+  WorkloadView For(const std::vector<spiffe::Selector>& selectors) const;
+
+  // JWT-SVIDs: one per (SPIFFE ID, audience set), kept until half their lifetime has passed.
+  std::optional<std::string> GetJwt(const std::string& spiffe_id,
+                                    const std::vector<std::string>& audience) const;
+  void PutJwt(const std::string& spiffe_id, const std::vector<std::string>& audience,
+              std::string token, absl::Time issued_at, absl::Time expires_at);
+
+  uint64_t version() const;
+  // Blocks until version() != `seen` or `deadline` (wall time); returns version().
+  uint64_t WaitForChange(uint64_t seen, absl::Time deadline) const;
+  size_t svid_count() const;
+
+ private:
+  static std::string JwtKey(const std::string& spiffe_id, std::vector<std::string> audience);
+  void Bump() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { ++version_; }
+
+  const Clock& clock_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, ::signet::agent::v1::Entry> entries_ ABSL_GUARDED_BY(mu_);
+  bool synced_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<std::string, std::shared_ptr<const X509SvidRecord>> svids_
+      ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const spiffe::Bundle> bundle_ ABSL_GUARDED_BY(mu_);
+  struct CachedJwt {
+    std::string token;
+    absl::Time refresh_at;
+    absl::Time expires_at;
+  };
+  absl::flat_hash_map<std::string, CachedJwt> jwts_ ABSL_GUARDED_BY(mu_);
+  uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace signet::agent
+
+#endif  // SIGNET_AGENT_WORKLOAD_SVID_CACHE_H_

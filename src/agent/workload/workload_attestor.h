@@ -1,0 +1,65 @@
+// Workload attestation, agent side: what the kernel says about the process at the other end of
+// a Workload API connection, turned into selectors. The caller's uid and gid come from
+// SO_PEERCRED (captured by the kernel at connect time); everything read from /proc afterwards is
+// trusted only if the pidfd taken at accept time shows the process is still the one that
+// connected (a PID reused by another process can never be attested in its place).
+#ifndef SIGNET_AGENT_WORKLOAD_WORKLOAD_ATTESTOR_H_
+#define SIGNET_AGENT_WORKLOAD_WORKLOAD_ATTESTOR_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "src/rpc/uds_listener.h"
+#include "src/spiffe/selector.h"
+
+namespace signet::agent {
+
+// The caller as the listener saw it.
+struct WorkloadProcess {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::shared_ptr<const rpc::PidFd> pidfd;  // required: attestation fails without it
+};
+
+class WorkloadAttestor {
+ public:
+  virtual ~WorkloadAttestor() = default;
+  virtual absl::string_view type() const = 0;
+  // The selectors this attestor finds for `process` (type() is their type). A fact that cannot
+  // be read is left out rather than guessed; errors are for failures that make the whole
+  // attestation untrustworthy.
+  virtual absl::StatusOr<std::vector<spiffe::Selector>> Attest(const WorkloadProcess& process) = 0;
+};
+
+// `unix` attestor settings (agent.yaml workload_attestors.unix).
+struct UnixAttestorConfig {
+  // Add unix:sha256:<hex> of the binary (/proc/PID/exe), cached by device, inode, size and mtime.
+  bool sha256 = false;
+  int64_t max_binary_bytes = 256 << 20;  // binaries larger than this get no sha256 selector
+};
+
+// unix: uid, gid, user, group (names from the agent's passwd and group databases),
+// supplementary_gid (from /proc/PID/status), path (/proc/PID/exe) and, when configured, sha256.
+// `proc_root` is "/proc" in production; tests point it at a fixture tree.
+std::unique_ptr<WorkloadAttestor> CreateUnixAttestor(const UnixAttestorConfig& config,
+                                                     std::string proc_root = "/proc");
+
+// Runs every attestor and unions their selectors (canonical). PermissionDenied when the process
+// exited (or its PID was reused) during attestation, or when it has no pidfd.
+absl::StatusOr<std::vector<spiffe::Selector>> AttestWorkload(
+    const std::vector<std::unique_ptr<WorkloadAttestor>>& attestors,
+    const WorkloadProcess& process);
+
+}  // namespace signet::agent
+
+#endif  // SIGNET_AGENT_WORKLOAD_WORKLOAD_ATTESTOR_H_
