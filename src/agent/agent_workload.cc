@@ -141,6 +141,7 @@ absl::Status SignetAgent::SignBatch(const std::vector<pb::Entry>& due,
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
   pb::BatchNewX509SvidResponse resp;
   SIGNET_RETURN_IF_ERROR(FromGrpc(stub->BatchNewX509Svid(&ctx, req, &resp)));
+  const absl::Time now = clock_.Now();
   if (resp.results_size() != req.requests_size()) {
     return absl::InternalError("agent: the server answered a different number of SVIDs");
   }
@@ -164,7 +165,10 @@ absl::Status SignetAgent::SignBatch(const std::vector<pb::Entry>& due,
     absl::StatusOr<std::string> key_der = keys[static_cast<size_t>(i)].ToPkcs8Der();
     if (!key_der.ok()) return key_der.status();
     retry->erase(entry.id());
-    cache_.Put(entry, std::move(chain), *std::move(key_der), leaf->NotBefore(), leaf->NotAfter());
+    // The lifetime counts from now: servers backdate not_before for clock skew, which would
+    // put a short-lived SVID's half-life in the past.
+    cache_.Put(entry, std::move(chain), *std::move(key_der), std::max(leaf->NotBefore(), now),
+               leaf->NotAfter());
   }
   return absl::OkStatus();
 }

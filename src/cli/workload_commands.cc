@@ -79,8 +79,9 @@ absl::StatusOr<std::unique_ptr<SpiffeWorkloadAPI::Stub>> Stub(const WorkloadFlag
 }
 
 absl::Status FromGrpc(const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                      absl::StrCat("workload api: ", s.error_message()));
+  const auto code = static_cast<absl::StatusCode>(s.error_code());
+  return absl::Status(code, absl::StrCat("workload api: ", absl::StatusCodeToString(code), ": ",
+                                         s.error_message()));
 }
 
 absl::StatusOr<std::string> DerToPem(absl::string_view der) {

@@ -60,7 +60,8 @@ class SvidCache {
   // `*next` receives the earliest renew time of the others (InfiniteFuture when none).
   std::vector<::signet::agent::v1::Entry> Due(absl::Time now, size_t limit, absl::Time* next);
   // Caches a newly signed SVID for the entry at `revision`; ignored if the entry went or changed
-  // meanwhile. The renew time is a random point between 45% and 55% of its lifetime.
+  // meanwhile. The renew time is a random point between 45% and 55% of its lifetime, counted
+  // from `not_before`.
   void Put(const ::signet::agent::v1::Entry& entry, std::string chain_der, std::string key_der,
            absl::Time not_before, absl::Time not_after);
 

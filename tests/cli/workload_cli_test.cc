@@ -1,0 +1,191 @@
+// The Workload API of a real `signet agent run` (with a real `signet server run` behind it),
+// driven by `signet fetch|watch|validate` run as the test's uid or another one, by the openssl
+// CLI for the issued SVIDs, and by a raw gRPC client for calls the CLI never makes (no header).
+#include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/cli/agent_cli_fixture.h"
+#include "workload.grpc.pb.h"
+
+namespace signet {
+namespace {
+
+using ::signet::testing::RunCommand;
+using ::signet::testing::Subprocess;
+using ::signet::testing::WaitFor;
+using ::testing::HasSubstr;
+
+class WorkloadCliTest : public AgentCliTest {
+ protected:
+  void SetUp() override {
+    AgentCliTest::SetUp();
+    if (HasFatalFailure()) return;
+    // Other users must reach the socket (it is 0777; the directory must be searchable).
+    ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
+    agent_ = StartAgent("w", AgentConfig("w", Token()));
+    ASSERT_TRUE(WaitFor([&] { return Attested("w"); })) << agent_->Log();
+  }
+
+  // Registers an entry under the agent for workloads running as `uid`.
+  std::string CreateEntry(const std::string& path, uid_t uid, const std::string& extra = "") {
+    nlohmann::json created = AdminJson(absl::StrCat("entry create --spiffe-id spiffe://example.org",
+                                                    path, " --parent-id ", kAgentId,
+                                                    " --selector unix:uid:", uid, " ", extra));
+    const nlohmann::json& id = created["results"][0]["entry"]["id"];
+    return id.is_string() ? id.get<std::string>() : "";
+  }
+
+  // Runs `signet <args> --socket S` (as `uid` when given) and returns its exit code.
+  int Workload(const std::string& args, std::string* out, int uid = -1) {
+    const std::string prefix =
+        uid < 0 ? "" : absl::StrCat("setpriv --reuid=", uid, " --regid=", uid, " --clear-groups ");
+    return RunCommand(
+        absl::StrCat(prefix, SIGNET_BINARY, " ", args, " --socket ", SocketPath("w"), " 2>&1"),
+        out);
+  }
+
+  std::unique_ptr<Subprocess> agent_;
+};
+
+TEST_F(WorkloadCliTest, FetchX509WritesAnSvidThatOpensslVerifies) {
+  CreateEntry("/web", getuid());
+  const std::string out_dir = dir_.File("svid");
+  std::string out;
+  ASSERT_TRUE(WaitFor([&] { return Workload("fetch x509 --write " + out_dir, &out) == 0; },
+                      absl::Seconds(10)))
+      << out << agent_->Log();
+  EXPECT_THAT(out, HasSubstr("spiffe id:   spiffe://example.org/web"));
+  EXPECT_EQ(RunCommand(absl::StrCat("openssl verify -x509_strict -CAfile ", out_dir, "/bundle.pem ",
+                                    out_dir, "/svid.pem 2>&1"),
+                       &out),
+            0)
+      << out;
+  EXPECT_EQ(RunCommand(absl::StrCat("openssl x509 -noout -ext subjectAltName -in ", out_dir,
+                                    "/svid.pem 2>&1"),
+                       &out),
+            0);
+  EXPECT_THAT(out, HasSubstr("URI:spiffe://example.org/web"));
+  EXPECT_EQ(std::count(out.begin(), out.end(), ','), 0) << "exactly one SAN: " << out;
+  struct stat st {};
+  ASSERT_EQ(stat((out_dir + "/svid.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  // The key matches the certificate.
+  std::string cert_pub, key_pub;
+  RunCommand(absl::StrCat("openssl x509 -noout -pubkey -in ", out_dir, "/svid.pem"), &cert_pub);
+  RunCommand(absl::StrCat("openssl pkey -pubout -in ", out_dir, "/svid.key"), &key_pub);
+  EXPECT_EQ(cert_pub, key_pub);
+}
+
+TEST_F(WorkloadCliTest, AnotherUidGetsPermissionDenied) {
+  ASSERT_EQ(getuid(), 0u) << "this test drops to another uid; CI runs it as root";
+  CreateEntry("/web", getuid());
+  std::string out;
+  ASSERT_TRUE(WaitFor([&] { return Workload("fetch x509", &out) == 0; }, absl::Seconds(10))) << out;
+  EXPECT_EQ(Workload("fetch x509", &out, 65534), 1) << out;
+  EXPECT_THAT(out, HasSubstr("PERMISSION_DENIED"));
+  EXPECT_THAT(out, HasSubstr("no identity is registered for this workload"));
+  EXPECT_EQ(Workload("fetch jwt --audience db", &out, 65534), 1) << out;
+  EXPECT_THAT(out, HasSubstr("PERMISSION_DENIED"));
+  // With its own entry, the same user gets its own identity.
+  CreateEntry("/nobody", 65534);
+  EXPECT_TRUE(WaitFor([&] { return Workload("fetch x509", &out, 65534) == 0; }, absl::Seconds(10)))
+      << out;
+  EXPECT_THAT(out, HasSubstr("spiffe://example.org/nobody"));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("spiffe://example.org/web")));
+}
+
+TEST_F(WorkloadCliTest, ACallWithoutTheSecurityHeaderIsInvalidArgument) {
+  CreateEntry("/web", getuid());
+  auto stub = SpiffeWorkloadAPI::NewStub(
+      grpc::CreateChannel("unix:" + SocketPath("w"), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  JWTSVIDRequest req;
+  req.add_audience("db");
+  JWTSVIDResponse resp;
+  grpc::Status status = stub->FetchJWTSVID(&ctx, req, &resp);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("security header"));
+  grpc::ClientContext wrong;
+  wrong.AddMetadata("workload.spiffe.io", "yes");
+  status = stub->FetchJWTSVID(&wrong, req, &resp);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(WorkloadCliTest, JwtSvidsAreFetchedAndValidatedThroughTheAgent) {
+  CreateEntry("/web", getuid());
+  std::string token;
+  ASSERT_TRUE(
+      WaitFor([&] { return Workload("fetch jwt --audience db", &token) == 0; }, absl::Seconds(10)))
+      << token;
+  while (!token.empty() && token.back() == '\n') token.pop_back();
+  std::string out;
+  EXPECT_EQ(Workload("validate jwt --audience db --token " + token, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("spiffe id:   spiffe://example.org/web"));
+  EXPECT_THAT(out, HasSubstr("\"aud\":[\"db\"]"));
+  // Cached: the same token again.
+  std::string again;
+  EXPECT_EQ(Workload("fetch jwt --audience db", &again), 0);
+  EXPECT_EQ(again.substr(0, token.size()), token);
+  EXPECT_EQ(Workload("validate jwt --audience other --token " + token, &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_EQ(Workload("fetch jwt-bundle", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("spiffe://example.org"));
+  EXPECT_THAT(out, HasSubstr("\"kid\""));
+}
+
+TEST_F(WorkloadCliTest, TheOpenStreamRotatesAndEndsWhenTheEntryIsDeleted) {
+  const std::string id = CreateEntry("/short", getuid(), "--x509-svid-ttl 10s");
+  ASSERT_FALSE(id.empty());
+  Subprocess watch({SIGNET_BINARY, "watch", "--socket", SocketPath("w")}, dir_.File("watch.log"));
+  // A second, different SVID arrives on the same stream before the first expires (10 s).
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::string log = watch.Log();
+        return std::count(log.begin(), log.end(), '\n') >= 2;
+      },
+      absl::Seconds(15)))
+      << watch.Log() << agent_->Log();
+  const std::vector<std::string> lines = absl::StrSplit(watch.Log(), '\n', absl::SkipEmpty());
+  ASSERT_GE(lines.size(), 2u);
+  // "<received> <spiffe id> expires <not after>", RFC 3339 UTC: comparable as text.
+  const std::string first_expiry = lines[0].substr(lines[0].find(" expires ") + 9);
+  const std::string second_received = lines[1].substr(0, lines[1].find(' '));
+  EXPECT_NE(lines[0].substr(lines[0].find(" expires ")),
+            lines[1].substr(lines[1].find(" expires ")))
+      << watch.Log();
+  EXPECT_LT(second_received, first_expiry) << "the new SVID must arrive before the old expires";
+
+  std::string out;
+  ASSERT_EQ(Admin("entry delete --entry-id " + id, &out), 0) << out;
+  const absl::Time deleted = absl::Now();
+  EXPECT_EQ(watch.Wait(absl::Seconds(5)), 1) << watch.Log();
+  EXPECT_LT(absl::Now() - deleted, absl::Seconds(2));
+  EXPECT_THAT(watch.Log(), HasSubstr("PERMISSION_DENIED"));
+}
+
+TEST_F(WorkloadCliTest, FetchesKeepWorkingFromTheCacheWhileTheServerIsDown) {
+  CreateEntry("/web", getuid());
+  std::string out;
+  ASSERT_TRUE(WaitFor([&] { return Workload("fetch x509", &out) == 0; }, absl::Seconds(10))) << out;
+  server_->Signal(SIGKILL);
+  server_->Wait();
+  EXPECT_EQ(Workload("fetch x509 --write " + dir_.File("after"), &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("spiffe://example.org/web"));
+  EXPECT_EQ(RunCommand(absl::StrCat("openssl verify -x509_strict -CAfile ", dir_.File("after"),
+                                    "/bundle.pem ", dir_.File("after"), "/svid.pem 2>&1"),
+                       &out),
+            0)
+      << out;
+}
+
+}  // namespace
+}  // namespace signet
