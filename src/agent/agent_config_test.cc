@@ -122,6 +122,43 @@ TEST(AgentConfigTest, JwtAttestationAndABundleFromAUrl) {
   EXPECT_EQ(problems[0].path, "node_attestor.jwt.token_path");
 }
 
+TEST(AgentConfigTest, WorkloadApiKeys) {
+  absl::StatusOr<AgentConfig> c = ParseAgentConfig(kGood);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->socket_path, "/run/signet/agent.sock");
+  EXPECT_EQ(c->workload_key_type, crypto::KeyType::kEcP256);
+  EXPECT_TRUE(c->unix_attestor) << "unix is on when workload_attestors is absent";
+  std::string text = std::string(kGood) +
+                     "socket_path: /tmp/s/agent.sock\nworkload_key_type: rsa-2048\n"
+                     "workload_attestors:\n  unix:\n    sha256: true\n";
+  c = ParseAgentConfig(text);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->socket_path, "/tmp/s/agent.sock");
+  EXPECT_EQ(c->workload_key_type, crypto::KeyType::kRsa2048);
+  EXPECT_TRUE(c->unix_attestor);
+  EXPECT_TRUE(c->unix_attestor_config.sha256);
+  c = ParseAgentConfig(std::string(kGood) + "workload_attestors: {}\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->unix_attestor) << "an explicit empty catalog means none";
+  struct Case {
+    std::string yaml, path, message;
+  };
+  const Case cases[] = {
+      {"socket_path: relative.sock\n", "socket_path", "absolute path"},
+      {"workload_key_type: dsa\n", "workload_key_type", "must be one of"},
+      {"workload_attestors:\n  docker: {}\n", "workload_attestors.docker", "not available"},
+      {"workload_attestors:\n  tpm: {}\n", "workload_attestors.tpm", "unknown workload attestor"},
+      {"workload_attestors:\n  unix:\n    colour: red\n", "workload_attestors.unix.colour",
+       "unknown key"},
+  };
+  for (const Case& k : cases) {
+    ConfigProblems problems = ValidateAgentConfig(std::string(kGood) + k.yaml, {});
+    ASSERT_EQ(problems.size(), 1u) << k.yaml;
+    EXPECT_EQ(problems[0].path, k.path);
+    EXPECT_THAT(problems[0].message, HasSubstr(k.message)) << k.yaml;
+  }
+}
+
 TEST(AgentConfigTest, RequiredKeys) {
   ConfigProblems problems = ValidateAgentConfig("log: {level: info}\n", {});
   std::vector<std::string> paths;
