@@ -187,5 +187,28 @@ TEST_F(WorkloadCliTest, FetchesKeepWorkingFromTheCacheWhileTheServerIsDown) {
       << out;
 }
 
+// spiffe-conformance.md §6 walked by an independent client (Python grpcio + PyJWT +
+// cryptography, messages generated from the standard's field facts by the script itself).
+TEST_F(WorkloadCliTest, AnIndependentClientWalksTheWorkloadApiConformanceItems) {
+  CreateEntry("/web", getuid());
+  std::string out;
+  ASSERT_TRUE(WaitFor([&] { return Workload("fetch x509", &out) == 0; }, absl::Seconds(10))) << out;
+  const std::string script =
+      absl::StrCat("/usr/bin/python3 ", WORKLOAD_CONFORMANCE_PY, " --socket ", SocketPath("w"),
+                   " --trust-domain example.org");
+  EXPECT_EQ(RunCommand(script + " --mode entitled --spiffe-id spiffe://example.org/web 2>&1", &out),
+            0)
+      << out << agent_->Log();
+  EXPECT_THAT(out, HasSubstr("all checks passed"));
+  EXPECT_THAT(out, HasSubstr("ok 6.6 no identical second message"));
+  ASSERT_EQ(getuid(), 0u) << "the denied half runs as another uid; CI runs it as root";
+  EXPECT_EQ(RunCommand("setpriv --reuid=65534 --regid=65534 --clear-groups " + script +
+                           " --mode denied 2>&1",
+                       &out),
+            0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("all checks passed"));
+}
+
 }  // namespace
 }  // namespace signet
