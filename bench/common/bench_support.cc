@@ -18,6 +18,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "signet/admin/v1/admin.grpc.pb.h"
+#include "src/common/status_macros.h"
+#include "src/crypto/certificate.h"
 #include "src/crypto/ossl.h"
 
 namespace signet::bench {
@@ -147,7 +149,7 @@ TempDir::~TempDir() {
 }
 
 ServerProcess::ServerProcess(const std::string& binary, const std::string& config,
-                             const std::string& log) {
+                             const std::string& log, const std::string& role) {
   int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   pid_ = fork();
   if (pid_ == 0) {
@@ -155,7 +157,7 @@ ServerProcess::ServerProcess(const std::string& binary, const std::string& confi
       dup2(fd, 1);
       dup2(fd, 2);
     }
-    execl(binary.c_str(), binary.c_str(), "server", "run", "-c", config.c_str(), nullptr);
+    execl(binary.c_str(), binary.c_str(), role.c_str(), "run", "-c", config.c_str(), nullptr);
     _exit(127);
   }
   if (fd >= 0) {
@@ -260,6 +262,31 @@ absl::StatusOr<double> WaitReady(ServerProcess& server, const std::string& socke
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return absl::DeadlineExceededError("server not ready after 120 s");
+}
+
+// The TCP port from the server's "server ready" log line.
+absl::StatusOr<int> TcpPort(const std::string& log) {
+  const std::string text = ReadSmallFile(log);
+  size_t at = text.find("tcp_port=");
+  int port = 0;
+  if (at == std::string::npos ||
+      !absl::SimpleAtoi(text.substr(at + 9, text.find_first_of(" \n", at) - at - 9), &port)) {
+    return absl::InternalError("no tcp_port in the server log");
+  }
+  return port;
+}
+
+absl::StatusOr<std::string> BundlePem(::signet::admin::v1::Bundles::Stub& bundles) {
+  ::signet::admin::v1::Bundle bundle;
+  grpc::Status status = bundles.GetBundle(Ctx(30).get(), ::signet::admin::v1::GetBundleRequest(), &bundle);
+  if (!status.ok()) return absl::InternalError("GetBundle: " + status.error_message());
+  std::string pem;
+  for (const std::string& der : bundle.x509_authorities()) {
+    SIGNET_ASSIGN_OR_RETURN(crypto::Certificate cert, crypto::Certificate::FromDer(der));
+    SIGNET_ASSIGN_OR_RETURN(std::string one, cert.ToPem());
+    pem += one;
+  }
+  return pem;
 }
 
 }  // namespace signet::bench

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "signet/admin/v1/admin.grpc.pb.h"
 #include "src/crypto/key.h"
 
 namespace signet::bench {
@@ -38,6 +39,7 @@ class Latencies {
   // Nearest-rank percentile, in milliseconds. REQUIRES: at least one sample.
   double Percentile(double p) const;
   size_t size() const { return ms_.size(); }
+  void Merge(const Latencies& other) { ms_.insert(ms_.end(), other.ms_.begin(), other.ms_.end()); }
 
  private:
   std::vector<double> ms_;
@@ -70,11 +72,12 @@ class TempDir {
   bool keep_;
 };
 
-// `signet server run -c CONFIG` as a child, its output appended to a log file. SIGKILLed and
-// reaped by the destructor if still running.
+// `signet <role> run -c CONFIG` (role "server" or "agent") as a child, its output appended to a
+// log file. SIGKILLed and reaped by the destructor if still running.
 class ServerProcess {
  public:
-  ServerProcess(const std::string& binary, const std::string& config, const std::string& log);
+  ServerProcess(const std::string& binary, const std::string& config, const std::string& log,
+                const std::string& role = "server");
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -108,6 +111,11 @@ std::unique_ptr<grpc::ClientContext> Ctx(int seconds);
 // Polls the admin Health call every 2 ms until it answers; returns the seconds since `start`.
 absl::StatusOr<double> WaitReady(ServerProcess& server, const std::string& socket,
                                  SteadyClock::time_point start);
+
+// The TCP port from the server's "server ready" log line in the log file at `log`.
+absl::StatusOr<int> TcpPort(const std::string& log);
+// The server's X.509 authorities as PEM, through the admin API.
+absl::StatusOr<std::string> BundlePem(::signet::admin::v1::Bundles::Stub& bundles);
 
 }  // namespace signet::bench
 

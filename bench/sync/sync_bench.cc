@@ -248,31 +248,6 @@ std::shared_ptr<grpc::Channel> TlsChannel(int port, const std::string& roots, co
                                    args);
 }
 
-// The TCP port from the server's "server ready" log line.
-absl::StatusOr<int> TcpPort(const std::string& log) {
-  const std::string text = ReadSmallFile(log);
-  size_t at = text.find("tcp_port=");
-  int port = 0;
-  if (at == std::string::npos ||
-      !absl::SimpleAtoi(text.substr(at + 9, text.find_first_of(" \n", at) - at - 9), &port)) {
-    return absl::InternalError("no tcp_port in the server log");
-  }
-  return port;
-}
-
-absl::StatusOr<std::string> BundlePem(admin::Bundles::Stub& bundles) {
-  admin::Bundle bundle;
-  grpc::Status status = bundles.GetBundle(Ctx(30).get(), admin::GetBundleRequest(), &bundle);
-  if (!status.ok()) return absl::InternalError("GetBundle: " + status.error_message());
-  std::string pem;
-  for (const std::string& der : bundle.x509_authorities()) {
-    SIGNET_ASSIGN_OR_RETURN(crypto::Certificate cert, crypto::Certificate::FromDer(der));
-    SIGNET_ASSIGN_OR_RETURN(std::string one, cert.ToPem());
-    pem += one;
-  }
-  return pem;
-}
-
 absl::StatusOr<Agent> AttestOne(const std::string& socket, int port, const std::string& roots,
                                 int i) {
   admin::CreateJoinTokenRequest token_req;

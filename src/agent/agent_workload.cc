@@ -82,6 +82,7 @@ absl::Status SignetAgent::StartWorkloadApi() {
 void SignetAgent::StopWorkloadApi() {
   stopping_ = true;
   if (listener_ != nullptr) listener_->Stop();
+  if (workload_service_ != nullptr) workload_service_->Stop();
   if (workload_server_ != nullptr) {
     workload_server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
   }

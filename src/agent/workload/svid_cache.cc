@@ -13,12 +13,11 @@ namespace pb = ::signet::agent::v1;
 
 constexpr size_t kMaxJwts = 10000;
 
-// Whether every selector of `entry` is in `have` (canonical, so sorted).
-bool Entitled(const pb::Entry& entry, const std::vector<spiffe::Selector>& have) {
-  if (entry.selectors().empty()) return false;
-  for (const pb::Selector& s : entry.selectors()) {
-    absl::StatusOr<spiffe::Selector> want = spiffe::Selector::Make(s.type(), s.value());
-    if (!want.ok() || !std::binary_search(have.begin(), have.end(), *want)) return false;
+// Whether every selector of `want` is in `have` (both canonical, so sorted).
+bool AllPresent(const std::vector<spiffe::Selector>& want,
+                const std::vector<spiffe::Selector>& have) {
+  for (const spiffe::Selector& s : want) {
+    if (!std::binary_search(have.begin(), have.end(), s)) return false;
   }
   return true;
 }
@@ -41,6 +40,21 @@ void SvidCache::SetEntries(const std::map<std::string, pb::Entry>& entries) {
     }
   }
   entries_ = entries;
+  selectors_.clear();
+  by_first_selector_.clear();
+  for (const auto& [id, entry] : entries_) {
+    std::vector<spiffe::Selector> parsed;
+    bool ok = !entry.selectors().empty();
+    for (const pb::Selector& s : entry.selectors()) {
+      absl::StatusOr<spiffe::Selector> one = spiffe::Selector::Make(s.type(), s.value());
+      ok = ok && one.ok();
+      if (one.ok()) parsed.push_back(*std::move(one));
+    }
+    if (!ok) continue;  // an entry without (valid) selectors matches nobody
+    spiffe::CanonicalizeSelectors(parsed);
+    by_first_selector_[parsed.front().ToString()].push_back(id);
+    selectors_[id] = std::move(parsed);
+  }
   synced_ = true;
   Bump();
 }
@@ -90,9 +104,14 @@ WorkloadView SvidCache::For(const std::vector<spiffe::Selector>& selectors) cons
   WorkloadView view;
   view.ready = synced_ && bundle_ != nullptr;
   view.bundle = bundle_;
-  for (const auto& [id, entry] : entries_) {
-    if (entry.expires_at() != 0 && absl::FromUnixSeconds(entry.expires_at()) <= now) continue;
-    if (Entitled(entry, selectors)) view.entries.push_back(entry);
+  for (const spiffe::Selector& have : selectors) {
+    auto candidates = by_first_selector_.find(have.ToString());
+    if (candidates == by_first_selector_.end()) continue;
+    for (const std::string& id : candidates->second) {
+      const pb::Entry& entry = entries_.at(id);
+      if (entry.expires_at() != 0 && absl::FromUnixSeconds(entry.expires_at()) <= now) continue;
+      if (AllPresent(selectors_.at(id), selectors)) view.entries.push_back(entry);
+    }
   }
   std::sort(view.entries.begin(), view.entries.end(), [](const pb::Entry& a, const pb::Entry& b) {
     return std::tie(a.spiffe_id(), a.id()) < std::tie(b.spiffe_id(), b.id());

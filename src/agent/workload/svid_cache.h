@@ -88,6 +88,11 @@ class SvidCache {
   const Clock& clock_;
   mutable absl::Mutex mu_;
   std::map<std::string, ::signet::agent::v1::Entry> entries_ ABSL_GUARDED_BY(mu_);
+  // Each entry's selectors, parsed and canonical, and the entries by their first selector (as
+  // "type:value"): a caller's selectors find its candidate entries without a scan of them all.
+  absl::flat_hash_map<std::string, std::vector<spiffe::Selector>> selectors_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::vector<std::string>> by_first_selector_
+      ABSL_GUARDED_BY(mu_);
   bool synced_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::string, std::shared_ptr<const X509SvidRecord>> svids_
       ABSL_GUARDED_BY(mu_);

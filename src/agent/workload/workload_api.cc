@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "src/common/logging.h"
+#include "src/common/status_macros.h"
 #include "src/spiffe/jwt_svid.h"
 
 namespace signet::agent {
@@ -43,7 +44,7 @@ bool BuildX509(const WorkloadView& view, X509SVIDResponse* out) {
 }  // namespace
 
 absl::StatusOr<std::vector<spiffe::Selector>> WorkloadApiService::Caller(
-    const grpc::ServerContext& ctx) const {
+    const grpc::ServerContextBase& ctx) {
   auto header = ctx.client_metadata().find(kHeader);
   if (header == ctx.client_metadata().end() || header->second != "true") {
     return absl::InvalidArgumentError(
@@ -54,13 +55,14 @@ absl::StatusOr<std::vector<spiffe::Selector>> WorkloadApiService::Caller(
   if (!cred.has_value()) {
     return absl::PermissionDeniedError("the caller's process could not be identified");
   }
-  return AttestWorkload(
-      *deps_.attestors,
-      WorkloadProcess{.pid = cred->pid, .uid = cred->uid, .gid = cred->gid, .pidfd = cred->pidfd});
+  return attestation_.Attest(*deps_.attestors, WorkloadProcess{.pid = cred->pid,
+                                                                .uid = cred->uid,
+                                                                .gid = cred->gid,
+                                                                .pidfd = cred->pidfd});
 }
 
 absl::StatusOr<WorkloadView> WorkloadApiService::View(
-    const std::vector<spiffe::Selector>& selectors, bool need_svid) const {
+    const std::vector<spiffe::Selector>& selectors) const {
   const absl::Time deadline = absl::Now() + deps_.svid_wait;
   while (true) {
     const uint64_t version = deps_.cache->version();
@@ -68,102 +70,99 @@ absl::StatusOr<WorkloadView> WorkloadApiService::View(
     if (view.ready && view.entitled == 0) {
       return absl::PermissionDeniedError("no identity is registered for this workload");
     }
-    if (view.ready && (!need_svid || !view.svids.empty())) return view;
+    if (view.ready) return view;
     if (absl::Now() >= deadline) {
-      return absl::UnavailableError(view.ready ? "the workload's SVID is not signed yet; retry"
-                                               : "the agent is not ready yet; retry");
+      return absl::UnavailableError("the agent is not ready yet; retry");
     }
     deps_.cache->WaitForChange(version, std::min(deadline, absl::Now() + absl::Milliseconds(200)));
   }
 }
 
 template <typename Response>
-grpc::Status WorkloadApiService::Stream(
-    grpc::ServerContext* ctx, grpc::ServerWriter<Response>* writer, bool need_svid,
-    const std::function<bool(const WorkloadView&, Response*)>& build) {
+grpc::ServerWriteReactor<Response>* WorkloadApiService::OpenStream(
+    grpc::CallbackServerContext* ctx, std::function<bool(const WorkloadView&, Response*)> fill) {
   absl::StatusOr<std::vector<spiffe::Selector>> selectors = Caller(*ctx);
-  if (!selectors.ok()) return ToGrpc(selectors.status());
-  absl::StatusOr<WorkloadView> view = View(*selectors, need_svid);
-  if (!view.ok()) return ToGrpc(view.status());
-  std::string last;
-  while (!ctx->IsCancelled()) {
-    if (deps_.stopping != nullptr && deps_.stopping->load()) {
-      return ToGrpc(absl::UnavailableError("the agent is shutting down"));
-    }
-    Response message;
-    if (build(*view, &message)) {
-      std::string bytes = message.SerializeAsString();
-      if (bytes != last) {
-        if (!writer->Write(message)) return grpc::Status::OK;
-        last = std::move(bytes);
-      }
-    }
-    const uint64_t version = deps_.cache->version();
-    deps_.cache->WaitForChange(version, absl::Now() + deps_.poll);
-    *view = deps_.cache->For(*selectors);
-    if (view->ready && view->entitled == 0) {
-      return ToGrpc(absl::PermissionDeniedError("the workload is no longer entitled to any SVID"));
-    }
+  if (!selectors.ok()) return SnapshotStream<Response>::Refused(ToGrpc(selectors.status()));
+  if (deps_.stopping != nullptr && deps_.stopping->load()) {
+    return SnapshotStream<Response>::Refused(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE, "the agent is shutting down"));
   }
-  return grpc::Status::OK;
+  const SvidCache* cache = deps_.cache;
+  auto build = [cache, selectors = *std::move(selectors),
+                fill = std::move(fill)](Response* out) -> absl::StatusOr<bool> {
+    WorkloadView view = cache->For(selectors);
+    if (!view.ready) return false;
+    if (view.entitled == 0) {
+      return absl::PermissionDeniedError(
+          "no identity is registered for this workload (or no longer)");
+    }
+    return fill(view, out);
+  };
+  SnapshotStream<Response>* stream = nullptr;
+  SnapshotStream<Response>::Start(&hub_, std::move(build), absl::Now() + deps_.svid_wait,
+                                  &stream);
+  return stream;
 }
 
-grpc::Status WorkloadApiService::FetchX509SVID(grpc::ServerContext* ctx,
-                                               const X509SVIDRequest* /*req*/,
-                                               grpc::ServerWriter<X509SVIDResponse>* writer) {
-  return Stream<X509SVIDResponse>(
-      ctx, writer, /*need_svid=*/true,
-      [](const WorkloadView& view, X509SVIDResponse* out) { return BuildX509(view, out); });
+grpc::ServerWriteReactor<X509SVIDResponse>* WorkloadApiService::FetchX509SVID(
+    grpc::CallbackServerContext* ctx, const X509SVIDRequest* /*req*/) {
+  return OpenStream<X509SVIDResponse>(ctx, BuildX509);
 }
 
-grpc::Status WorkloadApiService::FetchX509Bundles(grpc::ServerContext* ctx,
-                                                  const X509BundlesRequest* /*req*/,
-                                                  grpc::ServerWriter<X509BundlesResponse>* writer) {
-  return Stream<X509BundlesResponse>(
-      ctx, writer, /*need_svid=*/false, [this](const WorkloadView& view, X509BundlesResponse* out) {
-        (*out->mutable_bundles())[deps_.trust_domain.IdString()] = BundleDer(*view.bundle);
-        return true;
-      });
+grpc::ServerWriteReactor<X509BundlesResponse>* WorkloadApiService::FetchX509Bundles(
+    grpc::CallbackServerContext* ctx, const X509BundlesRequest* /*req*/) {
+  const std::string own = deps_.trust_domain.IdString();
+  return OpenStream<X509BundlesResponse>(ctx,
+                                         [own](const WorkloadView& view, X509BundlesResponse* out) {
+                                           (*out->mutable_bundles())[own] = BundleDer(*view.bundle);
+                                           return true;
+                                         });
 }
 
-grpc::Status WorkloadApiService::FetchJWTBundles(grpc::ServerContext* ctx,
-                                                 const JWTBundlesRequest* /*req*/,
-                                                 grpc::ServerWriter<JWTBundlesResponse>* writer) {
-  return Stream<JWTBundlesResponse>(
-      ctx, writer, /*need_svid=*/false, [this](const WorkloadView& view, JWTBundlesResponse* out) {
-        absl::StatusOr<std::string> jwks =
-            spiffe::ToSpiffeBundleJson(*view.bundle, spiffe::BundleKeys::kJwtOnly);
-        if (!jwks.ok()) {
-          LogError("workload api: cannot encode the JWT bundle", {{"error", jwks.status()}});
-          return false;
-        }
-        (*out->mutable_bundles())[deps_.trust_domain.IdString()] = *std::move(jwks);
-        return true;
-      });
+grpc::ServerWriteReactor<JWTBundlesResponse>* WorkloadApiService::FetchJWTBundles(
+    grpc::CallbackServerContext* ctx, const JWTBundlesRequest* /*req*/) {
+  const std::string own = deps_.trust_domain.IdString();
+  return OpenStream<JWTBundlesResponse>(ctx, [own](const WorkloadView& view,
+                                                   JWTBundlesResponse* out) {
+    absl::StatusOr<std::string> jwks =
+        spiffe::ToSpiffeBundleJson(*view.bundle, spiffe::BundleKeys::kJwtOnly);
+    if (!jwks.ok()) {
+      LogError("workload api: cannot encode the JWT bundle", {{"error", jwks.status()}});
+      return false;
+    }
+    (*out->mutable_bundles())[own] = *std::move(jwks);
+    return true;
+  });
 }
 
-grpc::Status WorkloadApiService::FetchJWTSVID(grpc::ServerContext* ctx, const JWTSVIDRequest* req,
-                                              JWTSVIDResponse* resp) {
+grpc::ServerUnaryReactor* WorkloadApiService::FetchJWTSVID(grpc::CallbackServerContext* ctx,
+                                                           const JWTSVIDRequest* req,
+                                                           JWTSVIDResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   absl::StatusOr<std::vector<spiffe::Selector>> selectors = Caller(*ctx);
-  if (!selectors.ok()) return ToGrpc(selectors.status());
-  std::vector<std::string> audience(req->audience().begin(), req->audience().end());
+  reactor->Finish(ToGrpc(selectors.ok() ? JwtSvids(*selectors, *req, resp) : selectors.status()));
+  return reactor;
+}
+
+absl::Status WorkloadApiService::JwtSvids(const std::vector<spiffe::Selector>& selectors,
+                                          const JWTSVIDRequest& req, JWTSVIDResponse* resp) {
+  std::vector<std::string> audience(req.audience().begin(), req.audience().end());
   if (audience.empty() ||
       std::any_of(audience.begin(), audience.end(), [](const auto& a) { return a.empty(); })) {
-    return ToGrpc(absl::InvalidArgumentError("audience: at least one, none empty"));
+    return absl::InvalidArgumentError("audience: at least one, none empty");
   }
-  absl::StatusOr<WorkloadView> view = View(*selectors, /*need_svid=*/false);
-  if (!view.ok()) return ToGrpc(view.status());
+  SIGNET_ASSIGN_OR_RETURN(WorkloadView view, View(selectors));
   std::vector<std::string> done;
-  for (const ::signet::agent::v1::Entry& entry : view->entries) {
-    if (!req->spiffe_id().empty() && entry.spiffe_id() != req->spiffe_id()) continue;
+  for (const ::signet::agent::v1::Entry& entry : view.entries) {
+    if (!req.spiffe_id().empty() && entry.spiffe_id() != req.spiffe_id()) continue;
     if (std::find(done.begin(), done.end(), entry.spiffe_id()) != done.end()) continue;
     done.push_back(entry.spiffe_id());
     std::optional<std::string> token = deps_.cache->GetJwt(entry.spiffe_id(), audience);
     if (!token.has_value()) {
       absl::StatusOr<MintedJwt> minted = deps_.mint_jwt(entry, audience);
       if (!minted.ok()) {
-        return ToGrpc(absl::UnavailableError(
-            absl::StrCat("cannot get a JWT-SVID from the server: ", minted.status().message())));
+        return absl::UnavailableError(
+            absl::StrCat("cannot get a JWT-SVID from the server: ", minted.status().message()));
       }
       deps_.cache->PutJwt(entry.spiffe_id(), audience, minted->token, minted->issued_at,
                           minted->expires_at);
@@ -175,36 +174,42 @@ grpc::Status WorkloadApiService::FetchJWTSVID(grpc::ServerContext* ctx, const JW
     svid->set_hint(entry.hint());
   }
   if (resp->svids().empty()) {
-    return ToGrpc(absl::PermissionDeniedError(
-        absl::StrCat("the workload is not entitled to ", req->spiffe_id())));
+    return absl::PermissionDeniedError(
+        absl::StrCat("the workload is not entitled to ", req.spiffe_id()));
   }
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
-grpc::Status WorkloadApiService::ValidateJWTSVID(grpc::ServerContext* ctx,
-                                                 const ValidateJWTSVIDRequest* req,
-                                                 ValidateJWTSVIDResponse* resp) {
+grpc::ServerUnaryReactor* WorkloadApiService::ValidateJWTSVID(grpc::CallbackServerContext* ctx,
+                                                              const ValidateJWTSVIDRequest* req,
+                                                              ValidateJWTSVIDResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   absl::StatusOr<std::vector<spiffe::Selector>> selectors = Caller(*ctx);
-  if (!selectors.ok()) return ToGrpc(selectors.status());
-  if (req->audience().empty() || req->svid().empty()) {
-    return ToGrpc(absl::InvalidArgumentError("audience and svid are required"));
+  reactor->Finish(ToGrpc(selectors.ok() ? Validate(*selectors, *req, resp) : selectors.status()));
+  return reactor;
+}
+
+absl::Status WorkloadApiService::Validate(const std::vector<spiffe::Selector>& selectors,
+                                          const ValidateJWTSVIDRequest& req,
+                                          ValidateJWTSVIDResponse* resp) {
+  if (req.audience().empty() || req.svid().empty()) {
+    return absl::InvalidArgumentError("audience and svid are required");
   }
-  absl::StatusOr<WorkloadView> view = View(*selectors, /*need_svid=*/false);
-  if (!view.ok()) return ToGrpc(view.status());
+  SIGNET_ASSIGN_OR_RETURN(WorkloadView view, View(selectors));
   spiffe::BundleSet bundles;
-  bundles.Put(deps_.trust_domain, *view->bundle);
+  bundles.Put(deps_.trust_domain, *view.bundle);
   absl::StatusOr<spiffe::JwtSvid> jwt = spiffe::ValidateJwtSvid(
-      req->svid(), bundles, {.audience = req->audience(), .now = deps_.clock->Now()});
-  if (!jwt.ok()) return ToGrpc(absl::InvalidArgumentError(jwt.status().message()));
+      req.svid(), bundles, {.audience = req.audience(), .now = deps_.clock->Now()});
+  if (!jwt.ok()) return absl::InvalidArgumentError(jwt.status().message());
   nlohmann::json claims = jwt->Claims();
   if (claims.contains("aud") && claims["aud"].is_string()) {
     claims["aud"] = nlohmann::json::array({claims["aud"]});  // always a list (§6.4)
   }
   if (!google::protobuf::util::JsonStringToMessage(claims.dump(), resp->mutable_claims()).ok()) {
-    return ToGrpc(absl::InternalError("cannot convert the claims"));
+    return absl::InternalError("cannot convert the claims");
   }
   resp->set_spiffe_id(jwt->id.String());
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 }  // namespace signet::agent

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "src/agent/workload/snapshot_stream.h"
 #include "src/agent/workload/svid_cache.h"
 #include "src/agent/workload/workload_attestor.h"
 #include "src/common/clock.h"
@@ -46,39 +47,57 @@ struct WorkloadApiDeps {
   const std::atomic<bool>* stopping = nullptr;  // streams end with Unavailable once set
   // How long a call waits for an SVID the agent is still signing before it answers Unavailable.
   absl::Duration svid_wait = absl::Seconds(5);
+  // How long a caller's attestation is reused for its later calls on the same connection.
+  absl::Duration attestation_ttl = absl::Seconds(1);
   // How often an open stream re-checks expiry even when nothing changed.
   absl::Duration poll = absl::Seconds(1);
 };
 
-class WorkloadApiService final : public SpiffeWorkloadAPI::Service {
+// On gRPC's callback API: an open stream costs no thread. Unary calls run on gRPC's callback
+// threads (FetchJWTSVID asks the server only on a cache miss).
+class WorkloadApiService final : public SpiffeWorkloadAPI::CallbackService {
  public:
-  explicit WorkloadApiService(WorkloadApiDeps deps) : deps_(std::move(deps)) {}
+  explicit WorkloadApiService(WorkloadApiDeps deps)
+      : deps_(std::move(deps)),
+        attestation_(*deps_.clock, deps_.attestation_ttl),
+        hub_(deps_.cache, deps_.poll) {}
 
-  grpc::Status FetchX509SVID(grpc::ServerContext* ctx, const X509SVIDRequest* req,
-                             grpc::ServerWriter<X509SVIDResponse>* writer) override;
-  grpc::Status FetchX509Bundles(grpc::ServerContext* ctx, const X509BundlesRequest* req,
-                                grpc::ServerWriter<X509BundlesResponse>* writer) override;
-  grpc::Status FetchJWTSVID(grpc::ServerContext* ctx, const JWTSVIDRequest* req,
-                            JWTSVIDResponse* resp) override;
-  grpc::Status FetchJWTBundles(grpc::ServerContext* ctx, const JWTBundlesRequest* req,
-                               grpc::ServerWriter<JWTBundlesResponse>* writer) override;
-  grpc::Status ValidateJWTSVID(grpc::ServerContext* ctx, const ValidateJWTSVIDRequest* req,
-                               ValidateJWTSVIDResponse* resp) override;
+  // Ends every open stream with Unavailable (agent shutdown). Call before the server shuts down.
+  void Stop() { hub_.Stop(); }
+  size_t open_streams() const { return hub_.size(); }
+
+  grpc::ServerWriteReactor<X509SVIDResponse>* FetchX509SVID(grpc::CallbackServerContext* ctx,
+                                                            const X509SVIDRequest* req) override;
+  grpc::ServerWriteReactor<X509BundlesResponse>* FetchX509Bundles(
+      grpc::CallbackServerContext* ctx, const X509BundlesRequest* req) override;
+  grpc::ServerUnaryReactor* FetchJWTSVID(grpc::CallbackServerContext* ctx,
+                                         const JWTSVIDRequest* req,
+                                         JWTSVIDResponse* resp) override;
+  grpc::ServerWriteReactor<JWTBundlesResponse>* FetchJWTBundles(
+      grpc::CallbackServerContext* ctx, const JWTBundlesRequest* req) override;
+  grpc::ServerUnaryReactor* ValidateJWTSVID(grpc::CallbackServerContext* ctx,
+                                            const ValidateJWTSVIDRequest* req,
+                                            ValidateJWTSVIDResponse* resp) override;
 
  private:
   // The header check and attestation of the caller: its selectors.
-  absl::StatusOr<std::vector<spiffe::Selector>> Caller(const grpc::ServerContext& ctx) const;
-  // The caller's view once the agent is ready and it is entitled (waiting up to svid_wait for
-  // at least one SVID when `need_svid`).
-  absl::StatusOr<WorkloadView> View(const std::vector<spiffe::Selector>& selectors,
-                                    bool need_svid) const;
-  // Runs a stream: `build` turns a view into the message (false: nothing to send yet).
+  absl::StatusOr<std::vector<spiffe::Selector>> Caller(const grpc::ServerContextBase& ctx);
+  // The caller's view once the agent is ready and it is entitled (waiting up to svid_wait).
+  absl::StatusOr<WorkloadView> View(const std::vector<spiffe::Selector>& selectors) const;
+  absl::Status JwtSvids(const std::vector<spiffe::Selector>& selectors, const JWTSVIDRequest& req,
+                        JWTSVIDResponse* resp);
+  absl::Status Validate(const std::vector<spiffe::Selector>& selectors,
+                        const ValidateJWTSVIDRequest& req, ValidateJWTSVIDResponse* resp);
+  // Attests the caller and starts its stream; `fill` builds a message from a ready view of an
+  // entitled caller (false: nothing to send yet).
   template <typename Response>
-  grpc::Status Stream(grpc::ServerContext* ctx, grpc::ServerWriter<Response>* writer,
-                      bool need_svid,
-                      const std::function<bool(const WorkloadView&, Response*)>& build);
+  grpc::ServerWriteReactor<Response>* OpenStream(
+      grpc::CallbackServerContext* ctx,
+      std::function<bool(const WorkloadView&, Response*)> fill);
 
   const WorkloadApiDeps deps_;
+  AttestationCache attestation_;
+  StreamHub hub_;
 };
 
 }  // namespace signet::agent

@@ -151,4 +151,34 @@ absl::StatusOr<std::vector<spiffe::Selector>> AttestWorkload(
   return all;
 }
 
+absl::StatusOr<std::vector<spiffe::Selector>> AttestationCache::Attest(
+    const std::vector<std::unique_ptr<WorkloadAttestor>>& attestors,
+    const WorkloadProcess& process) {
+  const absl::Time now = clock_.Now();
+  if (process.pidfd != nullptr) {
+    absl::MutexLock lock(&mu_);
+    auto it = cached_.find(process.pidfd.get());
+    // The weak pointer tells a live descriptor from a new one at a recycled address.
+    if (it != cached_.end() && it->second.pidfd.lock() == process.pidfd &&
+        now < it->second.expires) {
+      if (!process.pidfd->Alive()) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("workload attestation: process ", process.pid, " has exited"));
+      }
+      return it->second.selectors;
+    }
+  }
+  absl::StatusOr<std::vector<spiffe::Selector>> selectors = AttestWorkload(attestors, process);
+  if (!selectors.ok()) return selectors;
+  absl::MutexLock lock(&mu_);
+  if (cached_.size() >= 4096) {
+    absl::erase_if(cached_, [&](const auto& kv) {
+      return kv.second.expires <= now || kv.second.pidfd.expired();
+    });
+    if (cached_.size() >= 4096) cached_.clear();
+  }
+  cached_[process.pidfd.get()] = {process.pidfd, *selectors, now + ttl_};
+  return selectors;
+}
+
 }  // namespace signet::agent

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "src/common/clock.h"
 #include "src/rpc/uds_listener.h"
 #include "src/spiffe/selector.h"
 
@@ -59,6 +60,29 @@ std::unique_ptr<WorkloadAttestor> CreateUnixAttestor(const UnixAttestorConfig& c
 absl::StatusOr<std::vector<spiffe::Selector>> AttestWorkload(
     const std::vector<std::unique_ptr<WorkloadAttestor>>& attestors,
     const WorkloadProcess& process);
+
+// AttestWorkload results per caller connection (keyed by the pidfd taken at accept, so per
+// process and never shared with a later holder of its PID), kept for `ttl`: a client making many
+// calls is attested once per ttl. A hit still checks that the process is alive. Thread-safe.
+class AttestationCache {
+ public:
+  AttestationCache(const Clock& clock, absl::Duration ttl) : clock_(clock), ttl_(ttl) {}
+
+  absl::StatusOr<std::vector<spiffe::Selector>> Attest(
+      const std::vector<std::unique_ptr<WorkloadAttestor>>& attestors,
+      const WorkloadProcess& process);
+
+ private:
+  struct Cached {
+    std::weak_ptr<const rpc::PidFd> pidfd;
+    std::vector<spiffe::Selector> selectors;
+    absl::Time expires;
+  };
+  const Clock& clock_;
+  const absl::Duration ttl_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<const rpc::PidFd*, Cached> cached_ ABSL_GUARDED_BY(mu_);
+};
 
 }  // namespace signet::agent
 

@@ -9,6 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/common/clock.h"
 #include "tests/testing/test_ca.h"
 
 namespace signet::agent {
@@ -95,6 +96,44 @@ TEST(AttestWorkloadTest, NeedsAPidfdAndACallerThatIsStillThere) {
   EXPECT_TRUE(absl::IsPermissionDenied(s.status())) << s.status();
   EXPECT_THAT(std::string(s.status().message()), HasSubstr("exited during attestation"));
   EXPECT_TRUE(absl::IsNotFound(rpc::PidFd::Open(child).status()));
+}
+
+class CountingAttestor final : public WorkloadAttestor {
+ public:
+  absl::string_view type() const override { return "count"; }
+  absl::StatusOr<std::vector<spiffe::Selector>> Attest(const WorkloadProcess&) override {
+    ++calls;
+    return std::vector<spiffe::Selector>{*spiffe::Selector::Parse("count:n:1")};
+  }
+  int calls = 0;
+};
+
+TEST(AttestationCacheTest, ReusesAResultPerConnectionForItsTtlAndNeverForADeadProcess) {
+  std::vector<std::unique_ptr<WorkloadAttestor>> attestors;
+  attestors.push_back(std::make_unique<CountingAttestor>());
+  auto* counter = static_cast<CountingAttestor*>(attestors[0].get());
+  FakeClock clock(absl::FromUnixSeconds(1800000000));
+  AttestationCache cache(clock, absl::Seconds(1));
+  pid_t child = fork();
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  WorkloadProcess p{.pid = child, .pidfd = *rpc::PidFd::Open(child)};
+  ASSERT_TRUE(cache.Attest(attestors, p).ok());
+  ASSERT_TRUE(cache.Attest(attestors, p).ok());
+  EXPECT_EQ(counter->calls, 1);
+  // Another connection of the same process has its own pidfd: attested on its own.
+  WorkloadProcess other{.pid = child, .pidfd = *rpc::PidFd::Open(child)};
+  ASSERT_TRUE(cache.Attest(attestors, other).ok());
+  EXPECT_EQ(counter->calls, 2);
+  clock.Advance(absl::Seconds(2));
+  ASSERT_TRUE(cache.Attest(attestors, p).ok());
+  EXPECT_EQ(counter->calls, 3);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  absl::StatusOr<std::vector<spiffe::Selector>> dead = cache.Attest(attestors, p);
+  EXPECT_TRUE(absl::IsPermissionDenied(dead.status())) << dead.status();
 }
 
 }  // namespace
