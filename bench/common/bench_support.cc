@@ -278,7 +278,8 @@ absl::StatusOr<int> TcpPort(const std::string& log) {
 
 absl::StatusOr<std::string> BundlePem(::signet::admin::v1::Bundles::Stub& bundles) {
   ::signet::admin::v1::Bundle bundle;
-  grpc::Status status = bundles.GetBundle(Ctx(30).get(), ::signet::admin::v1::GetBundleRequest(), &bundle);
+  grpc::Status status =
+      bundles.GetBundle(Ctx(30).get(), ::signet::admin::v1::GetBundleRequest(), &bundle);
   if (!status.ok()) return absl::InternalError("GetBundle: " + status.error_message());
   std::string pem;
   for (const std::string& der : bundle.x509_authorities()) {

@@ -21,9 +21,9 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <mutex>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -92,8 +92,8 @@ std::optional<Options> ParseFlags(int argc, char** argv) {
 std::unique_ptr<SpiffeWorkloadAPI::Stub> WorkloadStub(const std::string& socket) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
-  return SpiffeWorkloadAPI::NewStub(grpc::CreateCustomChannel(
-      "unix:" + socket, grpc::InsecureChannelCredentials(), args));
+  return SpiffeWorkloadAPI::NewStub(
+      grpc::CreateCustomChannel("unix:" + socket, grpc::InsecureChannelCredentials(), args));
 }
 
 void Header(grpc::ClientContext& ctx) { ctx.AddMetadata("workload.spiffe.io", "true"); }
@@ -192,8 +192,8 @@ absl::Status StartAgent(const Options& o, const TempDir& dir, int port,
                    "\ntrust_bundle_path: ", dir.File("bundle.pem"),
                    "\nnode_attestor:\n  join_token:\n    token: ", token.token(),
                    "\nlog:\n  level: warn\n")));
-  *agent = std::make_unique<ServerProcess>(o.signet, dir.File("agent.yaml"),
-                                           dir.File("agent.log"), "agent");
+  *agent = std::make_unique<ServerProcess>(o.signet, dir.File("agent.yaml"), dir.File("agent.log"),
+                                           "agent");
   return absl::OkStatus();
 }
 
@@ -292,7 +292,8 @@ absl::Status Run(const Options& o, const TempDir& dir, Figures& f) {
   std::atomic<int> first{0};
   std::vector<std::unique_ptr<X509Stream>> streams;
   for (int i = 0; i < o.streams; ++i) {
-    streams.push_back(std::make_unique<X509Stream>(stubs[static_cast<size_t>(i % 10)].get(), &first));
+    streams.push_back(
+        std::make_unique<X509Stream>(stubs[static_cast<size_t>(i % 10)].get(), &first));
   }
   const auto open = SteadyClock::now();
   while (first < o.streams && SecondsSince(open) < 60) absl::SleepFor(absl::Milliseconds(10));
@@ -314,9 +315,10 @@ int Report(const Options& o, const Figures& f) {
   const bool jwt_met = jwt_p99 < kJwtP99TargetMs;
   const bool x509_met = x509_p99 < kX509P99TargetMs;
   const bool rss_met = rss_mb < kRssTargetMb;
-  std::printf("\n%d cached SVIDs (+1 for the client); %d x %d JWT calls; %d X.509 calls; %d "
-              "streams\n",
-              o.entries, o.threads, o.calls, o.calls, o.streams);
+  std::printf(
+      "\n%d cached SVIDs (+1 for the client); %d x %d JWT calls; %d X.509 calls; %d "
+      "streams\n",
+      o.entries, o.threads, o.calls, o.calls, o.streams);
   std::printf("%-52s %12s %10s %s\n", "metric", "value", "target", "result");
   std::printf("%-52s %10.0f/s\n", "OpenSSL ECDSA P-256 sign", f.sign_rate);
   std::printf("%-52s %10.0f/s\n", "OpenSSL ECDSA P-256 verify", f.verify_rate);

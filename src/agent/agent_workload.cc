@@ -2,6 +2,7 @@
 // loop that keeps an X509-SVID signed for every cached entry.
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
+#include <malloc.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -113,6 +114,7 @@ void SignetAgent::SvidLoop() {
     absl::Status status = SignBatch(batch, &retry);
     if (status.ok()) {
       backoff = absl::Milliseconds(200);
+      malloc_trim(0);  // a large batch leaves its key generation and response memory behind
       absl::MutexLock lock(&mu_);
       WriteStatus();
       continue;

@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "src/agent/workload/svid_cache.h"
+#include "src/crypto/signature.h"
 
 namespace signet::agent {
 
@@ -101,9 +102,10 @@ class SnapshotStream final : public grpc::ServerWriteReactor<Response>, public P
       }
       return;
     }
-    std::string bytes = message.SerializeAsString();
-    if (bytes == last_) return;  // identical snapshots are not sent again
-    last_ = std::move(bytes);
+    // Identical snapshots are not sent again; a digest is kept, not the bytes.
+    std::string digest = crypto::Sha256(message.SerializeAsString());
+    if (digest == last_) return;
+    last_ = std::move(digest);
     message_ = std::move(message);
     writing_ = true;
     sent_any_ = true;
@@ -120,7 +122,8 @@ class SnapshotStream final : public grpc::ServerWriteReactor<Response>, public P
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
-      if (!ok) {  // the client went away
+      message_ = Response();  // the written message is not needed any more
+      if (!ok) {              // the client went away
         FinishLocked(grpc::Status::CANCELLED);
         return;
       }
@@ -153,7 +156,7 @@ class SnapshotStream final : public grpc::ServerWriteReactor<Response>, public P
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool pending_ ABSL_GUARDED_BY(mu_) = false;
   bool sent_any_ ABSL_GUARDED_BY(mu_) = false;
-  std::string last_ ABSL_GUARDED_BY(mu_);
+  std::string last_ ABSL_GUARDED_BY(mu_);  // SHA-256 of the last message sent
   Response message_ ABSL_GUARDED_BY(mu_);
 };
 

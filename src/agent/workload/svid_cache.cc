@@ -39,10 +39,12 @@ void SvidCache::SetEntries(const std::map<std::string, pb::Entry>& entries) {
       ++it;
     }
   }
-  entries_ = entries;
+  entries_.clear();
+  for (const auto& [id, entry] : entries) entries_[id] = std::make_shared<const pb::Entry>(entry);
   selectors_.clear();
   by_first_selector_.clear();
-  for (const auto& [id, entry] : entries_) {
+  for (const auto& [id, shared] : entries_) {
+    const pb::Entry& entry = *shared;
     std::vector<spiffe::Selector> parsed;
     bool ok = !entry.selectors().empty();
     for (const pb::Selector& s : entry.selectors()) {
@@ -72,7 +74,7 @@ std::vector<pb::Entry> SvidCache::Due(absl::Time now, size_t limit, absl::Time* 
   for (const auto& [id, entry] : entries_) {
     auto it = svids_.find(id);
     if (it == svids_.end() || it->second->renew_at <= now) {
-      if (due.size() < limit) due.push_back(entry);
+      if (due.size() < limit) due.push_back(*entry);
     } else {
       *next = std::min(*next, it->second->renew_at);
     }
@@ -93,7 +95,7 @@ void SvidCache::Put(const pb::Entry& entry, std::string chain_der, std::string k
   record->renew_at = not_before + (not_after - not_before) * Jitter();
   absl::MutexLock lock(&mu_);
   auto e = entries_.find(entry.id());
-  if (e == entries_.end() || e->second.revision() != entry.revision()) return;
+  if (e == entries_.end() || e->second->revision() != entry.revision()) return;
   svids_[entry.id()] = std::move(record);
   Bump();
 }
@@ -108,17 +110,17 @@ WorkloadView SvidCache::For(const std::vector<spiffe::Selector>& selectors) cons
     auto candidates = by_first_selector_.find(have.ToString());
     if (candidates == by_first_selector_.end()) continue;
     for (const std::string& id : candidates->second) {
-      const pb::Entry& entry = entries_.at(id);
-      if (entry.expires_at() != 0 && absl::FromUnixSeconds(entry.expires_at()) <= now) continue;
+      const std::shared_ptr<const pb::Entry>& entry = entries_.at(id);
+      if (entry->expires_at() != 0 && absl::FromUnixSeconds(entry->expires_at()) <= now) continue;
       if (AllPresent(selectors_.at(id), selectors)) view.entries.push_back(entry);
     }
   }
-  std::sort(view.entries.begin(), view.entries.end(), [](const pb::Entry& a, const pb::Entry& b) {
-    return std::tie(a.spiffe_id(), a.id()) < std::tie(b.spiffe_id(), b.id());
+  std::sort(view.entries.begin(), view.entries.end(), [](const auto& a, const auto& b) {
+    return std::tie(a->spiffe_id(), a->id()) < std::tie(b->spiffe_id(), b->id());
   });
   view.entitled = static_cast<int>(view.entries.size());
-  for (const pb::Entry& entry : view.entries) {
-    auto it = svids_.find(entry.id());
+  for (const auto& entry : view.entries) {
+    auto it = svids_.find(entry->id());
     if (it != svids_.end() && it->second->not_after > now) view.svids.push_back(it->second);
   }
   return view;

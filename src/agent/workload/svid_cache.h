@@ -43,7 +43,8 @@ struct WorkloadView {
   bool ready = false;  // the agent has synced entries and holds a bundle
   int entitled = 0;    // entries whose selectors the caller has (signed or not yet)
   std::vector<std::shared_ptr<const X509SvidRecord>> svids;  // unexpired, default first
-  std::vector<::signet::agent::v1::Entry> entries;           // the entitled entries, same order
+  // The entitled entries, sorted the same way (shared with the cache, immutable).
+  std::vector<std::shared_ptr<const ::signet::agent::v1::Entry>> entries;
   std::shared_ptr<const spiffe::Bundle> bundle;
 };
 
@@ -87,7 +88,8 @@ class SvidCache {
 
   const Clock& clock_;
   mutable absl::Mutex mu_;
-  std::map<std::string, ::signet::agent::v1::Entry> entries_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<const ::signet::agent::v1::Entry>> entries_
+      ABSL_GUARDED_BY(mu_);
   // Each entry's selectors, parsed and canonical, and the entries by their first selector (as
   // "type:value"): a caller's selectors find its candidate entries without a scan of them all.
   absl::flat_hash_map<std::string, std::vector<spiffe::Selector>> selectors_ ABSL_GUARDED_BY(mu_);

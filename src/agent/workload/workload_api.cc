@@ -55,10 +55,9 @@ absl::StatusOr<std::vector<spiffe::Selector>> WorkloadApiService::Caller(
   if (!cred.has_value()) {
     return absl::PermissionDeniedError("the caller's process could not be identified");
   }
-  return attestation_.Attest(*deps_.attestors, WorkloadProcess{.pid = cred->pid,
-                                                                .uid = cred->uid,
-                                                                .gid = cred->gid,
-                                                                .pidfd = cred->pidfd});
+  return attestation_.Attest(
+      *deps_.attestors,
+      WorkloadProcess{.pid = cred->pid, .uid = cred->uid, .gid = cred->gid, .pidfd = cred->pidfd});
 }
 
 absl::StatusOr<WorkloadView> WorkloadApiService::View(
@@ -99,8 +98,7 @@ grpc::ServerWriteReactor<Response>* WorkloadApiService::OpenStream(
     return fill(view, out);
   };
   SnapshotStream<Response>* stream = nullptr;
-  SnapshotStream<Response>::Start(&hub_, std::move(build), absl::Now() + deps_.svid_wait,
-                                  &stream);
+  SnapshotStream<Response>::Start(&hub_, std::move(build), absl::Now() + deps_.svid_wait, &stream);
   return stream;
 }
 
@@ -122,17 +120,17 @@ grpc::ServerWriteReactor<X509BundlesResponse>* WorkloadApiService::FetchX509Bund
 grpc::ServerWriteReactor<JWTBundlesResponse>* WorkloadApiService::FetchJWTBundles(
     grpc::CallbackServerContext* ctx, const JWTBundlesRequest* /*req*/) {
   const std::string own = deps_.trust_domain.IdString();
-  return OpenStream<JWTBundlesResponse>(ctx, [own](const WorkloadView& view,
-                                                   JWTBundlesResponse* out) {
-    absl::StatusOr<std::string> jwks =
-        spiffe::ToSpiffeBundleJson(*view.bundle, spiffe::BundleKeys::kJwtOnly);
-    if (!jwks.ok()) {
-      LogError("workload api: cannot encode the JWT bundle", {{"error", jwks.status()}});
-      return false;
-    }
-    (*out->mutable_bundles())[own] = *std::move(jwks);
-    return true;
-  });
+  return OpenStream<JWTBundlesResponse>(
+      ctx, [own](const WorkloadView& view, JWTBundlesResponse* out) {
+        absl::StatusOr<std::string> jwks =
+            spiffe::ToSpiffeBundleJson(*view.bundle, spiffe::BundleKeys::kJwtOnly);
+        if (!jwks.ok()) {
+          LogError("workload api: cannot encode the JWT bundle", {{"error", jwks.status()}});
+          return false;
+        }
+        (*out->mutable_bundles())[own] = *std::move(jwks);
+        return true;
+      });
 }
 
 grpc::ServerUnaryReactor* WorkloadApiService::FetchJWTSVID(grpc::CallbackServerContext* ctx,
@@ -153,7 +151,8 @@ absl::Status WorkloadApiService::JwtSvids(const std::vector<spiffe::Selector>& s
   }
   SIGNET_ASSIGN_OR_RETURN(WorkloadView view, View(selectors));
   std::vector<std::string> done;
-  for (const ::signet::agent::v1::Entry& entry : view.entries) {
+  for (const auto& shared : view.entries) {
+    const ::signet::agent::v1::Entry& entry = *shared;
     if (!req.spiffe_id().empty() && entry.spiffe_id() != req.spiffe_id()) continue;
     if (std::find(done.begin(), done.end(), entry.spiffe_id()) != done.end()) continue;
     done.push_back(entry.spiffe_id());

@@ -71,8 +71,7 @@ class WorkloadApiService final : public SpiffeWorkloadAPI::CallbackService {
   grpc::ServerWriteReactor<X509BundlesResponse>* FetchX509Bundles(
       grpc::CallbackServerContext* ctx, const X509BundlesRequest* req) override;
   grpc::ServerUnaryReactor* FetchJWTSVID(grpc::CallbackServerContext* ctx,
-                                         const JWTSVIDRequest* req,
-                                         JWTSVIDResponse* resp) override;
+                                         const JWTSVIDRequest* req, JWTSVIDResponse* resp) override;
   grpc::ServerWriteReactor<JWTBundlesResponse>* FetchJWTBundles(
       grpc::CallbackServerContext* ctx, const JWTBundlesRequest* req) override;
   grpc::ServerUnaryReactor* ValidateJWTSVID(grpc::CallbackServerContext* ctx,
@@ -92,8 +91,7 @@ class WorkloadApiService final : public SpiffeWorkloadAPI::CallbackService {
   // entitled caller (false: nothing to send yet).
   template <typename Response>
   grpc::ServerWriteReactor<Response>* OpenStream(
-      grpc::CallbackServerContext* ctx,
-      std::function<bool(const WorkloadView&, Response*)> fill);
+      grpc::CallbackServerContext* ctx, std::function<bool(const WorkloadView&, Response*)> fill);
 
   const WorkloadApiDeps deps_;
   AttestationCache attestation_;

@@ -29,7 +29,8 @@ std::vector<std::string> Texts(const std::vector<spiffe::Selector>& selectors) {
 void FixtureProcess(const testing::TempDir& root, int pid, const std::string& binary) {
   const std::string dir = root.File(std::to_string(pid));
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
-  testing::WriteTestFile(dir + "/status", "Name:\tweb\nUid:\t1000\nGroups:\t4 27 1000 \nVmRSS:\t1\n");
+  testing::WriteTestFile(dir + "/status",
+                         "Name:\tweb\nUid:\t1000\nGroups:\t4 27 1000 \nVmRSS:\t1\n");
   ASSERT_EQ(symlink(binary.c_str(), (dir + "/exe").c_str()), 0);
 }
 
