@@ -83,6 +83,7 @@ int AgentStatus(const AgentRunFlags& f) {
               << "svid expires at:  "
               << FormatRfc3339(absl::FromUnixSeconds(status.value("svid_expires_at", 0))) << "\n"
               << "entries:          " << status.value("entries", 0) << "\n"
+              << "cached svids:     " << status.value("svids", 0) << "\n"
               << "sync revision:    " << status.value("revision", 0) << "\n";
     const std::string error = status.value("last_error", "");
     if (!error.empty()) std::cout << "last error:       " << error << "\n";

@@ -63,6 +63,13 @@ TEST_F(WorkloadCliTest, FetchX509WritesAnSvidThatOpensslVerifies) {
                       absl::Seconds(10)))
       << out << agent_->Log();
   EXPECT_THAT(out, HasSubstr("spiffe id:   spiffe://example.org/web"));
+  std::string status;
+  EXPECT_EQ(RunCommand(absl::StrCat(SIGNET_BINARY, " agent status --data-dir ",
+                                    dir_.File("agent-w"), " 2>&1"),
+                       &status),
+            0)
+      << status;
+  EXPECT_THAT(status, HasSubstr("cached svids:     1"));
   EXPECT_EQ(RunCommand(absl::StrCat("openssl verify -x509_strict -CAfile ", out_dir, "/bundle.pem ",
                                     out_dir, "/svid.pem 2>&1"),
                        &out),
