@@ -108,10 +108,11 @@ void ReadAgentConfig(ConfigMap& root, AgentConfig* config) {
       u.GetInt("max_binary_bytes", &config->unix_attestor_config.max_binary_bytes,
                {.min = 1, .max = int64_t{4} << 30});
     });
+    attestors.GetMap("systemd", [&](ConfigMap&) { config->systemd_attestor = true; });
     attestors.ForEachUnknownKey([&](absl::string_view name) {
-      attestors.AddProblem(name, name == "docker" || name == "k8s" || name == "systemd"
+      attestors.AddProblem(name, name == "docker" || name == "k8s"
                                      ? "this workload attestor is not available in this build yet"
-                                     : "unknown workload attestor (known: unix)");
+                                     : "unknown workload attestor (known: unix, systemd)");
     });
   });
   ReadLogSection(root, &config->log_level, &config->log_format);

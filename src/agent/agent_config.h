@@ -51,9 +51,10 @@ struct AgentConfig {
   std::string socket_path = "/run/signet/agent.sock";
   // The key type of the workload SVIDs the agent signs for (ec-p256, ec-p384, rsa-2048).
   crypto::KeyType workload_key_type = crypto::KeyType::kEcP256;
-  // workload_attestors: the catalog is explicit; `unix` is the one built so far, and is on by
-  // default when the section is absent.
+  // workload_attestors: the catalog is explicit; built so far: `unix` (on by default when the
+  // section is absent) and `systemd`.
   bool unix_attestor = true;
+  bool systemd_attestor = false;
   UnixAttestorConfig unix_attestor_config;
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kText;

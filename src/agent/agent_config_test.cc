@@ -130,13 +130,14 @@ TEST(AgentConfigTest, WorkloadApiKeys) {
   EXPECT_TRUE(c->unix_attestor) << "unix is on when workload_attestors is absent";
   std::string text = std::string(kGood) +
                      "socket_path: /tmp/s/agent.sock\nworkload_key_type: rsa-2048\n"
-                     "workload_attestors:\n  unix:\n    sha256: true\n";
+                     "workload_attestors:\n  unix:\n    sha256: true\n  systemd: {}\n";
   c = ParseAgentConfig(text);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->socket_path, "/tmp/s/agent.sock");
   EXPECT_EQ(c->workload_key_type, crypto::KeyType::kRsa2048);
   EXPECT_TRUE(c->unix_attestor);
   EXPECT_TRUE(c->unix_attestor_config.sha256);
+  EXPECT_TRUE(c->systemd_attestor);
   c = ParseAgentConfig(std::string(kGood) + "workload_attestors: {}\n");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_FALSE(c->unix_attestor) << "an explicit empty catalog means none";

@@ -45,6 +45,7 @@ absl::Status SignetAgent::StartWorkloadApi() {
   if (config_.unix_attestor) {
     attestors_.push_back(CreateUnixAttestor(config_.unix_attestor_config));
   }
+  if (config_.systemd_attestor) attestors_.push_back(CreateSystemdAttestor());
   workload_service_ = std::make_unique<WorkloadApiService>(
       WorkloadApiDeps{.trust_domain = config_.trust_domain,
                       .cache = &cache_,

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "src/agent/workload/cgroup.h"
 #include "src/common/file_util.h"
 #include "src/common/logging.h"
 #include "src/crypto/signature.h"
@@ -118,7 +119,35 @@ class UnixAttestor final : public WorkloadAttestor {
   absl::flat_hash_map<std::string, std::string> digests_ ABSL_GUARDED_BY(mu_);
 };
 
+class SystemdAttestor final : public WorkloadAttestor {
+ public:
+  explicit SystemdAttestor(std::string proc_root) : proc_root_(std::move(proc_root)) {}
+  absl::string_view type() const override { return "systemd"; }
+
+  absl::StatusOr<std::vector<spiffe::Selector>> Attest(const WorkloadProcess& p) override {
+    std::vector<spiffe::Selector> out;
+    absl::StatusOr<std::string> cgroup =
+        ReadFile(absl::StrCat(proc_root_, "/", p.pid, "/cgroup"), 64 << 10);
+    if (!cgroup.ok()) return out;
+    for (const std::string& path : CgroupPaths(*cgroup)) {
+      if (std::optional<std::string> unit = SystemdUnit(path); unit.has_value()) {
+        absl::StatusOr<spiffe::Selector> s = spiffe::Selector::Make("systemd", "id:" + *unit);
+        if (s.ok()) out.push_back(*std::move(s));
+        break;
+      }
+    }
+    return out;
+  }
+
+ private:
+  const std::string proc_root_;
+};
+
 }  // namespace
+
+std::unique_ptr<WorkloadAttestor> CreateSystemdAttestor(std::string proc_root) {
+  return std::make_unique<SystemdAttestor>(std::move(proc_root));
+}
 
 std::unique_ptr<WorkloadAttestor> CreateUnixAttestor(const UnixAttestorConfig& config,
                                                      std::string proc_root) {

@@ -55,6 +55,10 @@ struct UnixAttestorConfig {
 std::unique_ptr<WorkloadAttestor> CreateUnixAttestor(const UnixAttestorConfig& config,
                                                      std::string proc_root = "/proc");
 
+// systemd: systemd:id:<unit> for the unit the process's cgroup puts it in ("nginx.service"),
+// read from <proc_root>/PID/cgroup. A process in no unit (or in a container) gets none.
+std::unique_ptr<WorkloadAttestor> CreateSystemdAttestor(std::string proc_root = "/proc");
+
 // Runs every attestor and unions their selectors (canonical). PermissionDenied when the process
 // exited (or its PID was reused) during attestation, or when it has no pidfd.
 absl::StatusOr<std::vector<spiffe::Selector>> AttestWorkload(

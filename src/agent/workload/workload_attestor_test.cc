@@ -71,6 +71,20 @@ TEST(UnixAttestorTest, AProcessWhoseProcEntryIsGoneKeepsOnlyKernelFacts) {
   EXPECT_THAT(got, Not(Contains(HasSubstr("user:"))));  // no such user
 }
 
+TEST(SystemdAttestorTest, NamesTheUnitFromTheCgroupFile) {
+  testing::TempDir root;
+  ASSERT_EQ(mkdir(root.File("7").c_str(), 0755), 0);
+  testing::WriteTestFile(root.File("7/cgroup"), "0::/system.slice/nginx.service\n");
+  ASSERT_EQ(mkdir(root.File("8").c_str(), 0755), 0);
+  testing::WriteTestFile(root.File("8/cgroup"), "0::/user.slice\n");
+  auto attestor = CreateSystemdAttestor(root.path());
+  EXPECT_EQ(attestor->type(), "systemd");
+  EXPECT_THAT(Texts(*attestor->Attest({.pid = 7})),
+              ::testing::ElementsAre("systemd:id:nginx.service"));
+  EXPECT_THAT(*attestor->Attest({.pid = 8}), ::testing::IsEmpty());
+  EXPECT_THAT(*attestor->Attest({.pid = 9}), ::testing::IsEmpty());  // gone
+}
+
 TEST(AttestWorkloadTest, NeedsAPidfdAndACallerThatIsStillThere) {
   std::vector<std::unique_ptr<WorkloadAttestor>> attestors;
   attestors.push_back(CreateUnixAttestor({}));
