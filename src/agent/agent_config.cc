@@ -109,12 +109,30 @@ void ReadAgentConfig(ConfigMap& root, AgentConfig* config) {
                {.min = 1, .max = int64_t{4} << 30});
     });
     attestors.GetMap("systemd", [&](ConfigMap&) { config->systemd_attestor = true; });
+    attestors.GetMap("docker", [&](ConfigMap& d) {
+      config->docker_attestor = true;
+      if (d.GetString("socket_path", &config->docker_attestor_config.socket_path) &&
+          (config->docker_attestor_config.socket_path.empty() ||
+           config->docker_attestor_config.socket_path[0] != '/')) {
+        d.AddProblem("socket_path", "must be an absolute path");
+      }
+      d.GetStringList("env_keys", &config->docker_attestor_config.env_keys);
+    });
     attestors.ForEachUnknownKey([&](absl::string_view name) {
-      attestors.AddProblem(name, name == "docker" || name == "k8s"
+      attestors.AddProblem(name, name == "k8s"
                                      ? "this workload attestor is not available in this build yet"
-                                     : "unknown workload attestor (known: unix, systemd)");
+                                     : "unknown workload attestor (known: unix, systemd, docker)");
     });
   });
+  if (root.GetStringList("allowed_image_registries", &config->allowed_image_registries)) {
+    for (const std::string& r : config->allowed_image_registries) {
+      if (r.empty() || r.find('/') != std::string::npos) {
+        root.AddProblem(
+            "allowed_image_registries",
+            absl::StrCat("\"", r, "\" is not a registry host (e.g. registry.example.com)"));
+      }
+    }
+  }
   ReadLogSection(root, &config->log_level, &config->log_format);
 }
 

@@ -52,9 +52,14 @@ struct AgentConfig {
   // The key type of the workload SVIDs the agent signs for (ec-p256, ec-p384, rsa-2048).
   crypto::KeyType workload_key_type = crypto::KeyType::kEcP256;
   // workload_attestors: the catalog is explicit; built so far: `unix` (on by default when the
-  // section is absent) and `systemd`.
+  // section is absent), `systemd` and `docker`.
   bool unix_attestor = true;
   bool systemd_attestor = false;
+  bool docker_attestor = false;
+  DockerAttestorConfig docker_attestor_config;
+  // Registries container images may come from (e.g. "registry.example.com", "docker.io"); a
+  // container whose image names another gets no identity. Empty: any.
+  std::vector<std::string> allowed_image_registries;
   UnixAttestorConfig unix_attestor_config;
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kText;

@@ -130,7 +130,9 @@ TEST(AgentConfigTest, WorkloadApiKeys) {
   EXPECT_TRUE(c->unix_attestor) << "unix is on when workload_attestors is absent";
   std::string text = std::string(kGood) +
                      "socket_path: /tmp/s/agent.sock\nworkload_key_type: rsa-2048\n"
-                     "workload_attestors:\n  unix:\n    sha256: true\n  systemd: {}\n";
+                     "workload_attestors:\n  unix:\n    sha256: true\n  systemd: {}\n"
+                     "  docker:\n    socket_path: /run/docker.sock\n    env_keys: [APP_ENV]\n"
+                     "allowed_image_registries: [registry.example.com]\n";
   c = ParseAgentConfig(text);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->socket_path, "/tmp/s/agent.sock");
@@ -138,6 +140,10 @@ TEST(AgentConfigTest, WorkloadApiKeys) {
   EXPECT_TRUE(c->unix_attestor);
   EXPECT_TRUE(c->unix_attestor_config.sha256);
   EXPECT_TRUE(c->systemd_attestor);
+  EXPECT_TRUE(c->docker_attestor);
+  EXPECT_EQ(c->docker_attestor_config.socket_path, "/run/docker.sock");
+  EXPECT_THAT(c->docker_attestor_config.env_keys, ElementsAre("APP_ENV"));
+  EXPECT_THAT(c->allowed_image_registries, ElementsAre("registry.example.com"));
   c = ParseAgentConfig(std::string(kGood) + "workload_attestors: {}\n");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_FALSE(c->unix_attestor) << "an explicit empty catalog means none";
@@ -147,7 +153,11 @@ TEST(AgentConfigTest, WorkloadApiKeys) {
   const Case cases[] = {
       {"socket_path: relative.sock\n", "socket_path", "absolute path"},
       {"workload_key_type: dsa\n", "workload_key_type", "must be one of"},
-      {"workload_attestors:\n  docker: {}\n", "workload_attestors.docker", "not available"},
+      {"workload_attestors:\n  k8s: {}\n", "workload_attestors.k8s", "not available"},
+      {"workload_attestors:\n  docker: {socket_path: rel}\n",
+       "workload_attestors.docker.socket_path", "absolute"},
+      {"allowed_image_registries: [docker.io/library]\n", "allowed_image_registries",
+       "not a registry host"},
       {"workload_attestors:\n  tpm: {}\n", "workload_attestors.tpm", "unknown workload attestor"},
       {"workload_attestors:\n  unix:\n    colour: red\n", "workload_attestors.unix.colour",
        "unknown key"},

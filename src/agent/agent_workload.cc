@@ -46,6 +46,10 @@ absl::Status SignetAgent::StartWorkloadApi() {
     attestors_.push_back(CreateUnixAttestor(config_.unix_attestor_config));
   }
   if (config_.systemd_attestor) attestors_.push_back(CreateSystemdAttestor());
+  if (config_.docker_attestor) {
+    attestors_.push_back(
+        CreateDockerAttestor(config_.docker_attestor_config, config_.allowed_image_registries));
+  }
   workload_service_ = std::make_unique<WorkloadApiService>(
       WorkloadApiDeps{.trust_domain = config_.trust_domain,
                       .cache = &cache_,

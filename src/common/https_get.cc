@@ -131,4 +131,37 @@ absl::StatusOr<std::string> HttpsGet(absl::string_view url, const HttpsGetOption
   return body;
 }
 
+absl::StatusOr<HttpAnswer> UnixHttpGet(const std::string& socket_path, const std::string& path,
+                                       absl::Duration timeout, size_t max_bytes) {
+  httplib::ClientImpl client(socket_path, 80);  // with AF_UNIX the "host" is the socket path
+  client.set_address_family(AF_UNIX);
+  client.set_follow_location(false);
+  client.set_keep_alive(false);
+  const auto t = absl::ToChronoMicroseconds(timeout);
+  client.set_connection_timeout(t);
+  client.set_read_timeout(t);
+  client.set_write_timeout(t);
+  HttpAnswer answer;
+  bool too_big = false;
+  httplib::Result result = client.Get(path, httplib::Headers{{"Accept", "application/json"}},
+                                      [&](const char* data, size_t length) {
+                                        if (answer.body.size() + length > max_bytes) {
+                                          too_big = true;
+                                          return false;
+                                        }
+                                        answer.body.append(data, length);
+                                        return true;
+                                      });
+  const std::string where = absl::StrCat("GET ", path, " on ", socket_path, ": ");
+  if (too_big) {
+    return absl::UnavailableError(absl::StrCat(where, "larger than ", max_bytes, " bytes"));
+  }
+  if (!result) {
+    return absl::UnavailableError(
+        absl::StrCat(where, "request failed (", httplib::to_string(result.error()), ")"));
+  }
+  answer.status = result->status;
+  return answer;
+}
+
 }  // namespace signet

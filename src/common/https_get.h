@@ -1,5 +1,6 @@
-// A minimal HTTPS client for the few documents Signet fetches over the web: an OIDC issuer's
-// JWK Set (jwt node attestor) and the agent's bootstrap trust bundle. Built on cpp-httplib; the
+// A minimal HTTP client for the few documents Signet fetches: an OIDC issuer's JWK Set (jwt node
+// attestor) and the agent's bootstrap trust bundle over https, and the Docker Engine API over
+// its Unix socket. Built on cpp-httplib; the
 // library's headers stay inside https_get.cc.
 //
 // Deny by default: https only, the server certificate must verify (against `ca_path` or the
@@ -38,6 +39,17 @@ struct HttpsGetOptions {
 // for connection, TLS and verification failures, other statuses and oversized bodies, with a
 // message that names the URL and the cause.
 absl::StatusOr<std::string> HttpsGet(absl::string_view url, const HttpsGetOptions& options);
+
+// GETs `path` from an HTTP server on the Unix socket `socket_path` (the Docker Engine API) and
+// returns the body with the status. Unavailable when the server cannot be reached or the body
+// is over `max_bytes`.
+struct HttpAnswer {
+  int status = 0;
+  std::string body;
+};
+absl::StatusOr<HttpAnswer> UnixHttpGet(const std::string& socket_path, const std::string& path,
+                                       absl::Duration timeout = absl::Seconds(5),
+                                       size_t max_bytes = 4 << 20);
 
 }  // namespace signet
 

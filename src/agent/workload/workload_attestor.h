@@ -59,6 +59,28 @@ std::unique_ptr<WorkloadAttestor> CreateUnixAttestor(const UnixAttestorConfig& c
 // read from <proc_root>/PID/cgroup. A process in no unit (or in a container) gets none.
 std::unique_ptr<WorkloadAttestor> CreateSystemdAttestor(std::string proc_root = "/proc");
 
+// `docker` attestor settings (agent.yaml workload_attestors.docker).
+struct DockerAttestorConfig {
+  std::string socket_path = "/var/run/docker.sock";  // the Docker Engine API
+  // Environment variables to turn into docker:env:<KEY>=<value> selectors. Only these: a
+  // container's environment often holds secrets, and selectors are matched and logged.
+  std::vector<std::string> env_keys;
+};
+
+// Image registry policy: when `allowed` is not empty, a container whose image reference names
+// another registry gets no identity at all. The registry of "nginx:1.25" is docker.io.
+std::string ImageRegistry(absl::string_view image);
+
+// docker (and containerd's cgroup layouts): the container ID from <proc_root>/PID/cgroup, then
+// from the Docker Engine API docker:label:<k>:<v>, docker:image_id:<id>, docker:image:<name:tag>
+// and docker:image:<repo@digest> for each repo digest, and the configured docker:env:<K>=<v>.
+// A process in no container gets none. Fails (so the caller gets no identity) when the API
+// cannot be asked or does not know the container, or when the image's registry is not in
+// `allowed_registries` (non-empty); each refusal is logged with its reason.
+std::unique_ptr<WorkloadAttestor> CreateDockerAttestor(DockerAttestorConfig config,
+                                                       std::vector<std::string> allowed_registries,
+                                                       std::string proc_root = "/proc");
+
 // Runs every attestor and unions their selectors (canonical). PermissionDenied when the process
 // exited (or its PID was reused) during attestation, or when it has no pidfd.
 absl::StatusOr<std::vector<spiffe::Selector>> AttestWorkload(
