@@ -118,10 +118,28 @@ void ReadAgentConfig(ConfigMap& root, AgentConfig* config) {
       }
       d.GetStringList("env_keys", &config->docker_attestor_config.env_keys);
     });
+    attestors.GetMap("k8s", [&](ConfigMap& k) {
+      config->k8s_attestor = true;
+      K8sAttestorConfig& c = config->k8s_attestor_config;
+      if (k.GetString("kubelet_url", &c.kubelet_url) && k.Has("kubelet_url")) {
+        absl::StatusOr<HttpsUrl> url = ParseHttpsUrl(c.kubelet_url);
+        if (!url.ok()) k.AddProblem("kubelet_url", std::string(url.status().message()));
+      }
+      k.GetString("kubelet_ca_path", &c.kubelet_ca_path);
+      k.GetString("token_path", &c.token_path);
+      int64_t port = 0;
+      if (k.GetInt("read_only_port", &port, {.min = 0, .max = 65535})) {
+        c.read_only_port = static_cast<int>(port);
+      }
+      int64_t attempts = c.max_poll_attempts;
+      if (k.GetInt("max_poll_attempts", &attempts, {.min = 1, .max = 120})) {
+        c.max_poll_attempts = static_cast<int>(attempts);
+      }
+      k.GetDuration("poll_retry_interval", &c.poll_retry_interval,
+                    {.min = absl::Milliseconds(10), .max = absl::Seconds(30)});
+    });
     attestors.ForEachUnknownKey([&](absl::string_view name) {
-      attestors.AddProblem(name, name == "k8s"
-                                     ? "this workload attestor is not available in this build yet"
-                                     : "unknown workload attestor (known: unix, systemd, docker)");
+      attestors.AddProblem(name, "unknown workload attestor (known: unix, systemd, docker, k8s)");
     });
   });
   if (root.GetStringList("allowed_image_registries", &config->allowed_image_registries)) {

@@ -52,11 +52,13 @@ struct AgentConfig {
   // The key type of the workload SVIDs the agent signs for (ec-p256, ec-p384, rsa-2048).
   crypto::KeyType workload_key_type = crypto::KeyType::kEcP256;
   // workload_attestors: the catalog is explicit; built so far: `unix` (on by default when the
-  // section is absent), `systemd` and `docker`.
+  // section is absent), `systemd`, `docker` and `k8s`.
   bool unix_attestor = true;
   bool systemd_attestor = false;
   bool docker_attestor = false;
   DockerAttestorConfig docker_attestor_config;
+  bool k8s_attestor = false;
+  K8sAttestorConfig k8s_attestor_config;
   // Registries container images may come from (e.g. "registry.example.com", "docker.io"); a
   // container whose image names another gets no identity. Empty: any.
   std::vector<std::string> allowed_image_registries;

@@ -132,6 +132,7 @@ TEST(AgentConfigTest, WorkloadApiKeys) {
                      "socket_path: /tmp/s/agent.sock\nworkload_key_type: rsa-2048\n"
                      "workload_attestors:\n  unix:\n    sha256: true\n  systemd: {}\n"
                      "  docker:\n    socket_path: /run/docker.sock\n    env_keys: [APP_ENV]\n"
+                     "  k8s:\n    read_only_port: 10255\n    poll_retry_interval: 1s\n"
                      "allowed_image_registries: [registry.example.com]\n";
   c = ParseAgentConfig(text);
   ASSERT_TRUE(c.ok()) << c.status();
@@ -144,6 +145,9 @@ TEST(AgentConfigTest, WorkloadApiKeys) {
   EXPECT_EQ(c->docker_attestor_config.socket_path, "/run/docker.sock");
   EXPECT_THAT(c->docker_attestor_config.env_keys, ElementsAre("APP_ENV"));
   EXPECT_THAT(c->allowed_image_registries, ElementsAre("registry.example.com"));
+  EXPECT_TRUE(c->k8s_attestor);
+  EXPECT_EQ(c->k8s_attestor_config.read_only_port, 10255);
+  EXPECT_EQ(c->k8s_attestor_config.poll_retry_interval, absl::Seconds(1));
   c = ParseAgentConfig(std::string(kGood) + "workload_attestors: {}\n");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_FALSE(c->unix_attestor) << "an explicit empty catalog means none";
@@ -153,7 +157,10 @@ TEST(AgentConfigTest, WorkloadApiKeys) {
   const Case cases[] = {
       {"socket_path: relative.sock\n", "socket_path", "absolute path"},
       {"workload_key_type: dsa\n", "workload_key_type", "must be one of"},
-      {"workload_attestors:\n  k8s: {}\n", "workload_attestors.k8s", "not available"},
+      {"workload_attestors:\n  k8s: {kubelet_url: http://x}\n",
+       "workload_attestors.k8s.kubelet_url", "https://"},
+      {"workload_attestors:\n  k8s: {max_poll_attempts: 0}\n",
+       "workload_attestors.k8s.max_poll_attempts", ""},
       {"workload_attestors:\n  docker: {socket_path: rel}\n",
        "workload_attestors.docker.socket_path", "absolute"},
       {"allowed_image_registries: [docker.io/library]\n", "allowed_image_registries",

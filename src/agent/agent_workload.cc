@@ -50,6 +50,10 @@ absl::Status SignetAgent::StartWorkloadApi() {
     attestors_.push_back(
         CreateDockerAttestor(config_.docker_attestor_config, config_.allowed_image_registries));
   }
+  if (config_.k8s_attestor) {
+    attestors_.push_back(
+        CreateK8sAttestor(config_.k8s_attestor_config, config_.allowed_image_registries));
+  }
   workload_service_ = std::make_unique<WorkloadApiService>(
       WorkloadApiDeps{.trust_domain = config_.trust_domain,
                       .cache = &cache_,

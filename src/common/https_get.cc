@@ -131,10 +131,12 @@ absl::StatusOr<std::string> HttpsGet(absl::string_view url, const HttpsGetOption
   return body;
 }
 
-absl::StatusOr<HttpAnswer> UnixHttpGet(const std::string& socket_path, const std::string& path,
-                                       absl::Duration timeout, size_t max_bytes) {
-  httplib::ClientImpl client(socket_path, 80);  // with AF_UNIX the "host" is the socket path
-  client.set_address_family(AF_UNIX);
+namespace {
+
+// One GET on a configured plain-HTTP client.
+absl::StatusOr<HttpAnswer> PlainGet(httplib::ClientImpl& client, const std::string& where,
+                                    const std::string& path, absl::Duration timeout,
+                                    size_t max_bytes) {
   client.set_follow_location(false);
   client.set_keep_alive(false);
   const auto t = absl::ToChronoMicroseconds(timeout);
@@ -152,16 +154,31 @@ absl::StatusOr<HttpAnswer> UnixHttpGet(const std::string& socket_path, const std
                                         answer.body.append(data, length);
                                         return true;
                                       });
-  const std::string where = absl::StrCat("GET ", path, " on ", socket_path, ": ");
+  const std::string prefix = absl::StrCat("GET ", path, " on ", where, ": ");
   if (too_big) {
-    return absl::UnavailableError(absl::StrCat(where, "larger than ", max_bytes, " bytes"));
+    return absl::UnavailableError(absl::StrCat(prefix, "larger than ", max_bytes, " bytes"));
   }
   if (!result) {
     return absl::UnavailableError(
-        absl::StrCat(where, "request failed (", httplib::to_string(result.error()), ")"));
+        absl::StrCat(prefix, "request failed (", httplib::to_string(result.error()), ")"));
   }
   answer.status = result->status;
   return answer;
+}
+
+}  // namespace
+
+absl::StatusOr<HttpAnswer> PlainHttpGet(const std::string& host, int port, const std::string& path,
+                                        absl::Duration timeout, size_t max_bytes) {
+  httplib::ClientImpl client(host, port);
+  return PlainGet(client, absl::StrCat(host, ":", port), path, timeout, max_bytes);
+}
+
+absl::StatusOr<HttpAnswer> UnixHttpGet(const std::string& socket_path, const std::string& path,
+                                       absl::Duration timeout, size_t max_bytes) {
+  httplib::ClientImpl client(socket_path, 80);  // with AF_UNIX the "host" is the socket path
+  client.set_address_family(AF_UNIX);
+  return PlainGet(client, socket_path, path, timeout, max_bytes);
 }
 
 }  // namespace signet

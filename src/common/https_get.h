@@ -33,6 +33,7 @@ struct HttpsGetOptions {
   std::string ca_path;  // PEM file of CA certificates to trust; empty: the system store
   absl::Duration timeout = absl::Seconds(10);  // each of connect, read and write
   size_t max_bytes = 1 << 20;
+  std::string bearer_token;  // sent as "Authorization: Bearer ..." when set; never logged
 };
 
 // GETs `url` and returns the body of a 200 answer. InvalidArgument for a bad URL; Unavailable
@@ -47,6 +48,10 @@ struct HttpAnswer {
   int status = 0;
   std::string body;
 };
+// GETs `path` over plain HTTP from `host`:`port` (the kubelet's read-only port on loopback).
+absl::StatusOr<HttpAnswer> PlainHttpGet(const std::string& host, int port, const std::string& path,
+                                        absl::Duration timeout = absl::Seconds(5),
+                                        size_t max_bytes = 16 << 20);
 absl::StatusOr<HttpAnswer> UnixHttpGet(const std::string& socket_path, const std::string& path,
                                        absl::Duration timeout = absl::Seconds(5),
                                        size_t max_bytes = 4 << 20);

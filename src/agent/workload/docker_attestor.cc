@@ -97,22 +97,13 @@ class DockerAttestor final : public WorkloadAttestor {
   absl::Status CheckRegistry(const std::string& id, const std::string& image,
                              const std::vector<std::string>& digests) const {
     if (allowed_.empty()) return absl::OkStatus();
-    std::vector<std::string> refs = digests;
-    refs.push_back(image);
-    for (const std::string& ref : refs) {
-      if (ref.empty()) continue;
-      const std::string registry = ImageRegistry(ref);
-      if (std::find(allowed_.begin(), allowed_.end(), registry) == allowed_.end()) {
-        const std::string why = absl::StrCat("image ", ref, " comes from registry ", registry,
-                                             ", which allowed_image_registries does not list");
-        LogWarn("workload refused by the image registry policy",
-                {{"container_id", id}, {"image", ref}, {"registry", registry}});
-        return absl::PermissionDeniedError(why);
-      }
-    }
     if (image.empty()) {
       return absl::PermissionDeniedError(
           "the container's image is unknown, so allowed_image_registries cannot be checked");
+    }
+    SIGNET_RETURN_IF_ERROR(CheckImageRegistry(allowed_, image, id));
+    for (const std::string& ref : digests) {
+      SIGNET_RETURN_IF_ERROR(CheckImageRegistry(allowed_, ref, id));
     }
     return absl::OkStatus();
   }
@@ -123,6 +114,20 @@ class DockerAttestor final : public WorkloadAttestor {
 };
 
 }  // namespace
+
+absl::Status CheckImageRegistry(const std::vector<std::string>& allowed, absl::string_view image,
+                                absl::string_view container_id) {
+  if (allowed.empty()) return absl::OkStatus();
+  const std::string registry = ImageRegistry(image);
+  if (std::find(allowed.begin(), allowed.end(), registry) != allowed.end()) {
+    return absl::OkStatus();
+  }
+  LogWarn("workload refused by the image registry policy",
+          {{"container_id", container_id}, {"image", image}, {"registry", registry}});
+  return absl::PermissionDeniedError(
+      absl::StrCat("image ", image, " comes from registry ", registry,
+                   ", which allowed_image_registries does not list"));
+}
 
 std::string ImageRegistry(absl::string_view image) {
   const size_t slash = image.find('/');

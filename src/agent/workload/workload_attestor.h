@@ -81,6 +81,34 @@ std::unique_ptr<WorkloadAttestor> CreateDockerAttestor(DockerAttestorConfig conf
                                                        std::vector<std::string> allowed_registries,
                                                        std::string proc_root = "/proc");
 
+// `k8s` attestor settings (agent.yaml workload_attestors.k8s).
+struct K8sAttestorConfig {
+  // The kubelet's authenticated HTTPS endpoint, with the service account token of the agent and
+  // the CA that signed the kubelet's serving certificate (the system store when empty)...
+  std::string kubelet_url = "https://127.0.0.1:10250";
+  std::string kubelet_ca_path;
+  std::string token_path = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+  // ... or, when not 0, its read-only HTTP port on 127.0.0.1 instead.
+  int read_only_port = 0;
+  // A pod that just started may not be listed yet: how often and how long to ask again.
+  int max_poll_attempts = 10;
+  absl::Duration poll_retry_interval = absl::Milliseconds(500);
+};
+
+// k8s: the pod UID and container ID from <proc_root>/PID/cgroup, then the pod from the kubelet's
+// /pods: k8s:ns, k8s:sa, k8s:pod-name, k8s:pod-uid, k8s:pod-label:<k>:<v>,
+// k8s:pod-owner:<Kind>:<name>, k8s:container-name, k8s:container-image, k8s:node-name. A process
+// in no pod gets none; a pod or container the kubelet does not list (after the retries), or an
+// image from a registry not in `allowed_registries`, is a refusal.
+std::unique_ptr<WorkloadAttestor> CreateK8sAttestor(K8sAttestorConfig config,
+                                                    std::vector<std::string> allowed_registries,
+                                                    std::string proc_root = "/proc");
+
+// The registry policy shared by the container attestors: PermissionDenied (and a log event) when
+// `allowed` is not empty and `image` names a registry it does not list.
+absl::Status CheckImageRegistry(const std::vector<std::string>& allowed, absl::string_view image,
+                                absl::string_view container_id);
+
 // Runs every attestor and unions their selectors (canonical). PermissionDenied when the process
 // exited (or its PID was reused) during attestation, or when it has no pidfd.
 absl::StatusOr<std::vector<spiffe::Selector>> AttestWorkload(
