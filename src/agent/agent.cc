@@ -82,7 +82,9 @@ absl::Status SignetAgent::Init(absl::Duration attest_timeout) {
     WriteStatus();  // nothing held yet: a status.json of an earlier run must not linger
   }
   // The bootstrap trust is needed only to attest: an agent that resumes has its own bundle.
-  if (!Resume()) {
+  const bool resumed = Resume();
+  if (resumed) LoadWorkloadCache();
+  if (!resumed) {
     if (config_.insecure_bootstrap) {
       LogWarn("agent: insecure_bootstrap: the server is not verified until the agent has a bundle",
               {});
@@ -366,6 +368,7 @@ grpc::Status SignetAgent::SyncOnce() {
   pb::SyncEntriesResponse m;
   while (stream->Read(&m)) {
     Apply(m);
+    if (!m.more()) SaveWorkloadCache();
   }
   grpc::Status status = stream->Finish();
   absl::MutexLock lock(&mu_);
@@ -385,7 +388,10 @@ void SignetAgent::Apply(const pb::SyncEntriesResponse& m) {
     absl::StatusOr<spiffe::Bundle> bundle = spiffe::ParseSpiffeBundle(m.bundle());
     absl::StatusOr<std::string> pem =
         bundle.ok() ? spiffe::X509AuthoritiesToPem(*bundle) : bundle.status();
-    if (bundle.ok()) cache_.SetBundle(std::make_shared<const spiffe::Bundle>(*bundle));
+    if (bundle.ok()) {
+      cache_.SetBundle(std::make_shared<const spiffe::Bundle>(*bundle));
+      bundle_json_ = m.bundle();
+    }
     if (pem.ok() && !pem->empty() && *pem != bundle_pem_) {
       absl::Status written = WriteFileAtomic(Path(config_, kBundleFile), *pem, 0644);
       if (written.ok()) bundle_pem_ = *std::move(pem);

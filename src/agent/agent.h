@@ -70,6 +70,12 @@ class SignetAgent {
   // Signs `due` in one BatchNewX509Svid call; entries the server refused get `*retry` times.
   absl::Status SignBatch(const std::vector<::signet::agent::v1::Entry>& due,
                          std::map<std::string, absl::Time>* retry);
+  // data_dir/workload_cache.pb: what the cache holds, written after each sync and signing
+  // batch, and read back on a restart that resumes (so workloads are served while the server is
+  // unreachable). A file that does not hold up (bad proto, SVIDs that do not parse or match
+  // their entry) is ignored as a whole.
+  void SaveWorkloadCache() ABSL_LOCKS_EXCLUDED(mu_);
+  void LoadWorkloadCache() ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<MintedJwt> MintJwt(const ::signet::agent::v1::Entry& entry,
                                     const std::vector<std::string>& audience);
 
@@ -112,6 +118,7 @@ class SignetAgent {
   std::vector<crypto::Certificate> svid_ ABSL_GUARDED_BY(mu_);
   std::optional<crypto::PrivateKey> key_ ABSL_GUARDED_BY(mu_);
   std::string bundle_pem_ ABSL_GUARDED_BY(mu_);
+  std::string bundle_json_ ABSL_GUARDED_BY(mu_);  // the last SPIFFE bundle the sync sent
   std::map<std::string, ::signet::agent::v1::Entry> entries_ ABSL_GUARDED_BY(mu_);
   int64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
   bool reachable_ ABSL_GUARDED_BY(mu_) = false;

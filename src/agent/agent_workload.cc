@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "src/agent/agent.h"
+#include "src/common/file_util.h"
 #include "src/common/logging.h"
 #include "src/common/status_macros.h"
 #include "src/crypto/csr.h"
@@ -22,6 +23,7 @@ namespace pb = ::signet::agent::v1;
 
 constexpr size_t kMaxBatch = 1000;  // the server's limit per BatchNewX509Svid call
 constexpr absl::Duration kRefusedRetry = absl::Seconds(30);
+constexpr char kWorkloadCacheFile[] = "workload_cache.pb";
 
 absl::Status FromGrpc(const grpc::Status& s) {
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
@@ -123,6 +125,7 @@ void SignetAgent::SvidLoop() {
     absl::Status status = SignBatch(batch, &retry);
     if (status.ok()) {
       backoff = absl::Milliseconds(200);
+      SaveWorkloadCache();
       malloc_trim(0);  // a large batch leaves its key generation and response memory behind
       absl::MutexLock lock(&mu_);
       WriteStatus();
@@ -183,6 +186,74 @@ absl::Status SignetAgent::SignBatch(const std::vector<pb::Entry>& due,
                leaf->NotAfter());
   }
   return absl::OkStatus();
+}
+
+void SignetAgent::SaveWorkloadCache() {
+  pb::WorkloadCache state;
+  {
+    absl::MutexLock lock(&mu_);
+    state.set_revision(revision_);
+    state.set_bundle_json(bundle_json_);
+  }
+  cache_.Export(&state);
+  absl::Status written =
+      WriteFileAtomic(config_.data_dir + "/" + kWorkloadCacheFile, state.SerializeAsString(), 0600);
+  if (!written.ok()) LogWarn("agent: cannot write the workload cache", {{"error", written}});
+}
+
+namespace {
+
+// The cached SVID if it holds up: its chain parses, its leaf names the entry's SPIFFE ID and
+// is unexpired at `now`, and the key is the leaf's.
+bool Usable(const pb::CachedX509Svid& svid, const pb::Entry& entry, absl::Time now) {
+  absl::StatusOr<std::vector<crypto::Certificate>> chain = crypto::ParseDerChain(svid.chain_der());
+  absl::StatusOr<crypto::PrivateKey> key = crypto::PrivateKey::FromPkcs8Der(svid.key_der());
+  if (!chain.ok() || !key.ok()) return false;
+  const crypto::Certificate& leaf = chain->front();
+  std::vector<std::string> uris = leaf.UriSans();
+  return uris.size() == 1 && uris[0] == entry.spiffe_id() && leaf.NotAfter() > now &&
+         leaf.public_key().Equals(key->public_key()) && svid.entry_revision() == entry.revision();
+}
+
+}  // namespace
+
+void SignetAgent::LoadWorkloadCache() {
+  absl::StatusOr<std::string> text =
+      ReadFile(config_.data_dir + "/" + kWorkloadCacheFile, 256 << 20);
+  if (!text.ok()) return;  // none yet
+  pb::WorkloadCache state;
+  absl::StatusOr<spiffe::Bundle> bundle = absl::InvalidArgumentError("not read");
+  const bool parsed = state.ParseFromString(*text) && state.revision() >= 0;
+  if (parsed) bundle = spiffe::ParseSpiffeBundle(state.bundle_json());
+  std::map<std::string, pb::Entry> entries;
+  for (const pb::Entry& e : state.entries()) entries[e.id()] = e;
+  const absl::Time now = clock_.Now();
+  bool ok = parsed && bundle.ok() && entries.size() == static_cast<size_t>(state.entries_size());
+  for (const pb::CachedX509Svid& svid : state.svids()) {
+    auto e = entries.find(svid.entry_id());
+    ok = ok && e != entries.end() && Usable(svid, e->second, now);
+  }
+  if (!ok) {
+    LogWarn("agent: ignoring a workload cache that does not hold up",
+            {{"path", config_.data_dir + "/" + kWorkloadCacheFile}});
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    entries_ = entries;
+    revision_ = state.revision();
+    bundle_json_ = state.bundle_json();
+  }
+  cache_.SetEntries(entries);
+  cache_.SetBundle(std::make_shared<const spiffe::Bundle>(*std::move(bundle)));
+  for (const pb::CachedX509Svid& svid : state.svids()) {
+    cache_.Put(entries.at(svid.entry_id()), svid.chain_der(), svid.key_der(),
+               absl::FromUnixSeconds(svid.not_before()), absl::FromUnixSeconds(svid.not_after()));
+  }
+  LogInfo("agent: serving from the workload cache until the server answers",
+          {{"entries", static_cast<int64_t>(entries.size())},
+           {"svids", static_cast<int64_t>(state.svids_size())},
+           {"revision", state.revision()}});
 }
 
 absl::StatusOr<MintedJwt> SignetAgent::MintJwt(const pb::Entry& entry,

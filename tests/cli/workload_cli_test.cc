@@ -21,6 +21,7 @@ namespace {
 using ::signet::testing::RunCommand;
 using ::signet::testing::Subprocess;
 using ::signet::testing::WaitFor;
+using ::signet::testing::WriteTestFile;
 using ::testing::HasSubstr;
 
 class WorkloadCliTest : public AgentCliTest {
@@ -192,6 +193,32 @@ TEST_F(WorkloadCliTest, FetchesKeepWorkingFromTheCacheWhileTheServerIsDown) {
                        &out),
             0)
       << out;
+
+  // Restarted while the server is still down, the agent serves from what it kept in data_dir.
+  struct stat st {};
+  ASSERT_EQ(stat(dir_.File("agent-w/workload_cache.pb").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600) << "it holds private keys";
+  agent_->Signal(SIGTERM);
+  ASSERT_EQ(agent_->Wait(), 0) << agent_->Log();
+  agent_ = StartAgent("w2", dir_.File("agent-w.yaml"));
+  EXPECT_TRUE(WaitFor([&] { return Workload("fetch x509", &out) == 0; }, absl::Seconds(10)))
+      << out << agent_->Log();
+  EXPECT_THAT(out, HasSubstr("spiffe://example.org/web"));
+  EXPECT_THAT(agent_->Log(), HasSubstr("serving from the workload cache"));
+}
+
+TEST_F(WorkloadCliTest, ACorruptWorkloadCacheIsIgnored) {
+  CreateEntry("/web", getuid());
+  std::string out;
+  ASSERT_TRUE(WaitFor([&] { return Workload("fetch x509", &out) == 0; }, absl::Seconds(10))) << out;
+  agent_->Signal(SIGTERM);
+  ASSERT_EQ(agent_->Wait(), 0);
+  WriteTestFile(dir_.File("agent-w/workload_cache.pb"), "not a protobuf \xff\xff\xff");
+  agent_ = StartAgent("w2", dir_.File("agent-w.yaml"));
+  // It says so, and gets what it needs from the server again.
+  EXPECT_TRUE(WaitFor([&] { return Workload("fetch x509", &out) == 0; }, absl::Seconds(10)))
+      << out << agent_->Log();
+  EXPECT_THAT(agent_->Log(), HasSubstr("ignoring a workload cache that does not hold up"));
 }
 
 // spiffe-conformance.md §6 walked by an independent client (Python grpcio + PyJWT +

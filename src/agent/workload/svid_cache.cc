@@ -91,6 +91,7 @@ void SvidCache::Put(const pb::Entry& entry, std::string chain_der, std::string k
   record->hint = entry.hint();
   record->chain_der = std::move(chain_der);
   record->key_der = std::move(key_der);
+  record->not_before = not_before;
   record->not_after = not_after;
   record->renew_at = not_before + (not_after - not_before) * Jitter();
   absl::MutexLock lock(&mu_);
@@ -149,6 +150,22 @@ void SvidCache::PutJwt(const std::string& spiffe_id, const std::vector<std::stri
   if (jwts_.size() >= kMaxJwts) jwts_.clear();  // bounded; they are cheap to mint again
   jwts_[JwtKey(spiffe_id, audience)] = {std::move(token), issued_at + (expires_at - issued_at) / 2,
                                         expires_at};
+}
+
+void SvidCache::Export(pb::WorkloadCache* out) const {
+  const absl::Time now = clock_.Now();
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, entry] : entries_) *out->add_entries() = *entry;
+  for (const auto& [id, svid] : svids_) {
+    if (svid->not_after <= now) continue;
+    pb::CachedX509Svid* s = out->add_svids();
+    s->set_entry_id(svid->entry_id);
+    s->set_entry_revision(svid->entry_revision);
+    s->set_chain_der(svid->chain_der);
+    s->set_key_der(svid->key_der);
+    s->set_not_before(absl::ToUnixSeconds(svid->not_before));
+    s->set_not_after(absl::ToUnixSeconds(svid->not_after));
+  }
 }
 
 uint64_t SvidCache::version() const {

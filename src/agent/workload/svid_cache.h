@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "signet/agent/v1/agent.pb.h"
+#include "signet/agent/v1/agent_state.pb.h"
 #include "src/common/clock.h"
 #include "src/spiffe/bundle.h"
 #include "src/spiffe/selector.h"
@@ -34,6 +35,7 @@ struct X509SvidRecord {
   std::string hint;
   std::string chain_der;  // concatenated DER, leaf first
   std::string key_der;    // PKCS#8
+  absl::Time not_before;
   absl::Time not_after;
   absl::Time renew_at;
 };
@@ -76,6 +78,9 @@ class SvidCache {
                                     const std::vector<std::string>& audience) const;
   void PutJwt(const std::string& spiffe_id, const std::vector<std::string>& audience,
               std::string token, absl::Time issued_at, absl::Time expires_at);
+
+  // Every entry and every unexpired SVID, for the agent to keep in data_dir.
+  void Export(::signet::agent::v1::WorkloadCache* out) const;
 
   uint64_t version() const;
   // Blocks until version() != `seen` or `deadline` (wall time); returns version().
