@@ -31,6 +31,7 @@
 #include "absl/synchronization/notification.h"
 #include "signet/agent/v1/agent.grpc.pb.h"
 #include "src/agent/agent_config.h"
+#include "src/agent/workload/sds_service.h"
 #include "src/agent/workload/svid_cache.h"
 #include "src/agent/workload/workload_api.h"
 #include "src/agent/workload/workload_attestor.h"
@@ -111,6 +112,7 @@ class SignetAgent {
   rpc::PeerRegistry peers_;
   std::atomic<bool> stopping_{false};
   std::unique_ptr<WorkloadApiService> workload_service_;
+  std::unique_ptr<SdsService> sds_service_;
   std::unique_ptr<grpc::Server> workload_server_;
   std::unique_ptr<rpc::UdsListener> listener_;
 

@@ -68,8 +68,11 @@ absl::Status SignetAgent::StartWorkloadApi() {
                       .clock = &clock_,
                       .stopping = &stopping_});
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  sds_service_ =
+      std::make_unique<SdsService>(workload_service_->deps(), workload_service_->attestation());
   grpc::ServerBuilder builder;
   builder.RegisterService(workload_service_.get());
+  builder.RegisterService(sds_service_.get());
   workload_server_ = builder.BuildAndStart();
   if (workload_server_ == nullptr) {
     return absl::InternalError("agent: cannot start the Workload API server");

@@ -244,5 +244,25 @@ TEST_F(WorkloadCliTest, AnIndependentClientWalksTheWorkloadApiConformanceItems) 
   EXPECT_THAT(out, HasSubstr("all checks passed"));
 }
 
+// Envoy SDS v3 on the same socket, driven by an independent client (Python grpcio with
+// messages generated from Envoy's API field facts by the script).
+TEST_F(WorkloadCliTest, EnvoySdsServesTheCallersSecrets) {
+  CreateEntry("/web", getuid());
+  std::string out;
+  ASSERT_TRUE(WaitFor([&] { return Workload("fetch x509", &out) == 0; }, absl::Seconds(10))) << out;
+  const std::string script =
+      absl::StrCat("/usr/bin/python3 ", SDS_CLIENT_PY, " --socket ", SocketPath("w"));
+  EXPECT_EQ(RunCommand(script + " --spiffe-id spiffe://example.org/web 2>&1", &out), 0)
+      << out << agent_->Log();
+  EXPECT_THAT(out, HasSubstr("ok an ACK with nothing changed gets no new response"));
+  EXPECT_THAT(out, HasSubstr("all checks passed"));
+  ASSERT_EQ(getuid(), 0u) << "the denied half runs as another uid; CI runs it as root";
+  EXPECT_EQ(
+      RunCommand("setpriv --reuid=65534 --regid=65534 --clear-groups " + script + " --denied 2>&1",
+                 &out),
+      0)
+      << out;
+}
+
 }  // namespace
 }  // namespace signet

@@ -64,6 +64,8 @@ class WorkloadApiService final : public SpiffeWorkloadAPI::CallbackService {
 
   // Ends every open stream with Unavailable (agent shutdown). Call before the server shuts down.
   void Stop() { hub_.Stop(); }
+  const WorkloadApiDeps& deps() const { return deps_; }
+  AttestationCache& attestation() { return attestation_; }
   size_t open_streams() const { return hub_.size(); }
 
   grpc::ServerWriteReactor<X509SVIDResponse>* FetchX509SVID(grpc::CallbackServerContext* ctx,
