@@ -61,7 +61,9 @@ class SignetAgent {
 
  private:
   SignetAgent(const AgentConfig& config, Clock& clock)
-      : config_(config), clock_(clock), cache_(clock) {}
+      : config_(config),
+        clock_(clock),
+        cache_(clock, static_cast<size_t>(config.max_cached_svids)) {}
 
   // The Workload API (agent_workload.cc): its socket and server, and the loop that signs and
   // rotates the workload SVIDs of the cached entries.

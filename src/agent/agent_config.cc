@@ -96,6 +96,7 @@ void ReadAgentConfig(ConfigMap& root, AgentConfig* config) {
        config->socket_path.size() > 107)) {
     root.AddProblem("socket_path", "must be an absolute path of at most 107 bytes");
   }
+  root.GetInt("max_cached_svids", &config->max_cached_svids, {.min = 1, .max = 10000000});
   root.GetEnum("workload_key_type", &config->workload_key_type,
                {{"ec-p256", crypto::KeyType::kEcP256},
                 {"ec-p384", crypto::KeyType::kEcP384},

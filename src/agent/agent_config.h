@@ -51,6 +51,9 @@ struct AgentConfig {
   std::string socket_path = "/run/signet/agent.sock";
   // The key type of the workload SVIDs the agent signs for (ec-p256, ec-p384, rsa-2048).
   crypto::KeyType workload_key_type = crypto::KeyType::kEcP256;
+  // How many workload X509-SVIDs the agent keeps signed; past it, least recently used ones that
+  // nobody asked for in the last 10 s are dropped and signed again on demand.
+  int64_t max_cached_svids = 10000;
   // workload_attestors: the catalog is explicit; built so far: `unix` (on by default when the
   // section is absent), `systemd`, `docker` and `k8s`.
   bool unix_attestor = true;

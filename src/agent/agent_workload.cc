@@ -178,8 +178,7 @@ absl::Status SignetAgent::SignBatch(const std::vector<pb::Entry>& due,
       (*retry)[entry.id()] = clock_.Now() + kRefusedRetry;
       continue;
     }
-    std::string chain;
-    for (const std::string& der : result.cert_chain()) chain += der;
+    std::vector<std::string> chain(result.cert_chain().begin(), result.cert_chain().end());
     absl::StatusOr<std::string> key_der = keys[static_cast<size_t>(i)].ToPkcs8Der();
     if (!key_der.ok()) return key_der.status();
     retry->erase(entry.id());
@@ -250,7 +249,11 @@ void SignetAgent::LoadWorkloadCache() {
   cache_.SetEntries(entries);
   cache_.SetBundle(std::make_shared<const spiffe::Bundle>(*std::move(bundle)));
   for (const pb::CachedX509Svid& svid : state.svids()) {
-    cache_.Put(entries.at(svid.entry_id()), svid.chain_der(), svid.key_der(),
+    std::vector<std::string> chain;
+    absl::StatusOr<std::vector<crypto::Certificate>> certs =
+        crypto::ParseDerChain(svid.chain_der());
+    for (const crypto::Certificate& c : *certs) chain.push_back(c.ToDer());  // Usable() parsed it
+    cache_.Put(entries.at(svid.entry_id()), std::move(chain), svid.key_der(),
                absl::FromUnixSeconds(svid.not_before()), absl::FromUnixSeconds(svid.not_after()));
   }
   LogInfo("agent: serving from the workload cache until the server answers",

@@ -30,7 +30,7 @@ absl::StatusOr<std::string> BundlePem(const spiffe::Bundle& bundle) {
 absl::Status AddCertificate(const X509SvidRecord& svid, const std::string& name,
                             discovery::DiscoveryResponse* out) {
   SIGNET_ASSIGN_OR_RETURN(std::vector<crypto::Certificate> chain,
-                          crypto::ParseDerChain(svid.chain_der));
+                          crypto::ParseDerChain(svid.ChainDer()));
   SIGNET_ASSIGN_OR_RETURN(std::string chain_pem, crypto::ChainToPem(chain));
   SIGNET_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::PrivateKey::FromPkcs8Der(svid.key_der));
   SIGNET_ASSIGN_OR_RETURN(std::string key_pem, key.ToPkcs8Pem());

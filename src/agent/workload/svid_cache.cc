@@ -41,6 +41,8 @@ void SvidCache::SetEntries(const std::map<std::string, pb::Entry>& entries) {
   }
   entries_.clear();
   for (const auto& [id, entry] : entries) entries_[id] = std::make_shared<const pb::Entry>(entry);
+  absl::erase_if(last_used_, [&](const auto& kv) { return !entries.contains(kv.first); });
+  absl::erase_if(wanted_, [&](const std::string& id) { return !entries.contains(id); });
   selectors_.clear();
   by_first_selector_.clear();
   for (const auto& [id, shared] : entries_) {
@@ -71,25 +73,35 @@ std::vector<pb::Entry> SvidCache::Due(absl::Time now, size_t limit, absl::Time* 
   absl::MutexLock lock(&mu_);
   std::vector<pb::Entry> due;
   *next = absl::InfiniteFuture();
+  // New entries are pre-signed while there is room; past it, only those a caller asked for.
+  size_t room = svids_.size() < max_svids_ ? max_svids_ - svids_.size() : 0;
   for (const auto& [id, entry] : entries_) {
     auto it = svids_.find(id);
-    if (it == svids_.end() || it->second->renew_at <= now) {
+    if (it != svids_.end()) {
+      if (it->second->renew_at <= now) {
+        if (due.size() < limit) due.push_back(*entry);
+      } else {
+        *next = std::min(*next, it->second->renew_at);
+      }
+    } else if (wanted_.contains(id) || room > 0) {
+      if (room > 0) --room;
       if (due.size() < limit) due.push_back(*entry);
-    } else {
-      *next = std::min(*next, it->second->renew_at);
     }
   }
   return due;
 }
 
-void SvidCache::Put(const pb::Entry& entry, std::string chain_der, std::string key_der,
+void SvidCache::Put(const pb::Entry& entry, std::vector<std::string> chain, std::string key_der,
                     absl::Time not_before, absl::Time not_after) {
+  if (chain.empty()) return;
   auto record = std::make_shared<X509SvidRecord>();
   record->entry_id = entry.id();
   record->entry_revision = entry.revision();
   record->spiffe_id = entry.spiffe_id();
   record->hint = entry.hint();
-  record->chain_der = std::move(chain_der);
+  record->leaf_der = std::move(chain[0]);
+  std::string rest;
+  for (size_t i = 1; i < chain.size(); ++i) rest += chain[i];
   record->key_der = std::move(key_der);
   record->not_before = not_before;
   record->not_after = not_after;
@@ -97,8 +109,30 @@ void SvidCache::Put(const pb::Entry& entry, std::string chain_der, std::string k
   absl::MutexLock lock(&mu_);
   auto e = entries_.find(entry.id());
   if (e == entries_.end() || e->second->revision() != entry.revision()) return;
+  std::shared_ptr<const std::string>& shared = chains_[rest];
+  if (shared == nullptr) shared = std::make_shared<const std::string>(rest);
+  record->intermediates_der = shared;
   svids_[entry.id()] = std::move(record);
+  wanted_.erase(entry.id());
+  if (svids_.size() > max_svids_) EvictLocked(clock_.Now());
   Bump();
+}
+
+void SvidCache::EvictLocked(absl::Time now) {
+  constexpr absl::Duration kLive = absl::Seconds(10);
+  std::vector<std::pair<absl::Time, std::string>> idle;
+  for (const auto& [id, svid] : svids_) {
+    auto used = last_used_.find(id);
+    const absl::Time at = used == last_used_.end() ? absl::InfinitePast() : used->second;
+    if (now - at > kLive) idle.emplace_back(at, id);
+  }
+  std::sort(idle.begin(), idle.end());
+  for (size_t i = 0; i < idle.size() && svids_.size() > max_svids_; ++i) {
+    svids_.erase(idle[i].second);
+    last_used_.erase(idle[i].second);
+  }
+  // Intermediates no SVID shares any more.
+  absl::erase_if(chains_, [](const auto& kv) { return kv.second.use_count() == 1; });
 }
 
 WorkloadView SvidCache::For(const std::vector<spiffe::Selector>& selectors) const {
@@ -120,10 +154,17 @@ WorkloadView SvidCache::For(const std::vector<spiffe::Selector>& selectors) cons
     return std::tie(a->spiffe_id(), a->id()) < std::tie(b->spiffe_id(), b->id());
   });
   view.entitled = static_cast<int>(view.entries.size());
+  bool asked = false;
   for (const auto& entry : view.entries) {
     auto it = svids_.find(entry->id());
-    if (it != svids_.end() && it->second->not_after > now) view.svids.push_back(it->second);
+    if (it != svids_.end() && it->second->not_after > now) {
+      view.svids.push_back(it->second);
+      last_used_[entry->id()] = now;
+    } else if (wanted_.insert(entry->id()).second) {
+      asked = true;  // evicted or never signed: the signing loop picks it up
+    }
   }
+  if (asked) ++version_;  // wakes the signing loop (mutable: For is logically const)
   return view;
 }
 
@@ -161,7 +202,7 @@ void SvidCache::Export(pb::WorkloadCache* out) const {
     pb::CachedX509Svid* s = out->add_svids();
     s->set_entry_id(svid->entry_id);
     s->set_entry_revision(svid->entry_revision);
-    s->set_chain_der(svid->chain_der);
+    s->set_chain_der(svid->ChainDer());
     s->set_key_der(svid->key_der);
     s->set_not_before(absl::ToUnixSeconds(svid->not_before));
     s->set_not_after(absl::ToUnixSeconds(svid->not_after));

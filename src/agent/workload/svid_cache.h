@@ -17,6 +17,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "signet/agent/v1/agent.pb.h"
@@ -33,11 +34,17 @@ struct X509SvidRecord {
   int64_t entry_revision = 0;
   std::string spiffe_id;
   std::string hint;
-  std::string chain_der;  // concatenated DER, leaf first
-  std::string key_der;    // PKCS#8
+  std::string leaf_der;
+  // The CA certificates after the leaf, concatenated DER: one copy shared by every SVID of the
+  // same chain.
+  std::shared_ptr<const std::string> intermediates_der;
+  std::string key_der;  // PKCS#8
   absl::Time not_before;
   absl::Time not_after;
   absl::Time renew_at;
+
+  // The chain as the Workload API carries it: concatenated DER, leaf first.
+  std::string ChainDer() const { return leaf_der + *intermediates_der; }
 };
 
 // What one caller (by its selectors) may have right now.
@@ -52,21 +59,28 @@ struct WorkloadView {
 
 class SvidCache {
  public:
-  explicit SvidCache(const Clock& clock) : clock_(clock) {}
+  // At most `max_svids` X509-SVIDs are kept, least recently used dropped first, except those a
+  // caller asked for in the last 10 s (open streams ask every second).
+  explicit SvidCache(const Clock& clock, size_t max_svids = 10000)
+      : clock_(clock), max_svids_(max_svids) {}
 
   // Replaces the entries (after each sync message). SVIDs of entries that went, or whose
   // revision changed, are dropped.
   void SetEntries(const std::map<std::string, ::signet::agent::v1::Entry>& entries);
   void SetBundle(std::shared_ptr<const spiffe::Bundle> bundle);
 
-  // Entries that need an SVID at `now` (none yet, or past their renew time), at most `limit`;
+  // Entries that need an SVID at `now` (none yet while under max_svids or since a caller asked
+  // for it, or past their renew time), at most `limit`;
   // `*next` receives the earliest renew time of the others (InfiniteFuture when none).
   std::vector<::signet::agent::v1::Entry> Due(absl::Time now, size_t limit, absl::Time* next);
   // Caches a newly signed SVID for the entry at `revision`; ignored if the entry went or changed
   // meanwhile. The renew time is a random point between 45% and 55% of its lifetime, counted
   // from `not_before`.
-  void Put(const ::signet::agent::v1::Entry& entry, std::string chain_der, std::string key_der,
-           absl::Time not_before, absl::Time not_after);
+  // `chain` is DER certificates, leaf first (at least one). Past `max_svids` cached SVIDs, the
+  // least recently used ones that no caller asked for in the last 10 s are dropped (they are
+  // signed again when asked for).
+  void Put(const ::signet::agent::v1::Entry& entry, std::vector<std::string> chain,
+           std::string key_der, absl::Time not_before, absl::Time not_after);
 
   // The entries a caller with `selectors` (canonical) is entitled to: every selector of the
   // entry among the caller's (entries without selectors match nobody). Ordered by SPIFFE ID,
@@ -91,8 +105,16 @@ class SvidCache {
   static std::string JwtKey(const std::string& spiffe_id, std::vector<std::string> audience);
   void Bump() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { ++version_; }
 
+  void EvictLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const Clock& clock_;
+  const size_t max_svids_;
   mutable absl::Mutex mu_;
+  // When a caller last saw each entry's SVID, and the entries asked for without one.
+  mutable absl::flat_hash_map<std::string, absl::Time> last_used_ ABSL_GUARDED_BY(mu_);
+  mutable absl::flat_hash_set<std::string> wanted_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<const std::string>> chains_
+      ABSL_GUARDED_BY(mu_);  // interned intermediates
   std::map<std::string, std::shared_ptr<const ::signet::agent::v1::Entry>> entries_
       ABSL_GUARDED_BY(mu_);
   // Each entry's selectors, parsed and canonical, and the entries by their first selector (as
@@ -110,7 +132,7 @@ class SvidCache {
     absl::Time expires_at;
   };
   absl::flat_hash_map<std::string, CachedJwt> jwts_ ABSL_GUARDED_BY(mu_);
-  uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace signet::agent

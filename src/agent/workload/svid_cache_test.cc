@@ -53,7 +53,7 @@ class SvidCacheTest : public ::testing::Test {
     cache_.SetBundle(std::make_shared<const spiffe::Bundle>());
   }
   void Sign(const pb::Entry& e, absl::Duration ttl = absl::Hours(1)) {
-    cache_.Put(e, "chain-" + e.id(), "key-" + e.id(), clock_.Now(), clock_.Now() + ttl);
+    cache_.Put(e, {"leaf-" + e.id(), "ca"}, "key-" + e.id(), clock_.Now(), clock_.Now() + ttl);
   }
 
   FakeClock clock_;
@@ -137,6 +137,45 @@ TEST_F(SvidCacheTest, WaitForChangeWakesOnAChange) {
   writer.join();
   const uint64_t now = cache_.version();
   EXPECT_EQ(cache_.WaitForChange(now, absl::Now() + absl::Milliseconds(20)), now);
+}
+
+TEST(SvidCacheLruTest, PastTheBoundIdleSvidsGoAndComeBackWhenAskedFor) {
+  FakeClock clock(kNow);
+  SvidCache cache(clock, /*max_svids=*/2);
+  std::map<std::string, pb::Entry> entries;
+  for (int i = 0; i < 3; ++i) {
+    pb::Entry e = MakeEntry(std::to_string(i), "spiffe://td/w" + std::to_string(i),
+                            {"unix:uid:" + std::to_string(i)});
+    entries[e.id()] = e;
+  }
+  cache.SetEntries(entries);
+  cache.SetBundle(std::make_shared<const spiffe::Bundle>());
+  absl::Time next;
+  // Pre-signed only while there is room.
+  std::vector<pb::Entry> due = cache.Due(kNow, 10, &next);
+  ASSERT_EQ(due.size(), 2u);
+  for (const pb::Entry& e : due) {
+    cache.Put(e, {"leaf-" + e.id(), "shared-ca"}, "key", kNow, kNow + absl::Hours(1));
+  }
+  EXPECT_THAT(cache.Due(kNow, 10, &next), IsEmpty());
+  // A caller of the third entry asks: it is signed, and the idle one of the other two goes.
+  clock.Advance(absl::Seconds(30));
+  EXPECT_EQ(cache.For(Selectors({"unix:uid:0"})).svids.size(), 1u);  // 0 is in use now
+  EXPECT_THAT(cache.For(Selectors({"unix:uid:2"})).svids, IsEmpty());
+  due = cache.Due(clock.Now(), 10, &next);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].id(), "2");
+  cache.Put(due[0], {"leaf-2", "shared-ca"}, "key", clock.Now(), clock.Now() + absl::Hours(1));
+  EXPECT_EQ(cache.svid_count(), 2u);
+  EXPECT_EQ(cache.For(Selectors({"unix:uid:0"})).svids.size(), 1u) << "recently used: kept";
+  EXPECT_THAT(cache.For(Selectors({"unix:uid:1"})).svids, IsEmpty()) << "idle: dropped";
+  // Every SVID of a chain shares one copy of its CA certificates.
+  WorkloadView a = cache.For(Selectors({"unix:uid:0"}));
+  WorkloadView c = cache.For(Selectors({"unix:uid:2"}));
+  ASSERT_EQ(a.svids.size(), 1u);
+  ASSERT_EQ(c.svids.size(), 1u);
+  EXPECT_EQ(a.svids[0]->intermediates_der.get(), c.svids[0]->intermediates_der.get());
+  EXPECT_EQ(c.svids[0]->ChainDer(), "leaf-2shared-ca");
 }
 
 }  // namespace

@@ -33,7 +33,7 @@ bool BuildX509(const WorkloadView& view, X509SVIDResponse* out) {
   for (const auto& svid : view.svids) {
     X509SVID* s = out->add_svids();
     s->set_spiffe_id(svid->spiffe_id);
-    s->set_x509_svid(svid->chain_der);
+    s->set_x509_svid(svid->ChainDer());
     s->set_x509_svid_key(svid->key_der);
     s->set_bundle(bundle);
     s->set_hint(svid->hint);
