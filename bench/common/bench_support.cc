@@ -290,4 +290,14 @@ absl::StatusOr<std::string> BundlePem(::signet::admin::v1::Bundles::Stub& bundle
   return pem;
 }
 
+bool IntFlag(absl::string_view arg, absl::string_view name, int min, int max, int* out) {
+  int value = 0;
+  if (!absl::ConsumePrefix(&arg, name) || !absl::SimpleAtoi(arg, &value) || value < min ||
+      value > max) {
+    return false;
+  }
+  *out = value;
+  return true;
+}
+
 }  // namespace signet::bench

@@ -112,6 +112,10 @@ std::unique_ptr<grpc::ClientContext> Ctx(int seconds);
 absl::StatusOr<double> WaitReady(ServerProcess& server, const std::string& socket,
                                  SteadyClock::time_point start);
 
+// Whether `arg` is `name` followed by an integer in [min, max]; stores it in *out if so.
+// ("--agents=", 1, 20000 accepts "--agents=1000".)
+bool IntFlag(absl::string_view arg, absl::string_view name, int min, int max, int* out);
+
 // The TCP port from the server's "server ready" log line in the log file at `log`.
 absl::StatusOr<int> TcpPort(const std::string& log);
 // The server's X.509 authorities as PEM, through the admin API.

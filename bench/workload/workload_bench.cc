@@ -64,9 +64,7 @@ std::optional<Options> ParseFlags(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     auto number = [&](absl::string_view name, int min, int max, int* out) {
-      absl::string_view value = arg;
-      return absl::ConsumePrefix(&value, name) && absl::SimpleAtoi(value, out) && *out >= min &&
-             *out <= max;
+      return IntFlag(arg, name, min, max, out);
     };
     if (number("--entries=", 1, 100000, &o.entries) || number("--streams=", 1, 20000, &o.streams) ||
         number("--calls=", 10, 1000000, &o.calls) || number("--threads=", 1, 64, &o.threads)) {

@@ -35,11 +35,8 @@ class DockerAttestor final : public WorkloadAttestor {
 
   absl::StatusOr<std::vector<spiffe::Selector>> Attest(const WorkloadProcess& p) override {
     std::vector<spiffe::Selector> out;
-    absl::StatusOr<std::string> cgroup =
-        ReadFile(absl::StrCat(proc_root_, "/", p.pid, "/cgroup"), 64 << 10);
-    if (!cgroup.ok()) return out;
     std::optional<std::string> id;
-    for (const std::string& path : CgroupPaths(*cgroup)) {
+    for (const std::string& path : ProcessCgroupPaths(proc_root_, p.pid)) {
       if ((id = ContainerId(path)).has_value()) break;
     }
     if (!id.has_value()) return out;  // not in a container

@@ -58,12 +58,9 @@ class K8sAttestor final : public WorkloadAttestor {
 
   absl::StatusOr<std::vector<spiffe::Selector>> Attest(const WorkloadProcess& p) override {
     std::vector<spiffe::Selector> out;
-    absl::StatusOr<std::string> cgroup =
-        ReadFile(absl::StrCat(proc_root_, "/", p.pid, "/cgroup"), 64 << 10);
-    if (!cgroup.ok()) return out;
     std::optional<std::string> pod_uid;
     std::optional<std::string> container_id;
-    for (const std::string& path : CgroupPaths(*cgroup)) {
+    for (const std::string& path : ProcessCgroupPaths(proc_root_, p.pid)) {
       pod_uid = PodUid(path);
       container_id = ContainerId(path);
       if (pod_uid.has_value()) break;

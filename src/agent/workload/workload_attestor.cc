@@ -126,10 +126,7 @@ class SystemdAttestor final : public WorkloadAttestor {
 
   absl::StatusOr<std::vector<spiffe::Selector>> Attest(const WorkloadProcess& p) override {
     std::vector<spiffe::Selector> out;
-    absl::StatusOr<std::string> cgroup =
-        ReadFile(absl::StrCat(proc_root_, "/", p.pid, "/cgroup"), 64 << 10);
-    if (!cgroup.ok()) return out;
-    for (const std::string& path : CgroupPaths(*cgroup)) {
+    for (const std::string& path : ProcessCgroupPaths(proc_root_, p.pid)) {
       if (std::optional<std::string> unit = SystemdUnit(path); unit.has_value()) {
         absl::StatusOr<spiffe::Selector> s = spiffe::Selector::Make("systemd", "id:" + *unit);
         if (s.ok()) out.push_back(*std::move(s));
@@ -144,6 +141,12 @@ class SystemdAttestor final : public WorkloadAttestor {
 };
 
 }  // namespace
+
+std::vector<std::string> ProcessCgroupPaths(const std::string& proc_root, pid_t pid) {
+  absl::StatusOr<std::string> cgroup =
+      ReadFile(absl::StrCat(proc_root, "/", pid, "/cgroup"), 64 << 10);
+  return cgroup.ok() ? CgroupPaths(*cgroup) : std::vector<std::string>{};
+}
 
 std::unique_ptr<WorkloadAttestor> CreateSystemdAttestor(std::string proc_root) {
   return std::make_unique<SystemdAttestor>(std::move(proc_root));

@@ -109,6 +109,10 @@ std::unique_ptr<WorkloadAttestor> CreateK8sAttestor(K8sAttestorConfig config,
 absl::Status CheckImageRegistry(const std::vector<std::string>& allowed, absl::string_view image,
                                 absl::string_view container_id);
 
+// The cgroup paths of process `pid` under `proc_root` (CgroupPaths of <proc_root>/PID/cgroup);
+// empty when the file cannot be read (the process is gone, or is in no cgroup we can see).
+std::vector<std::string> ProcessCgroupPaths(const std::string& proc_root, pid_t pid);
+
 // Runs every attestor and unions their selectors (canonical). PermissionDenied when the process
 // exited (or its PID was reused) during attestation, or when it has no pidfd.
 absl::StatusOr<std::vector<spiffe::Selector>> AttestWorkload(
