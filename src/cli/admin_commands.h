@@ -19,6 +19,8 @@ void RegisterBundleAdminCommands(CLI::App& app, int* exit_code);
 void RegisterSvidAdminCommands(CLI::App& app, int* exit_code);
 // `server run|validate`.
 void RegisterServerCommands(CLI::App& app, int* exit_code);
+// signet dev (dev_command.cc): a server and an agent in one process.
+void RegisterDevCommand(CLI::App& app, int* exit_code);
 
 }  // namespace signet::cli
 
