@@ -16,6 +16,7 @@
 #include "nlohmann/json.hpp"
 #include "src/cli/core_commands.h"
 #include "src/cli/output.h"
+#include "src/cli/workload_client.h"
 #include "src/common/file_util.h"
 #include "src/common/status_macros.h"
 #include "src/crypto/certificate.h"
@@ -24,8 +25,6 @@
 
 namespace signet::cli {
 namespace {
-
-constexpr char kDefaultSocket[] = "/run/signet/agent.sock";
 
 struct WorkloadFlags {
   std::string socket;
@@ -37,100 +36,8 @@ struct WorkloadFlags {
   std::string token;
 };
 
-// The gRPC target for a Workload API address (spiffe-conformance.md §6.1): unix:///abs/path or
-// tcp://IP:port; a bare absolute path is taken as a Unix socket.
-absl::StatusOr<std::string> Target(const std::string& flag) {
-  std::string address = flag;
-  if (address.empty()) {
-    const char* env = std::getenv("SPIFFE_ENDPOINT_SOCKET");
-    address = env != nullptr && *env != '\0' ? env : kDefaultSocket;
-  }
-  absl::string_view rest = address;
-  if (absl::ConsumePrefix(&rest, "unix://")) {
-    if (!absl::StartsWith(rest, "/")) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("workload endpoint \"", address, "\": unix:// needs an absolute path"));
-    }
-    return absl::StrCat("unix:", rest);
-  }
-  if (absl::ConsumePrefix(&rest, "tcp://")) {
-    if (rest.empty() || rest.find_first_of("/?#@") != absl::string_view::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("workload endpoint \"", address, "\": tcp:// takes IP:port only"));
-    }
-    return std::string(rest);
-  }
-  if (absl::StartsWith(address, "/")) return absl::StrCat("unix:", address);
-  return absl::InvalidArgumentError(absl::StrCat(
-      "workload endpoint \"", address, "\": use unix:///path, tcp://IP:port or an absolute path"));
-}
-
-std::unique_ptr<grpc::ClientContext> Context(const WorkloadFlags& f, bool stream) {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->AddMetadata("workload.spiffe.io", "true");
-  if (!stream) ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(f.timeout_s)));
-  return ctx;
-}
-
-absl::StatusOr<std::unique_ptr<SpiffeWorkloadAPI::Stub>> Stub(const WorkloadFlags& f) {
-  SIGNET_ASSIGN_OR_RETURN(std::string target, Target(f.socket));
-  return SpiffeWorkloadAPI::NewStub(
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
-}
-
-absl::Status FromGrpc(const grpc::Status& s) {
-  const auto code = static_cast<absl::StatusCode>(s.error_code());
-  return absl::Status(code, absl::StrCat("workload api: ", absl::StatusCodeToString(code), ": ",
-                                         s.error_message()));
-}
-
-absl::StatusOr<std::string> DerToPem(absl::string_view der) {
-  SIGNET_ASSIGN_OR_RETURN(std::vector<crypto::Certificate> chain, crypto::ParseDerChain(der));
-  return crypto::ChainToPem(chain);
-}
-
-// The first message of FetchX509SVID, within the timeout.
-absl::StatusOr<X509SVIDResponse> FirstX509(const WorkloadFlags& f) {
-  SIGNET_ASSIGN_OR_RETURN(auto stub, Stub(f));
-  auto ctx = Context(f, /*stream=*/false);
-  auto reader = stub->FetchX509SVID(ctx.get(), X509SVIDRequest());
-  X509SVIDResponse resp;
-  if (reader->Read(&resp)) {
-    ctx->TryCancel();
-    return resp;
-  }
-  SIGNET_RETURN_IF_ERROR(FromGrpc(reader->Finish()));
-  return absl::UnavailableError("workload api: the stream ended without a message");
-}
-
-absl::Status WriteX509(const X509SVIDResponse& resp, const std::string& dir) {
-  const X509SVID& svid = resp.svids(0);
-  SIGNET_ASSIGN_OR_RETURN(std::string chain, DerToPem(svid.x509_svid()));
-  SIGNET_ASSIGN_OR_RETURN(crypto::PrivateKey key,
-                          crypto::PrivateKey::FromPkcs8Der(svid.x509_svid_key()));
-  SIGNET_ASSIGN_OR_RETURN(std::string key_pem, key.ToPkcs8Pem());
-  SIGNET_ASSIGN_OR_RETURN(std::string bundle, DerToPem(svid.bundle()));
-  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot create ", dir));
-  }
-  // The key first: svid.pem never names a key that is not there yet.
-  SIGNET_RETURN_IF_ERROR(WriteFileAtomic(dir + "/svid.key", key_pem, 0600));
-  SIGNET_RETURN_IF_ERROR(WriteFileAtomic(dir + "/svid.pem", chain, 0644));
-  SIGNET_RETURN_IF_ERROR(WriteFileAtomic(dir + "/bundle.pem", bundle, 0644));
-  for (const auto& [td, der] : resp.federated_bundles()) {
-    SIGNET_ASSIGN_OR_RETURN(std::string pem, DerToPem(der));
-    std::string name(absl::StripPrefix(td, "spiffe://"));
-    if (name.empty() || name.find('/') != std::string::npos) continue;
-    if (mkdir((dir + "/federated").c_str(), 0755) != 0 && errno != EEXIST) {
-      return absl::FailedPreconditionError(absl::StrCat("cannot create ", dir, "/federated"));
-    }
-    SIGNET_RETURN_IF_ERROR(WriteFileAtomic(dir + "/federated/" + name + ".pem", pem, 0644));
-  }
-  return absl::OkStatus();
-}
-
 int FetchX509(const WorkloadFlags& f) {
-  absl::StatusOr<X509SVIDResponse> resp = FirstX509(f);
+  absl::StatusOr<X509SVIDResponse> resp = FirstX509(f.socket, absl::Seconds(f.timeout_s));
   if (!resp.ok()) return Fail(resp.status());
   nlohmann::json out = nlohmann::json::array();
   for (const X509SVID& svid : resp->svids()) {
@@ -141,7 +48,7 @@ int FetchX509(const WorkloadFlags& f) {
                    {"expires_at", chain.ok() ? FormatRfc3339(chain->front().NotAfter()) : ""}});
   }
   if (!f.write_dir.empty()) {
-    absl::Status written = WriteX509(*resp, f.write_dir);
+    absl::Status written = WriteX509Files(*resp, f.write_dir);
     if (!written.ok()) return Fail(written);
   }
   if (f.output == OutputFormat::kJson) {
@@ -159,13 +66,14 @@ int FetchX509(const WorkloadFlags& f) {
 }
 
 int FetchJwt(const WorkloadFlags& f) {
-  absl::StatusOr<std::unique_ptr<SpiffeWorkloadAPI::Stub>> stub = Stub(f);
+  absl::StatusOr<std::unique_ptr<SpiffeWorkloadAPI::Stub>> stub = WorkloadStub(f.socket);
   if (!stub.ok()) return Fail(stub.status());
   JWTSVIDRequest req;
   for (const std::string& a : f.audience) req.add_audience(a);
   req.set_spiffe_id(f.spiffe_id);
   JWTSVIDResponse resp;
-  absl::Status status = FromGrpc((*stub)->FetchJWTSVID(Context(f, false).get(), req, &resp));
+  absl::Status status = FromWorkloadGrpc(
+      (*stub)->FetchJWTSVID(WorkloadContext(absl::Seconds(f.timeout_s)).get(), req, &resp));
   if (!status.ok()) return Fail(status);
   if (f.output == OutputFormat::kJson) {
     nlohmann::json out = nlohmann::json::array();
@@ -180,12 +88,12 @@ int FetchJwt(const WorkloadFlags& f) {
 }
 
 int FetchJwtBundle(const WorkloadFlags& f) {
-  absl::StatusOr<std::unique_ptr<SpiffeWorkloadAPI::Stub>> stub = Stub(f);
+  absl::StatusOr<std::unique_ptr<SpiffeWorkloadAPI::Stub>> stub = WorkloadStub(f.socket);
   if (!stub.ok()) return Fail(stub.status());
-  auto ctx = Context(f, /*stream=*/false);
+  auto ctx = WorkloadContext(absl::Seconds(f.timeout_s));
   auto reader = (*stub)->FetchJWTBundles(ctx.get(), JWTBundlesRequest());
   JWTBundlesResponse resp;
-  if (!reader->Read(&resp)) return Fail(FromGrpc(reader->Finish()));
+  if (!reader->Read(&resp)) return Fail(FromWorkloadGrpc(reader->Finish()));
   ctx->TryCancel();
   nlohmann::json out = nlohmann::json::object();
   for (const auto& [td, jwks] : resp.bundles()) {
@@ -196,7 +104,7 @@ int FetchJwtBundle(const WorkloadFlags& f) {
 }
 
 int ValidateJwt(const WorkloadFlags& f) {
-  absl::StatusOr<std::unique_ptr<SpiffeWorkloadAPI::Stub>> stub = Stub(f);
+  absl::StatusOr<std::unique_ptr<SpiffeWorkloadAPI::Stub>> stub = WorkloadStub(f.socket);
   if (!stub.ok()) return Fail(stub.status());
   std::string token = f.token;
   if (token == "-") std::getline(std::cin, token);
@@ -204,7 +112,8 @@ int ValidateJwt(const WorkloadFlags& f) {
   req.set_audience(f.audience.empty() ? "" : f.audience.front());
   req.set_svid(std::string(absl::StripAsciiWhitespace(token)));
   ValidateJWTSVIDResponse resp;
-  absl::Status status = FromGrpc((*stub)->ValidateJWTSVID(Context(f, false).get(), req, &resp));
+  absl::Status status = FromWorkloadGrpc(
+      (*stub)->ValidateJWTSVID(WorkloadContext(absl::Seconds(f.timeout_s)).get(), req, &resp));
   if (!status.ok()) return Fail(status);
   std::string claims;
   (void)google::protobuf::util::MessageToJsonString(resp.claims(), &claims);
@@ -219,9 +128,9 @@ int ValidateJwt(const WorkloadFlags& f) {
 }
 
 int Watch(const WorkloadFlags& f) {
-  absl::StatusOr<std::unique_ptr<SpiffeWorkloadAPI::Stub>> stub = Stub(f);
+  absl::StatusOr<std::unique_ptr<SpiffeWorkloadAPI::Stub>> stub = WorkloadStub(f.socket);
   if (!stub.ok()) return Fail(stub.status());
-  auto ctx = Context(f, /*stream=*/true);
+  auto ctx = WorkloadContext(absl::InfiniteDuration());
   auto reader = (*stub)->FetchX509SVID(ctx.get(), X509SVIDRequest());
   X509SVIDResponse resp;
   while (reader->Read(&resp)) {
@@ -233,11 +142,11 @@ int Watch(const WorkloadFlags& f) {
     }
     std::cout.flush();
     if (!f.write_dir.empty()) {
-      absl::Status written = WriteX509(resp, f.write_dir);
+      absl::Status written = WriteX509Files(resp, f.write_dir);
       if (!written.ok()) return Fail(written);
     }
   }
-  return Fail(FromGrpc(reader->Finish()));
+  return Fail(FromWorkloadGrpc(reader->Finish()));
 }
 
 void AddSocketFlags(CLI::App* cmd, WorkloadFlags* f) {
