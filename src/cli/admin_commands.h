@@ -21,6 +21,8 @@ void RegisterSvidAdminCommands(CLI::App& app, int* exit_code);
 void RegisterServerCommands(CLI::App& app, int* exit_code);
 // signet dev (dev_command.cc): a server and an agent in one process.
 void RegisterDevCommand(CLI::App& app, int* exit_code);
+// signet helper run (helper_command.cc): SVID files on disk, refreshed on rotation.
+void RegisterHelperCommands(CLI::App& app, int* exit_code);
 
 }  // namespace signet::cli
 
