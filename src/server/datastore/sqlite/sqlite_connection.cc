@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "src/common/status_macros.h"
 
 namespace signet::server::sqlite {
@@ -102,11 +103,26 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const s
   // the randomly written index pages of a large store resident, and checkpointing every 8000
   // pages (32 MiB of WAL) instead of 1000 writes those pages back once per several batches
   // rather than once per batch.
-  SIGNET_RETURN_IF_ERROR(
-      conn->Exec("PRAGMA page_size=1024; "
-                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-                 "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; "
-                 "PRAGMA mmap_size=2147483648; PRAGMA wal_autocheckpoint=32000"));
+  //
+  // Switching a new database to WAL takes an exclusive lock, and SQLite can answer SQLITE_BUSY
+  // at once, without its busy handler, while another connection is opening the same file (seen
+  // as "database is locked" with several stores opening a fresh file together). The pragmas
+  // are idempotent, so they are retried within the busy timeout.
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(kBusyTimeoutMs);
+  absl::Status setup;
+  while (true) {
+    setup = conn->Exec(
+        "PRAGMA page_size=1024; "
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+        "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; "
+        "PRAGMA mmap_size=2147483648; PRAGMA wal_autocheckpoint=32000");
+    const int code = sqlite3_errcode(raw) & 0xff;
+    if (setup.ok() || (code != SQLITE_BUSY && code != SQLITE_LOCKED) || absl::Now() >= deadline) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  SIGNET_RETURN_IF_ERROR(setup);
   return conn;
 }
 
