@@ -114,6 +114,13 @@ class AgentCliTest : public ::testing::Test {
                                  attest_timeout},
         dir_.File("agent-" + name + ".log"));
   }
+  // The fixture of the Workload API tests: one attested agent "w" (socket SocketPath("w")) in
+  // `agent_`, started after the server. Fails the test if it does not attest.
+  void StartWorkloadAgent() {
+    agent_ = StartAgent("w", AgentConfig("w", Token()));
+    ASSERT_TRUE(testing::WaitFor([&] { return Attested("w"); })) << agent_->Log();
+  }
+
   nlohmann::json Status(const std::string& name) {
     absl::StatusOr<std::string> text = ReadFile(dir_.File("agent-" + name + "/status.json"));
     return text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
@@ -132,6 +139,7 @@ class AgentCliTest : public ::testing::Test {
   std::string port_;
   std::string node_fingerprint_;
   std::unique_ptr<testing::Subprocess> server_;
+  std::unique_ptr<testing::Subprocess> agent_;  // StartWorkloadAgent's
 };
 
 }  // namespace signet

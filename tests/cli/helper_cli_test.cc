@@ -25,8 +25,7 @@ class HelperCliTest : public AgentCliTest {
   void SetUp() override {
     AgentCliTest::SetUp();
     if (HasFatalFailure()) return;
-    agent_ = StartAgent("w", AgentConfig("w", Token()));
-    ASSERT_TRUE(WaitFor([&] { return Attested("w"); })) << agent_->Log();
+    StartWorkloadAgent();
   }
   void Entry(const std::string& extra = "") {
     std::string out;
@@ -46,8 +45,6 @@ class HelperCliTest : public AgentCliTest {
     struct stat st {};
     return stat(path.c_str(), &st) == 0 ? st.st_mode & 0777 : 0;
   }
-
-  std::unique_ptr<Subprocess> agent_;
 };
 
 TEST_F(HelperCliTest, OnceWritesTheFilesWithTheirModesAndExits) {

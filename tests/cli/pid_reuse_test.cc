@@ -55,8 +55,7 @@ class PidReuseTest : public AgentCliTest {
   void SetUp() override {
     AgentCliTest::SetUp();
     if (HasFatalFailure()) return;
-    agent_ = StartAgent("w", AgentConfig("w", Token()));
-    ASSERT_TRUE(WaitFor([&] { return Attested("w"); })) << agent_->Log();
+    StartWorkloadAgent();
   }
 
   void CreateEntry(const std::string& path, const std::string& selector) {
@@ -88,8 +87,6 @@ class PidReuseTest : public AgentCliTest {
     size_t at = log.find("RESULT ");
     return at == std::string::npos ? log : log.substr(at);
   }
-
-  std::unique_ptr<Subprocess> agent_;
 };
 
 TEST_F(PidReuseTest, AReusedPidIsNeverAttestedAsTheProcessThatTookIt) {

@@ -31,8 +31,7 @@ class WorkloadCliTest : public AgentCliTest {
     if (HasFatalFailure()) return;
     // Other users must reach the socket (it is 0777; the directory must be searchable).
     ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
-    agent_ = StartAgent("w", AgentConfig("w", Token()));
-    ASSERT_TRUE(WaitFor([&] { return Attested("w"); })) << agent_->Log();
+    StartWorkloadAgent();
   }
 
   // Registers an entry under the agent for workloads running as `uid`.
@@ -52,8 +51,6 @@ class WorkloadCliTest : public AgentCliTest {
         absl::StrCat(prefix, SIGNET_BINARY, " ", args, " --socket ", SocketPath("w"), " 2>&1"),
         out);
   }
-
-  std::unique_ptr<Subprocess> agent_;
 };
 
 TEST_F(WorkloadCliTest, FetchX509WritesAnSvidThatOpensslVerifies) {
