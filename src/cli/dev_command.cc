@@ -1,7 +1,6 @@
 // signet dev: a server (SQLite) and an agent (join token) in one process, for trying Signet on
 // one machine. Everything lives under the data dir (config files, datastore, CA keys, sockets),
 // so several dev instances can run side by side and a second run resumes the first.
-#include <openssl/rand.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,7 +11,6 @@
 #include <memory>
 #include <string>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "src/agent/agent.h"
@@ -44,13 +42,6 @@ absl::StatusOr<std::string> Absolute(const std::string& path) {
   return absl::StrCat(cwd, "/", path);
 }
 
-absl::StatusOr<std::string> NewToken() {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1) return absl::InternalError("RAND_bytes failed");
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
-}
-
 struct Dev {
   std::string dir;
   std::string admin_socket;
@@ -76,7 +67,7 @@ absl::Status StartServer(const DevFlags& f, Dev& dev) {
 absl::Status StartAgent(const DevFlags& f, Dev& dev) {
   // A fresh token every run: used only when the agent has nothing to resume from (its SVID
   // expired while dev was stopped); unused ones expire.
-  SIGNET_ASSIGN_OR_RETURN(std::string token, NewToken());
+  SIGNET_ASSIGN_OR_RETURN(std::string token, server::NewJoinTokenValue());
   SIGNET_RETURN_IF_ERROR(dev.server->store().CreateJoinToken(
       {.token = token, .spiffe_id = dev.agent_id, .expires_at = absl::Now() + absl::Minutes(10)}));
   std::shared_ptr<const spiffe::Bundle> bundle = dev.server->ca().Bundle();

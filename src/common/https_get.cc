@@ -80,6 +80,32 @@ absl::StatusOr<HttpsUrl> ParseHttpsUrl(absl::string_view url) {
   return out;
 }
 
+namespace {
+
+// One GET on `client` without redirects or keep-alive, each of connect/read/write bounded by
+// `timeout`, the body collected into `*body` up to `max_bytes` (`*too_big` when it was cut).
+httplib::Result CappedGet(httplib::ClientImpl& client, const std::string& path,
+                          const httplib::Headers& headers, absl::Duration timeout, size_t max_bytes,
+                          std::string* body, bool* too_big) {
+  client.set_follow_location(false);
+  client.set_keep_alive(false);
+  const auto t = absl::ToChronoMicroseconds(timeout);
+  client.set_connection_timeout(t);
+  client.set_read_timeout(t);
+  client.set_write_timeout(t);
+  *too_big = false;
+  return client.Get(path, headers, [&](const char* data, size_t length) {
+    if (body->size() + length > max_bytes) {
+      *too_big = true;
+      return false;
+    }
+    body->append(data, length);
+    return true;
+  });
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> HttpsGet(absl::string_view url, const HttpsGetOptions& options) {
   absl::StatusOr<HttpsUrl> parsed = ParseHttpsUrl(url);
   if (!parsed.ok()) return parsed.status();
@@ -91,24 +117,14 @@ absl::StatusOr<std::string> HttpsGet(absl::string_view url, const HttpsGetOption
     client.set_ca_cert_path(options.ca_path);
   }
   client.enable_server_certificate_verification(true);
-  client.set_follow_location(false);
-  client.set_keep_alive(false);
-  const auto timeout = absl::ToChronoMicroseconds(options.timeout);
-  client.set_connection_timeout(timeout);
-  client.set_read_timeout(timeout);
-  client.set_write_timeout(timeout);
+  httplib::Headers headers{{"Accept", "application/json"}};
+  if (!options.bearer_token.empty()) {
+    headers.emplace("Authorization", "Bearer " + options.bearer_token);
+  }
   std::string body;
   bool too_big = false;
   httplib::Result result =
-      client.Get(parsed->path, httplib::Headers{{"Accept", "application/json"}},
-                 [&](const char* data, size_t length) {
-                   if (body.size() + length > options.max_bytes) {
-                     too_big = true;
-                     return false;
-                   }
-                   body.append(data, length);
-                   return true;
-                 });
+      CappedGet(client, parsed->path, headers, options.timeout, options.max_bytes, &body, &too_big);
   const std::string where = absl::StrCat("GET ", url, ": ");
   if (too_big) {
     return absl::UnavailableError(
@@ -137,23 +153,10 @@ namespace {
 absl::StatusOr<HttpAnswer> PlainGet(httplib::ClientImpl& client, const std::string& where,
                                     const std::string& path, absl::Duration timeout,
                                     size_t max_bytes) {
-  client.set_follow_location(false);
-  client.set_keep_alive(false);
-  const auto t = absl::ToChronoMicroseconds(timeout);
-  client.set_connection_timeout(t);
-  client.set_read_timeout(t);
-  client.set_write_timeout(t);
   HttpAnswer answer;
   bool too_big = false;
-  httplib::Result result = client.Get(path, httplib::Headers{{"Accept", "application/json"}},
-                                      [&](const char* data, size_t length) {
-                                        if (answer.body.size() + length > max_bytes) {
-                                          too_big = true;
-                                          return false;
-                                        }
-                                        answer.body.append(data, length);
-                                        return true;
-                                      });
+  httplib::Result result = CappedGet(client, path, httplib::Headers{{"Accept", "application/json"}},
+                                     timeout, max_bytes, &answer.body, &too_big);
   const std::string prefix = absl::StrCat("GET ", path, " on ", where, ": ");
   if (too_big) {
     return absl::UnavailableError(absl::StrCat(prefix, "larger than ", max_bytes, " bytes"));

@@ -1,11 +1,8 @@
 #include "src/server/api/agent_service.h"
 
-#include <openssl/rand.h>
-
 #include <string>
 
 #include "absl/status/status.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/status_macros.h"
@@ -40,13 +37,6 @@ absl::StatusOr<std::string> AgentId(const pb::AgentRequest& req, const spiffe::T
         absl::StrCat("spiffe_id: not in trust domain \"", td.name(), "\""));
   }
   return id->String();
-}
-
-absl::StatusOr<std::string> RandomToken() {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1) return absl::InternalError("join token: RNG failure");
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
 }
 
 absl::StatusOr<spiffe::Bundle> ParseStored(const StoredBundle& stored) {
@@ -157,7 +147,7 @@ grpc::Status AgentService::CreateJoinToken(grpc::ServerContext* ctx,
     }
     token.spiffe_id = id->String();
   }
-  auto value = RandomToken();
+  auto value = NewJoinTokenValue();
   if (!value.ok()) return ToGrpc(value.status());
   token.token = *value;
   token.expires_at = api_->Now() + absl::Seconds(ttl);

@@ -1,10 +1,20 @@
 #include "src/server/datastore/datastore.h"
 
+#include <openssl/rand.h>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/clock.h"
 #include "src/server/datastore/sql_datastore.h"
 
 namespace signet::server {
+
+absl::StatusOr<std::string> NewJoinTokenValue() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) return absl::InternalError("join token: RNG failure");
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+}
 
 absl::string_view CaKeyKindName(CaKeyKind kind) {
   switch (kind) {

@@ -151,6 +151,9 @@ struct JoinToken {
   absl::Time created_at = absl::InfinitePast();  // set by the store
 };
 
+// A new join token value: 128 random bits as 32 hex digits.
+absl::StatusOr<std::string> NewJoinTokenValue();
+
 class JoinTokenStore {
  public:
   virtual ~JoinTokenStore() = default;

@@ -37,6 +37,7 @@ struct JwtAttestorConfig {
   std::string issuer;
   std::string audience;
   std::string agent_path_template;
+  std::vector<std::string> template_claims;  // the {claim} names of the template, parsed once
   std::vector<ClaimCondition> conditions;
   std::vector<std::string> selector_claims;  // every claim named anywhere, in order, once
 };
@@ -140,7 +141,7 @@ class JwtAttestor final : public NodeAttestor {
 
   absl::StatusOr<AttestationResult> Result(const nlohmann::json& claims) const {
     std::string path = config_.agent_path_template;
-    for (const std::string& name : TemplateClaims(path).value_or(std::vector<std::string>{})) {
+    for (const std::string& name : config_.template_claims) {
       SIGNET_ASSIGN_OR_RETURN(std::string value, ClaimText(claims, name));
       path = absl::StrReplaceAll(path, {{absl::StrCat("{", name, "}"), value}});
     }
@@ -239,6 +240,7 @@ absl::StatusOr<std::unique_ptr<NodeAttestor>> CreateJwtAttestor(const RawConfig&
         m.AddProblem("agent_path_template", std::string(names.status().message()));
       } else {
         for (const std::string& name : *names) AddSelectorClaim(config, name);
+        config.template_claims = *std::move(names);
       }
     }
     ReadConditions(m, config);
