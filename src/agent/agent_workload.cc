@@ -71,6 +71,8 @@ absl::Status SignetAgent::StartWorkloadApi() {
   sds_service_ =
       std::make_unique<SdsService>(workload_service_->deps(), workload_service_->attestation());
   grpc::ServerBuilder builder;
+  builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
+  builder.SetMaxReceiveMessageSize(64 << 10);
   builder.RegisterService(workload_service_.get());
   builder.RegisterService(sds_service_.get());
   workload_server_ = builder.BuildAndStart();

@@ -125,6 +125,32 @@ TEST_F(WorkloadCliTest, ACallWithoutTheSecurityHeaderIsInvalidArgument) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// Workload API requests are small; the agent refuses one over 64 KiB before parsing it, so a
+// local process cannot make the agent hold megabytes per call.
+TEST_F(WorkloadCliTest, AnOversizedRequestIsRefused) {
+  CreateEntry("/web", getuid());
+  auto stub = SpiffeWorkloadAPI::NewStub(
+      grpc::CreateChannel("unix:" + SocketPath("w"), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  ctx.AddMetadata("workload.spiffe.io", "true");
+  JWTSVIDRequest req;
+  req.add_audience(std::string(70 << 10, 'a'));
+  JWTSVIDResponse resp;
+  grpc::Status status = stub->FetchJWTSVID(&ctx, req, &resp);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_EQ(resp.svids_size(), 0);
+  // Under the size limit but over the audience rules: refused by the agent itself, not relayed
+  // to the server as Unavailable.
+  grpc::ClientContext again;
+  again.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  again.AddMetadata("workload.spiffe.io", "true");
+  req.set_audience(0, std::string(600, 'a'));
+  status = stub->FetchJWTSVID(&again, req, &resp);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("audience[0]: must be 1 to 512 bytes"));
+}
+
 TEST_F(WorkloadCliTest, JwtSvidsAreFetchedAndValidatedThroughTheAgent) {
   CreateEntry("/web", getuid());
   std::string token;

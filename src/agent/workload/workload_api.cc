@@ -9,6 +9,7 @@
 #include "nlohmann/json.hpp"
 #include "src/common/logging.h"
 #include "src/common/status_macros.h"
+#include "src/spiffe/jwt_audience.h"
 #include "src/spiffe/jwt_svid.h"
 
 namespace signet::agent {
@@ -133,22 +134,16 @@ grpc::ServerWriteReactor<JWTBundlesResponse>* WorkloadApiService::FetchJWTBundle
       });
 }
 
-grpc::ServerUnaryReactor* WorkloadApiService::FetchJWTSVID(grpc::CallbackServerContext* ctx,
-                                                           const JWTSVIDRequest* req,
-                                                           JWTSVIDResponse* resp) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+grpc::Status WorkloadApiService::FetchJWTSVID(grpc::ServerContext* ctx, const JWTSVIDRequest* req,
+                                              JWTSVIDResponse* resp) {
   absl::StatusOr<std::vector<spiffe::Selector>> selectors = Caller(*ctx);
-  reactor->Finish(ToGrpc(selectors.ok() ? JwtSvids(*selectors, *req, resp) : selectors.status()));
-  return reactor;
+  return ToGrpc(selectors.ok() ? JwtSvids(*selectors, *req, resp) : selectors.status());
 }
 
 absl::Status WorkloadApiService::JwtSvids(const std::vector<spiffe::Selector>& selectors,
                                           const JWTSVIDRequest& req, JWTSVIDResponse* resp) {
-  std::vector<std::string> audience(req.audience().begin(), req.audience().end());
-  if (audience.empty() ||
-      std::any_of(audience.begin(), audience.end(), [](const auto& a) { return a.empty(); })) {
-    return absl::InvalidArgumentError("audience: at least one, none empty");
-  }
+  SIGNET_ASSIGN_OR_RETURN(std::vector<std::string> audience,
+                          spiffe::CheckAudiences(req.audience()));
   SIGNET_ASSIGN_OR_RETURN(WorkloadView view, View(selectors));
   std::vector<std::string> done;
   for (const auto& shared : view.entries) {
@@ -179,13 +174,11 @@ absl::Status WorkloadApiService::JwtSvids(const std::vector<spiffe::Selector>& s
   return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* WorkloadApiService::ValidateJWTSVID(grpc::CallbackServerContext* ctx,
-                                                              const ValidateJWTSVIDRequest* req,
-                                                              ValidateJWTSVIDResponse* resp) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+grpc::Status WorkloadApiService::ValidateJWTSVID(grpc::ServerContext* ctx,
+                                                 const ValidateJWTSVIDRequest* req,
+                                                 ValidateJWTSVIDResponse* resp) {
   absl::StatusOr<std::vector<spiffe::Selector>> selectors = Caller(*ctx);
-  reactor->Finish(ToGrpc(selectors.ok() ? Validate(*selectors, *req, resp) : selectors.status()));
-  return reactor;
+  return ToGrpc(selectors.ok() ? Validate(*selectors, *req, resp) : selectors.status());
 }
 
 absl::Status WorkloadApiService::Validate(const std::vector<spiffe::Selector>& selectors,

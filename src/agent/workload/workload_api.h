@@ -53,9 +53,15 @@ struct WorkloadApiDeps {
   absl::Duration poll = absl::Seconds(1);
 };
 
-// On gRPC's callback API: an open stream costs no thread. Unary calls run on gRPC's callback
-// threads (FetchJWTSVID asks the server only on a cache miss).
-class WorkloadApiService final : public SpiffeWorkloadAPI::CallbackService {
+// The streams are on gRPC's callback API: an open stream costs no thread. The unary calls are on
+// the synchronous API: the polling thread that reads a request answers it, without a hand-off to
+// a callback thread, and a FetchJWTSVID cache miss (which asks the server) blocks only a thread
+// of the synchronous pool, which grows as needed. The WIT RPCs answer Unimplemented.
+using WorkloadApiBase = SpiffeWorkloadAPI::WithCallbackMethod_FetchX509SVID<
+    SpiffeWorkloadAPI::WithCallbackMethod_FetchX509Bundles<
+        SpiffeWorkloadAPI::WithCallbackMethod_FetchJWTBundles<SpiffeWorkloadAPI::Service>>>;
+
+class WorkloadApiService final : public WorkloadApiBase {
  public:
   explicit WorkloadApiService(WorkloadApiDeps deps)
       : deps_(std::move(deps)),
@@ -72,13 +78,12 @@ class WorkloadApiService final : public SpiffeWorkloadAPI::CallbackService {
                                                             const X509SVIDRequest* req) override;
   grpc::ServerWriteReactor<X509BundlesResponse>* FetchX509Bundles(
       grpc::CallbackServerContext* ctx, const X509BundlesRequest* req) override;
-  grpc::ServerUnaryReactor* FetchJWTSVID(grpc::CallbackServerContext* ctx,
-                                         const JWTSVIDRequest* req, JWTSVIDResponse* resp) override;
+  grpc::Status FetchJWTSVID(grpc::ServerContext* ctx, const JWTSVIDRequest* req,
+                            JWTSVIDResponse* resp) override;
   grpc::ServerWriteReactor<JWTBundlesResponse>* FetchJWTBundles(
       grpc::CallbackServerContext* ctx, const JWTBundlesRequest* req) override;
-  grpc::ServerUnaryReactor* ValidateJWTSVID(grpc::CallbackServerContext* ctx,
-                                            const ValidateJWTSVIDRequest* req,
-                                            ValidateJWTSVIDResponse* resp) override;
+  grpc::Status ValidateJWTSVID(grpc::ServerContext* ctx, const ValidateJWTSVIDRequest* req,
+                               ValidateJWTSVIDResponse* resp) override;
 
  private:
   // The header check and attestation of the caller: its selectors.

@@ -4,16 +4,11 @@
 
 #include "signet/admin/v1/admin.grpc.pb.h"
 #include "src/server/api/api_context.h"
+#include "src/spiffe/jwt_audience.h"
 
 namespace signet::server {
 
-inline constexpr int kMaxAudiences = 16;
-inline constexpr size_t kMaxAudienceLength = 512;
-
-// The audiences of a JWT-SVID request: 1 to kMaxAudiences, each 1 to kMaxAudienceLength bytes
-// without control characters. InvalidArgument naming the item otherwise.
-absl::StatusOr<std::vector<std::string>> CheckAudiences(
-    const google::protobuf::RepeatedPtrField<std::string>& audience);
+using spiffe::CheckAudiences;
 
 class SvidService final : public admin::v1::Svids::Service {
  public:
