@@ -24,47 +24,13 @@ absl::StatusOr<std::string> DerToPem(absl::string_view der) {
 
 }  // namespace
 
-// The gRPC target for a Workload API address (spiffe-conformance.md §6.1): unix:///abs/path or
-// tcp://IP:port; a bare absolute path is taken as a Unix socket.
-absl::StatusOr<std::string> WorkloadTarget(const std::string& flag) {
-  std::string address = flag;
-  if (address.empty()) {
-    const char* env = std::getenv("SPIFFE_ENDPOINT_SOCKET");
-    address = env != nullptr && *env != '\0' ? env : kDefaultWorkloadSocket;
-  }
-  absl::string_view rest = address;
-  if (absl::ConsumePrefix(&rest, "unix://")) {
-    if (!absl::StartsWith(rest, "/")) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("workload endpoint \"", address, "\": unix:// needs an absolute path"));
-    }
-    return absl::StrCat("unix:", rest);
-  }
-  if (absl::ConsumePrefix(&rest, "tcp://")) {
-    if (rest.empty() || rest.find_first_of("/?#@") != absl::string_view::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("workload endpoint \"", address, "\": tcp:// takes IP:port only"));
-    }
-    return std::string(rest);
-  }
-  if (absl::StartsWith(address, "/")) return absl::StrCat("unix:", address);
-  return absl::InvalidArgumentError(absl::StrCat(
-      "workload endpoint \"", address, "\": use unix:///path, tcp://IP:port or an absolute path"));
-}
-
 std::unique_ptr<grpc::ClientContext> WorkloadContext(absl::Duration timeout) {
   auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->AddMetadata("workload.spiffe.io", "true");
+  ctx->AddMetadata(client::kSecurityHeader, "true");
   if (timeout != absl::InfiniteDuration()) {
     ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   }
   return ctx;
-}
-
-absl::StatusOr<std::unique_ptr<SpiffeWorkloadAPI::Stub>> WorkloadStub(const std::string& address) {
-  SIGNET_ASSIGN_OR_RETURN(std::string target, WorkloadTarget(address));
-  return SpiffeWorkloadAPI::NewStub(
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
 }
 
 absl::Status FromWorkloadGrpc(const grpc::Status& s) {

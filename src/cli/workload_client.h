@@ -11,17 +11,16 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "src/client/endpoint.h"
 #include "workload.grpc.pb.h"
 
 namespace signet::cli {
 
-inline constexpr char kDefaultWorkloadSocket[] = "/run/signet/agent.sock";
+// The endpoint rules (spiffe-conformance.md §6.1) are libsignet-client's.
+using client::kDefaultWorkloadSocket;
+using client::WorkloadStub;
+using client::WorkloadTarget;
 
-// The gRPC target for a Workload API address (spiffe-conformance.md §6.1): unix:///abs/path or
-// tcp://IP:port; a bare absolute path is taken as a Unix socket. Empty: $SPIFFE_ENDPOINT_SOCKET,
-// else kDefaultWorkloadSocket.
-absl::StatusOr<std::string> WorkloadTarget(const std::string& address);
-absl::StatusOr<std::unique_ptr<SpiffeWorkloadAPI::Stub>> WorkloadStub(const std::string& address);
 // A context with the security header; with a deadline `timeout` from now unless infinite.
 std::unique_ptr<grpc::ClientContext> WorkloadContext(absl::Duration timeout);
 // A status from a Workload API answer, its code named in the message.

@@ -1,0 +1,148 @@
+// JwtSource: FetchJWTBundles watched by a StreamWatcher; tokens fetched with FetchJWTSVID, and
+// validated locally against the watched bundles.
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "signet/workload.h"
+#include "src/client/endpoint.h"
+#include "src/client/source_util.h"
+#include "src/client/stream_watcher.h"
+#include "src/common/status_macros.h"
+#include "src/spiffe/bundle.h"
+#include "src/spiffe/jwt_svid.h"
+#include "src/spiffe/spiffe_id.h"
+
+namespace signet {
+namespace {
+
+struct JwtBundles {
+  std::map<std::string, std::string> jwks;  // trust domain name -> JWK Set JSON
+  spiffe::BundleSet set;
+};
+
+absl::StatusOr<JwtBundles> ParseJwtBundles(const std::map<std::string, std::string>& by_key) {
+  JwtBundles out;
+  for (const auto& [key, json] : by_key) {
+    absl::StatusOr<spiffe::TrustDomain> td = spiffe::TrustDomain::Parse(key);
+    if (!td.ok()) return absl::InvalidArgumentError(absl::StrCat("bundle key \"", key, "\""));
+    absl::StatusOr<spiffe::Bundle> bundle = spiffe::ParseSpiffeBundle(json);
+    if (!bundle.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("JWT bundle of ", td->name(), ": ", bundle.status().message()));
+    }
+    out.set.Put(*td, *std::move(bundle));
+    out.jwks[td->name()] = json;
+  }
+  return out;
+}
+
+absl::StatusOr<JwtSvidClaims> Validate(const std::string& token, const std::string& audience,
+                                       const spiffe::BundleSet& bundles, SystemTime now) {
+  absl::StatusOr<spiffe::JwtSvid> jwt =
+      spiffe::ValidateJwtSvid(token, bundles, {.audience = audience, .now = absl::FromChrono(now)});
+  if (!jwt.ok()) return absl::UnauthenticatedError(jwt.status().message());
+  return JwtSvidClaims{.spiffe_id = jwt->id.String(),
+                       .audience = jwt->audience,
+                       .expires_at = absl::ToChronoTime(jwt->expiry)};
+}
+
+class JwtSourceImpl final : public JwtSource {
+ public:
+  JwtSourceImpl(SourceOptions options, std::unique_ptr<SpiffeWorkloadAPI::Stub> stub)
+      : options_(std::move(options)),
+        stub_(std::move(stub)),
+        watcher_(options_.min_backoff, options_.max_backoff,
+                 [this](grpc::ClientContext* ctx) { return Session(ctx); }) {}
+  ~JwtSourceImpl() override { watcher_.Stop(); }
+
+  absl::Status Start() {
+    watcher_.Start();
+    return client::AwaitFirst(mu_, updates_, last_error_, options_, "JWT bundle");
+  }
+
+  absl::StatusOr<std::string> FetchToken(const std::string& audience,
+                                         const std::string& spiffe_id) const override {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata(client::kSecurityHeader, "true");
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    JWTSVIDRequest req;
+    req.add_audience(audience);
+    req.set_spiffe_id(spiffe_id);
+    JWTSVIDResponse resp;
+    const grpc::Status status = stub_->FetchJWTSVID(&ctx, req, &resp);
+    if (!status.ok()) {
+      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                          client::DescribeEnd(status));
+    }
+    if (resp.svids().empty()) return absl::NotFoundError("the Workload API sent no JWT-SVID");
+    return resp.svids(0).svid();
+  }
+
+  absl::StatusOr<JwtSvidClaims> ValidateJwt(const std::string& token,
+                                            const std::string& audience) const override {
+    absl::MutexLock lock(&mu_);
+    return Validate(token, audience, current_.set, options_.now());
+  }
+
+  std::map<std::string, std::string> Bundles() const override {
+    absl::MutexLock lock(&mu_);
+    return current_.jwks;
+  }
+
+ private:
+  bool Session(grpc::ClientContext* ctx) {
+    bool delivered = false;
+    auto reader = stub_->FetchJWTBundles(ctx, JWTBundlesRequest());
+    JWTBundlesResponse resp;
+    while (reader->Read(&resp)) {
+      absl::StatusOr<JwtBundles> bundles = ParseJwtBundles(
+          std::map<std::string, std::string>(resp.bundles().begin(), resp.bundles().end()));
+      absl::MutexLock lock(&mu_);
+      if (!bundles.ok()) {
+        last_error_ = absl::StrCat("a bad message was ignored: ", bundles.status().message());
+        continue;
+      }
+      delivered = true;
+      current_ = *std::move(bundles);
+      ++updates_;
+    }
+    const grpc::Status status = reader->Finish();
+    absl::MutexLock lock(&mu_);
+    last_error_ = client::DescribeEnd(status);
+    return delivered;
+  }
+
+  const SourceOptions options_;
+  const std::unique_ptr<SpiffeWorkloadAPI::Stub> stub_;
+  mutable absl::Mutex mu_;
+  JwtBundles current_ ABSL_GUARDED_BY(mu_);
+  uint64_t updates_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string last_error_ ABSL_GUARDED_BY(mu_) = "not connected yet";
+  client::StreamWatcher watcher_;  // last: stopped before the members it uses go
+};
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<JwtSource>> JwtSource::Create(SourceOptions options) {
+  SIGNET_ASSIGN_OR_RETURN(std::unique_ptr<SpiffeWorkloadAPI::Stub> stub,
+                          client::WorkloadStub(options.address));
+  auto source = std::make_shared<JwtSourceImpl>(std::move(options), std::move(stub));
+  SIGNET_RETURN_IF_ERROR(source->Start());
+  return source;
+}
+
+absl::StatusOr<JwtSvidClaims> ValidateJwt(const std::string& token, const std::string& audience,
+                                          const std::map<std::string, std::string>& jwks,
+                                          SystemTime now) {
+  SIGNET_ASSIGN_OR_RETURN(JwtBundles bundles, ParseJwtBundles(jwks));
+  return Validate(token, audience, bundles.set, now);
+}
+
+}  // namespace signet

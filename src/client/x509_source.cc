@@ -1,0 +1,209 @@
+// X509Source: FetchX509SVID watched by a StreamWatcher. Each message is checked in full (every
+// SVID parses, its key matches its leaf, the bundles parse) before it replaces the last good one.
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "signet/workload.h"
+#include "src/client/endpoint.h"
+#include "src/client/source_util.h"
+#include "src/client/stream_watcher.h"
+#include "src/common/status_macros.h"
+#include "src/crypto/certificate.h"
+#include "src/crypto/key.h"
+#include "src/spiffe/spiffe_id.h"
+#include "src/spiffe/x509_svid.h"
+
+namespace signet {
+namespace {
+
+absl::StatusOr<std::vector<std::string>> SplitDer(const std::string& der, const char* what) {
+  absl::StatusOr<std::vector<crypto::Certificate>> certs = crypto::ParseDerChain(der);
+  if (!certs.ok())
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", certs.status().message()));
+  std::vector<std::string> out;
+  for (const crypto::Certificate& c : *certs) out.push_back(c.ToDer());
+  return out;
+}
+
+// The whole message as an update, or why it does not hold up.
+absl::StatusOr<X509Update> ToUpdate(const X509SVIDResponse& resp) {
+  if (resp.svids().empty()) return absl::InvalidArgumentError("the message has no SVID");
+  X509Update update;
+  for (const X509SVID& s : resp.svids()) {
+    absl::StatusOr<spiffe::X509Svid> parsed =
+        spiffe::X509Svid::Parse(s.x509_svid(), s.x509_svid_key());
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("SVID ", s.spiffe_id(), ": ", parsed.status().message()));
+    }
+    if (parsed->id().String() != s.spiffe_id()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("SVID ", s.spiffe_id(), ": the certificate is for ", parsed->id().String()));
+    }
+    X509Svid svid{
+        .spiffe_id = s.spiffe_id(), .private_key_der = s.x509_svid_key(), .hint = s.hint()};
+    for (const crypto::Certificate& c : parsed->chain()) svid.chain_der.push_back(c.ToDer());
+    svid.expires_at = absl::ToChronoTime(parsed->leaf().NotAfter());
+    const std::string td = parsed->id().trust_domain().name();
+    if (!update.bundles.contains(td)) {
+      SIGNET_ASSIGN_OR_RETURN(update.bundles[td], SplitDer(s.bundle(), "bundle"));
+    }
+    update.svids.push_back(std::move(svid));
+  }
+  for (const auto& [id, der] : resp.federated_bundles()) {
+    absl::StatusOr<spiffe::TrustDomain> td = spiffe::TrustDomain::Parse(id);
+    if (!td.ok()) return absl::InvalidArgumentError(absl::StrCat("federated bundle key ", id));
+    if (update.bundles.contains(td->name())) continue;  // never let a federated one replace ours
+    SIGNET_ASSIGN_OR_RETURN(update.bundles[td->name()], SplitDer(der, "federated bundle"));
+  }
+  return update;
+}
+
+class X509SourceImpl final : public X509Source {
+ public:
+  X509SourceImpl(SourceOptions options, std::unique_ptr<SpiffeWorkloadAPI::Stub> stub)
+      : options_(std::move(options)),
+        stub_(std::move(stub)),
+        watcher_(options_.min_backoff, options_.max_backoff,
+                 [this](grpc::ClientContext* ctx) { return Session(ctx); }) {}
+  ~X509SourceImpl() override { watcher_.Stop(); }
+
+  absl::Status Start() {
+    watcher_.Start();
+    return client::AwaitFirst(mu_, updates_, last_error_, options_, "X509-SVID");
+  }
+
+  absl::StatusOr<X509Svid> Svid(const std::string& spiffe_id) const override {
+    absl::MutexLock lock(&mu_);
+    for (const X509Svid& s : current_.svids) {
+      if (!spiffe_id.empty() && s.spiffe_id != spiffe_id) continue;
+      if (s.expires_at <= options_.now()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "the X509-SVID of ", s.spiffe_id, " has expired and no new one came: ", last_error_));
+      }
+      return s;
+    }
+    return absl::NotFoundError(spiffe_id.empty() ? "no X509-SVID"
+                                                 : absl::StrCat("no X509-SVID for ", spiffe_id));
+  }
+  std::vector<X509Svid> Svids() const override {
+    absl::MutexLock lock(&mu_);
+    std::vector<X509Svid> out;
+    for (const X509Svid& s : current_.svids) {
+      if (s.expires_at > options_.now()) out.push_back(s);
+    }
+    return out;
+  }
+  X509Bundles Bundles() const override {
+    absl::MutexLock lock(&mu_);
+    return current_.bundles;
+  }
+  absl::StatusOr<std::vector<std::string>> BundleFor(const std::string& td) const override {
+    absl::MutexLock lock(&mu_);
+    auto it = current_.bundles.find(td);
+    if (it == current_.bundles.end()) return absl::NotFoundError("no bundle for " + td);
+    return it->second;
+  }
+  int Subscribe(std::function<void(const X509Update&)> callback) override {
+    absl::MutexLock cb_lock(&cb_mu_);
+    const int handle = next_handle_++;
+    X509Update now;
+    {
+      absl::MutexLock lock(&mu_);
+      if (updates_ > 0) now = current_;
+    }
+    if (!now.svids.empty()) callback(now);
+    callbacks_.emplace(handle, std::move(callback));
+    return handle;
+  }
+  void Unsubscribe(int handle) override {
+    absl::MutexLock cb_lock(&cb_mu_);
+    callbacks_.erase(handle);
+  }
+  uint64_t updates() const override {
+    absl::MutexLock lock(&mu_);
+    return updates_;
+  }
+
+ private:
+  bool Session(grpc::ClientContext* ctx) {
+    bool delivered = false;
+    auto reader = stub_->FetchX509SVID(ctx, X509SVIDRequest());
+    X509SVIDResponse resp;
+    while (reader->Read(&resp)) {
+      absl::StatusOr<X509Update> update = ToUpdate(resp);
+      if (!update.ok()) {  // keep the last good one; the next message may be fine
+        absl::MutexLock lock(&mu_);
+        last_error_ = absl::StrCat("a bad message was ignored: ", update.status().message());
+        continue;
+      }
+      delivered = true;
+      Publish(*std::move(update));
+    }
+    const grpc::Status status = reader->Finish();
+    absl::MutexLock lock(&mu_);
+    last_error_ = client::DescribeEnd(status);
+    return delivered;
+  }
+
+  void Publish(X509Update update) {
+    absl::MutexLock cb_lock(&cb_mu_);
+    {
+      absl::MutexLock lock(&mu_);
+      current_ = update;
+      ++updates_;
+    }
+    for (auto& [handle, callback] : callbacks_) callback(update);
+  }
+
+  const SourceOptions options_;
+  const std::unique_ptr<SpiffeWorkloadAPI::Stub> stub_;
+  mutable absl::Mutex mu_;
+  X509Update current_ ABSL_GUARDED_BY(mu_);
+  uint64_t updates_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string last_error_ ABSL_GUARDED_BY(mu_) = "not connected yet";
+  absl::Mutex cb_mu_;  // held while callbacks run; taken before mu_
+  int next_handle_ ABSL_GUARDED_BY(cb_mu_) = 1;
+  absl::flat_hash_map<int, std::function<void(const X509Update&)>> callbacks_
+      ABSL_GUARDED_BY(cb_mu_);
+  client::StreamWatcher watcher_;  // last: stopped before the members it uses go
+};
+
+}  // namespace
+
+std::string X509Svid::ChainPem() const {
+  std::vector<crypto::Certificate> chain;
+  for (const std::string& der : chain_der) {
+    absl::StatusOr<crypto::Certificate> c = crypto::Certificate::FromDer(der);
+    if (!c.ok()) return "";
+    chain.push_back(*std::move(c));
+  }
+  absl::StatusOr<std::string> pem = crypto::ChainToPem(chain);
+  return pem.ok() ? *pem : "";
+}
+
+std::string X509Svid::PrivateKeyPem() const {
+  absl::StatusOr<crypto::PrivateKey> key = crypto::PrivateKey::FromPkcs8Der(private_key_der);
+  if (!key.ok()) return "";
+  absl::StatusOr<std::string> pem = key->ToPkcs8Pem();
+  return pem.ok() ? *pem : "";
+}
+
+absl::StatusOr<std::shared_ptr<X509Source>> X509Source::Create(SourceOptions options) {
+  SIGNET_ASSIGN_OR_RETURN(std::unique_ptr<SpiffeWorkloadAPI::Stub> stub,
+                          client::WorkloadStub(options.address));
+  auto source = std::make_shared<X509SourceImpl>(std::move(options), std::move(stub));
+  SIGNET_RETURN_IF_ERROR(source->Start());
+  return source;
+}
+
+}  // namespace signet
