@@ -78,7 +78,9 @@ absl::Status StartAgent(const DevFlags& f, Dev& dev) {
       absl::StrCat("# Written by signet dev.\ntrust_domain: ", f.trust_domain,
                    "\nserver_address: 127.0.0.1:", dev.server->tcp_port(), "\ndata_dir: ", dev.dir,
                    "/agent\nsocket_path: ", dev.workload_socket, "\ntrust_bundle_path: ", dev.dir,
-                   "/bundle.pem\nnode_attestor:\n  join_token:\n    token: ", token, "\n");
+                   "/bundle.pem\nnode_attestor:\n  join_token:\n    token: ", token,
+                   // sha256 on: entries may name a binary by its digest (unix:sha256:...).
+                   "\nworkload_attestors:\n  unix:\n    sha256: true\n");
   SIGNET_RETURN_IF_ERROR(WriteFileAtomic(dev.dir + "/agent.yaml", yaml, 0600));
   SIGNET_ASSIGN_OR_RETURN(agent::AgentConfig config,
                           agent::LoadAgentConfigFile(dev.dir + "/agent.yaml", {}));
