@@ -23,6 +23,7 @@ void RegisterServerCommands(CLI::App& app, int* exit_code);
 void RegisterDevCommand(CLI::App& app, int* exit_code);
 // signet helper run (helper_command.cc): SVID files on disk, refreshed on rotation.
 void RegisterHelperCommands(CLI::App& app, int* exit_code);
+void RegisterProxyCommands(CLI::App& app, int* exit_code);
 
 }  // namespace signet::cli
 

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   signet::cli::RegisterServerCommands(app, &exit_code);
   signet::cli::RegisterDevCommand(app, &exit_code);
   signet::cli::RegisterHelperCommands(app, &exit_code);
+  signet::cli::RegisterProxyCommands(app, &exit_code);
   signet::cli::RegisterEntryCommands(app, &exit_code);
   signet::cli::RegisterAgentCommands(app, &exit_code);
   signet::cli::RegisterBundleAdminCommands(app, &exit_code);

@@ -1,0 +1,137 @@
+// signet proxy server|client: mutual TLS with SPIFFE identities in front of (server) or behind
+// (client) software that speaks plain TCP. See src/proxy/proxy.h.
+//
+//   signet proxy server --listen 0.0.0.0:8443 --backend 127.0.0.1:8080 \
+//       --allow-trust-domain example.org
+//   signet proxy client --listen 127.0.0.1:5432 --connect db.internal:8443 \
+//       --server-id spiffe://example.org/db
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "src/cli/admin_commands.h"
+#include "src/cli/output.h"
+#include "src/common/logging.h"
+#include "src/proxy/proxy.h"
+
+namespace signet::cli {
+namespace {
+
+struct ProxyFlags {
+  std::string listen;
+  std::string target;
+  std::string socket;
+  std::vector<std::string> allow_ids;
+  std::vector<std::string> allow_trust_domains;
+  std::vector<std::string> allow_prefixes;
+  std::string handshake_timeout = "10s";
+  std::string drain_timeout = "5s";
+  int max_connections = 1024;
+};
+
+absl::StatusOr<absl::Duration> ParseDurationFlag(const char* flag, const std::string& text) {
+  absl::Duration d;
+  if (!absl::ParseDuration(text, &d) || d < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " \"", text, "\": want a duration such as 10s or 500ms"));
+  }
+  return d;
+}
+
+int RunProxy(proxy::Mode mode, const ProxyFlags& f) {
+  InitLogging({});
+  absl::StatusOr<proxy::AllowList> allow =
+      proxy::AllowList::Create(f.allow_ids, f.allow_trust_domains, f.allow_prefixes);
+  if (!allow.ok()) return Fail(allow.status());
+  absl::StatusOr<absl::Duration> handshake =
+      ParseDurationFlag("--handshake-timeout", f.handshake_timeout);
+  if (!handshake.ok()) return Fail(handshake.status());
+  absl::StatusOr<absl::Duration> drain = ParseDurationFlag("--drain-timeout", f.drain_timeout);
+  if (!drain.ok()) return Fail(drain.status());
+  if (f.max_connections < 1) {
+    return Fail(absl::InvalidArgumentError("--max-connections: at least 1"));
+  }
+  const sigset_t stop_signals = BlockStopSignals();  // before the source starts its thread
+  SourceOptions options;
+  options.address = f.socket;
+  absl::StatusOr<std::shared_ptr<X509Source>> source = X509Source::Create(options);
+  if (!source.ok()) return Fail(source.status());
+  absl::StatusOr<std::unique_ptr<proxy::Proxy>> p =
+      proxy::Proxy::Start({.mode = mode,
+                           .listen = f.listen,
+                           .target = f.target,
+                           .allow = *allow,
+                           .source = *source,
+                           .max_connections = f.max_connections,
+                           .handshake_timeout = *handshake});
+  if (!p.ok()) return Fail(p.status());
+  const std::string host = f.listen.substr(0, f.listen.rfind(':'));
+  LogInfo("proxy: listening",
+          {{"mode", mode == proxy::Mode::kServer ? "server" : "client"},
+           {"address", absl::StrCat(host, ":", (*p)->port())},
+           {"target", f.target},
+           {"spiffe_id", (*source)->Svid().ok() ? (*source)->Svid()->spiffe_id : ""},
+           {"allow", allow->Describe()}});
+  AwaitStopSignal(stop_signals);
+  (*p)->Stop(*drain);
+  const proxy::ProxyStats stats = (*p)->stats();
+  LogInfo("proxy: stopped", {{"accepted", static_cast<int64_t>(stats.accepted)},
+                             {"denied", static_cast<int64_t>(stats.denied)},
+                             {"failed", static_cast<int64_t>(stats.failed)}});
+  return kExitOk;
+}
+
+void AddCommonFlags(CLI::App* cmd, ProxyFlags* f) {
+  cmd->add_option("--allow-id", f->allow_ids, "A SPIFFE ID the peer may have (repeatable)");
+  cmd->add_option("--allow-trust-domain", f->allow_trust_domains,
+                  "Admit any SPIFFE ID of this trust domain (repeatable)");
+  cmd->add_option("--allow-prefix", f->allow_prefixes,
+                  "Admit SPIFFE IDs at or under this ID, e.g. spiffe://example.org/ns/prod "
+                  "(repeatable)");
+  cmd->add_option("--socket", f->socket,
+                  "Workload API address (default: $SPIFFE_ENDPOINT_SOCKET, else "
+                  "/run/signet/agent.sock)");
+  cmd->add_option("--max-connections", f->max_connections,
+                  "Open connections at most; more are closed at once")
+      ->default_val(1024);
+  cmd->add_option("--handshake-timeout", f->handshake_timeout, "How long a TLS handshake may take")
+      ->default_val("10s");
+  cmd->add_option("--drain-timeout", f->drain_timeout,
+                  "On SIGTERM/SIGINT, how long open connections may finish before they are cut")
+      ->default_val("5s");
+}
+
+}  // namespace
+
+void RegisterProxyCommands(CLI::App& app, int* exit_code) {
+  CLI::App* proxy = app.add_subcommand(
+      "proxy", "Mutual TLS with SPIFFE identities for software that speaks plain TCP");
+  proxy->require_subcommand(1);
+  proxy->footer(
+      "Nobody is admitted unless named by --allow-id, --allow-trust-domain or --allow-prefix "
+      "(client mode: or --server-id). Every connection is logged with the peer's SPIFFE ID.");
+
+  auto server_flags = std::make_shared<ProxyFlags>();
+  CLI::App* server = proxy->add_subcommand(
+      "server", "Terminate mTLS from allowed SPIFFE peers and forward plaintext to --backend");
+  server->add_option("--listen", server_flags->listen, "host:port to accept mTLS on")->required();
+  server->add_option("--backend", server_flags->target, "host:port of the plaintext backend")
+      ->required();
+  AddCommonFlags(server, server_flags.get());
+  server->callback([=] { *exit_code = RunProxy(proxy::Mode::kServer, *server_flags); });
+
+  auto client_flags = std::make_shared<ProxyFlags>();
+  CLI::App* client = proxy->add_subcommand(
+      "client", "Accept plaintext locally and open mTLS to --connect with this workload's SVID");
+  client->add_option("--listen", client_flags->listen, "host:port to accept plaintext on")
+      ->required();
+  client->add_option("--connect", client_flags->target, "host:port of the mTLS server")->required();
+  client->add_option("--server-id", client_flags->allow_ids,
+                     "The SPIFFE ID the server must have (same as --allow-id)");
+  AddCommonFlags(client, client_flags.get());
+  client->callback([=] { *exit_code = RunProxy(proxy::Mode::kClient, *client_flags); });
+}
+
+}  // namespace signet::cli

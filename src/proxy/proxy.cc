@@ -1,0 +1,300 @@
+#include "src/proxy/proxy.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "src/common/logging.h"
+#include "src/proxy/pump.h"
+
+namespace signet::proxy {
+namespace {
+
+// "host:port" or "[v6]:port" split; InvalidArgument otherwise.
+absl::Status SplitHostPort(const std::string& address, std::string* host, std::string* port) {
+  const size_t colon = address.rfind(':');
+  int n = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &n) || n < 0 || n > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("address \"", address, "\": want host:port, e.g. 127.0.0.1:8443"));
+  }
+  *host = address.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  *port = address.substr(colon + 1);
+  return absl::OkStatus();
+}
+
+struct AddrInfoFree {
+  void operator()(addrinfo* a) const { freeaddrinfo(a); }
+};
+
+absl::StatusOr<std::unique_ptr<addrinfo, AddrInfoFree>> Resolve(const std::string& address,
+                                                                bool passive) {
+  std::string host;
+  std::string port;
+  if (absl::Status s = SplitHostPort(address, &host, &port); !s.ok()) return s;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = passive ? AI_PASSIVE : 0;
+  addrinfo* result = nullptr;
+  if (int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &result); rc != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("address \"", address, "\": ", gai_strerror(rc)));
+  }
+  return std::unique_ptr<addrinfo, AddrInfoFree>(result);
+}
+
+absl::StatusOr<int> ListenOn(const std::string& address, int* port) {
+  auto ai = Resolve(address, true);
+  if (!ai.ok()) return ai.status();
+  const addrinfo* a = ai->get();
+  const int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (fd < 0 || bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 512) != 0) {
+    const int err = errno;
+    if (fd >= 0) close(fd);
+    return absl::UnavailableError(absl::StrCat("listen on ", address, ": ", strerror(err)));
+  }
+  sockaddr_storage bound{};
+  socklen_t len = sizeof(bound);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+  *port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  return fd;
+}
+
+int ConnectTo(const std::string& address, std::string* error) {
+  auto ai = Resolve(address, false);
+  if (!ai.ok()) {
+    *error = std::string(ai.status().message());
+    return -1;
+  }
+  for (const addrinfo* a = ai->get(); a != nullptr; a = a->ai_next) {
+    const int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+      const int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      return fd;
+    }
+    *error = absl::StrCat("connect to ", address, ": ", strerror(errno));
+    close(fd);
+  }
+  return -1;
+}
+
+std::string PeerAddress(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  char host[NI_MAXHOST] = "?";
+  char port[NI_MAXSERV] = "?";
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof(host), port, sizeof(port),
+                NI_NUMERICHOST | NI_NUMERICSERV);
+  }
+  return absl::StrCat(host, ":", port);
+}
+
+void SetTimeouts(int fd, absl::Duration d) {
+  timeval tv = absl::ToTimeval(d);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+std::string DrainSslErrors() {
+  std::string out;
+  char buf[256];
+  while (unsigned long e = ERR_get_error()) {
+    ERR_error_string_n(e, buf, sizeof(buf));
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out.empty() ? "the TLS handshake failed" : out;
+}
+
+struct SslFree {
+  void operator()(SSL* s) const { SSL_free(s); }
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Proxy>> Proxy::Start(ProxyOptions options) {
+  if (options.source == nullptr) return absl::InvalidArgumentError("proxy: no X509Source");
+  std::string host;
+  std::string port_text;
+  if (absl::Status s = SplitHostPort(options.target, &host, &port_text); !s.ok()) return s;
+  Authorizer authorize = options.allow.AsAuthorizer();
+  absl::StatusOr<SslCtxPtr> ctx = options.mode == Mode::kServer
+                                      ? NewMtlsServerContext(options.source, std::move(authorize))
+                                      : NewMtlsClientContext(options.source, std::move(authorize));
+  if (!ctx.ok()) return ctx.status();
+  // Reads return after a non-application record (TLS 1.3 key updates) instead of blocking, so
+  // the pump goes back to poll().
+  SSL_CTX_clear_mode(ctx->get(), SSL_MODE_AUTO_RETRY);
+  int port = 0;
+  absl::StatusOr<int> fd = ListenOn(options.listen, &port);
+  if (!fd.ok()) return fd.status();
+  const int wake = eventfd(0, EFD_CLOEXEC);
+  auto proxy =
+      std::unique_ptr<Proxy>(new Proxy(std::move(options), *std::move(ctx), *fd, wake, port));
+  proxy->acceptor_ = std::thread([p = proxy.get()] { p->AcceptLoop(); });
+  return proxy;
+}
+
+Proxy::Proxy(ProxyOptions options, SslCtxPtr ctx, int listen_fd, int wake_fd, int port)
+    : options_(std::move(options)),
+      ctx_(std::move(ctx)),
+      listen_fd_(listen_fd),
+      wake_fd_(wake_fd),
+      port_(port) {}
+
+Proxy::~Proxy() {
+  Stop(absl::ZeroDuration());
+  close(listen_fd_);
+  close(wake_fd_);
+}
+
+void Proxy::AcceptLoop() {
+  pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  for (;;) {
+    if (poll(fds, 2, -1) < 0 && errno != EINTR) return;
+    if (fds[1].revents != 0) return;
+    if ((fds[0].revents & POLLIN) == 0) continue;
+    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) {
+        close(fd);
+        return;
+      }
+      if (static_cast<int>(open_.size()) >= options_.max_connections) {
+        ++stats_.failed;
+        LogWarn("proxy: connection refused: too many open",
+                {{"from", PeerAddress(fd)}, {"max_connections", options_.max_connections}});
+        close(fd);
+        continue;
+      }
+      open_[fd] = -1;
+      ++stats_.open;
+    }
+    std::thread([this, fd] { Handle(fd); }).detach();
+  }
+}
+
+void Proxy::Handle(int fd) {
+  const std::string from = PeerAddress(fd);
+  const bool server = options_.mode == Mode::kServer;
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  std::string error;
+  // Server mode: TLS on the accepted socket, plaintext to the backend. Client mode: the other
+  // way round.
+  int tls_fd = fd;
+  int plain_fd = -1;
+  if (!server) {
+    tls_fd = ConnectTo(options_.target, &error);
+    plain_fd = fd;
+    Pair(fd, tls_fd);
+  }
+  std::unique_ptr<SSL, SslFree> ssl;
+  bool denied = false;
+  if (tls_fd >= 0) {
+    SetTimeouts(tls_fd, options_.handshake_timeout);
+    ssl.reset(SSL_new(ctx_.get()));
+    SSL_set_fd(ssl.get(), tls_fd);
+    const int rc = server ? SSL_accept(ssl.get()) : SSL_connect(ssl.get());
+    if (rc != 1) {  // a refusal either way: by our checks (PeerError) or by TLS itself
+      error = PeerError(ssl.get());
+      if (error.empty()) error = DrainSslErrors();
+      ERR_clear_error();
+      denied = true;
+    }
+  }
+  const std::string peer = ssl != nullptr ? PeerSpiffeId(ssl.get()) : "";
+  if (error.empty() && server) {
+    plain_fd = ConnectTo(options_.target, &error);
+    Pair(fd, plain_fd);
+  }
+  if (error.empty()) {
+    SetTimeouts(tls_fd, absl::ZeroDuration());
+    LogInfo("proxy: connection accepted", {{"peer_id", peer}, {"from", from}});
+    {
+      absl::MutexLock lock(&mu_);
+      ++stats_.accepted;
+    }
+    const PumpResult bytes = Pump(ssl.get(), tls_fd, plain_fd);
+    LogInfo("proxy: connection closed", {{"peer_id", peer},
+                                         {"from", from},
+                                         {"bytes_from_peer", bytes.from_tls},
+                                         {"bytes_to_peer", bytes.to_tls}});
+  } else {
+    Log(denied ? LogLevel::kWarn : LogLevel::kError,
+        denied ? "proxy: connection denied" : "proxy: connection failed",
+        {{"from", from}, {"target", options_.target}, {"error", error}});
+    absl::MutexLock lock(&mu_);
+    ++(denied ? stats_.denied : stats_.failed);
+  }
+  ssl.reset();
+  if (tls_fd >= 0 && tls_fd != fd) close(tls_fd);
+  if (plain_fd >= 0 && plain_fd != fd) close(plain_fd);
+  Finish(fd);
+}
+
+void Proxy::Pair(int fd, int other) {
+  absl::MutexLock lock(&mu_);
+  open_[fd] = other;
+}
+
+void Proxy::Finish(int fd) {
+  absl::MutexLock lock(&mu_);
+  open_.erase(fd);
+  --stats_.open;
+  close(fd);
+}
+
+void Proxy::Stop(absl::Duration grace) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      stopping_ = true;
+      const uint64_t one = 1;
+      (void)!write(wake_fd_, &one, sizeof(one));
+    }
+  }
+  if (acceptor_.joinable()) acceptor_.join();
+  absl::MutexLock lock(&mu_);
+  auto none_open = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return open_.empty(); };
+  if (!mu_.AwaitWithTimeout(absl::Condition(&none_open), grace)) {
+    // Cut what is left: each thread sees EOF/errors and finishes by itself.
+    for (const auto& [fd, other] : open_) {
+      shutdown(fd, SHUT_RDWR);
+      if (other >= 0) shutdown(other, SHUT_RDWR);
+    }
+    mu_.Await(absl::Condition(&none_open));
+  }
+}
+
+ProxyStats Proxy::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+}  // namespace signet::proxy
