@@ -149,7 +149,13 @@ TempDir::~TempDir() {
 }
 
 ServerProcess::ServerProcess(const std::string& binary, const std::string& config,
-                             const std::string& log, const std::string& role) {
+                             const std::string& log, const std::string& role)
+    : ServerProcess(std::vector<std::string>{binary, role, "run", "-c", config}, log) {}
+
+ServerProcess::ServerProcess(const std::vector<std::string>& argv, const std::string& log) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   pid_ = fork();
   if (pid_ == 0) {
@@ -157,7 +163,7 @@ ServerProcess::ServerProcess(const std::string& binary, const std::string& confi
       dup2(fd, 1);
       dup2(fd, 2);
     }
-    execl(binary.c_str(), binary.c_str(), role.c_str(), "run", "-c", config.c_str(), nullptr);
+    execv(args[0], args.data());
     _exit(127);
   }
   if (fd >= 0) {

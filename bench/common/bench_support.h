@@ -72,12 +72,14 @@ class TempDir {
   bool keep_;
 };
 
-// `signet <role> run -c CONFIG` (role "server" or "agent") as a child, its output appended to a
-// log file. SIGKILLed and reaped by the destructor if still running.
+// `signet <role> run -c CONFIG` (role "server" or "agent"), or any command, as a child, its output
+// appended to a log file. SIGKILLed and reaped by the destructor if still running.
 class ServerProcess {
  public:
   ServerProcess(const std::string& binary, const std::string& config, const std::string& log,
                 const std::string& role = "server");
+  // Any command: argv[0] is the program's path.
+  ServerProcess(const std::vector<std::string>& argv, const std::string& log);
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;

@@ -1,0 +1,433 @@
+// bench/proxy: requests through a `signet proxy client` -> `signet proxy server` pair versus a
+// direct mutual-TLS connection between the same two endpoints.
+//
+//   build/release/bench/proxy/proxy_bench [--threads=T] [--seconds=S] [--bytes=B] [--rounds=R]
+//       [--signet=PATH] [--keep]
+//
+// Setup: `signet dev` (server + agent) and one entry for this process's uid. The endpoints live
+// in this process: a load generator with T client threads and an echo backend (thread per
+// connection) that answers each B-byte request with B bytes.
+//   direct:  client --mTLS (libsignet-client contexts, OpenSSL)--> TLS echo backend
+//   proxied: client --plain--> proxy client --mTLS--> proxy server --plain--> plain echo backend
+// Each path runs with connection reuse (one connection per thread, requests back to back) and
+// without (a new connection, and so a new TLS handshake, per request), for S seconds, R rounds
+// alternating direct and proxied; requests/s is the median round, latencies all rounds merged.
+// Throughput is reported as the ratio proxied / direct: the direct path is the raw OpenSSL rate
+// of the same run. Target: with reuse, proxied >= 0.8 x direct (<= 20 % overhead).
+// Exits 1 when the target is missed, 2 on bad flags, 3 when the run itself fails.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "bench/common/bench_support.h"
+#include "nlohmann/json.hpp"
+#include "signet/tls.h"
+#include "signet/workload.h"
+#include "src/common/status_macros.h"
+
+namespace signet::bench {
+namespace {
+
+namespace admin = ::signet::admin::v1;
+
+constexpr double kReuseRatioTarget = 0.8;
+constexpr char kBenchId[] = "spiffe://example.org/bench";
+
+struct Options {
+  int threads = 4;
+  int seconds = 3;
+  int bytes = 1024;
+  int rounds = 3;
+  bool keep = false;
+  std::string signet = SIGNET_BINARY;
+};
+
+std::optional<Options> ParseFlags(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (IntFlag(arg, "--threads=", 1, 256, &o.threads) ||
+        IntFlag(arg, "--seconds=", 1, 600, &o.seconds) ||
+        IntFlag(arg, "--bytes=", 1, 1 << 20, &o.bytes) ||
+        IntFlag(arg, "--rounds=", 1, 50, &o.rounds)) {
+      continue;
+    }
+    if (arg == "--keep") {
+      o.keep = true;
+      continue;
+    }
+    if (absl::ConsumePrefix(&arg, "--signet=")) {
+      o.signet = std::string(arg);
+      continue;
+    }
+    std::fprintf(stderr,
+                 "usage: %s [--threads=T] [--seconds=S] [--bytes=B] [--rounds=R] "
+                 "[--signet=PATH] [--keep]\n",
+                 argv[0]);
+    return std::nullopt;
+  }
+  return o;
+}
+
+// One connection: a socket, with TLS over it when `ctx` is given.
+class Conn {
+ public:
+  Conn(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {}
+  ~Conn() {
+    if (ssl_ != nullptr) {
+      SSL_shutdown(ssl_);
+      SSL_free(ssl_);
+    }
+    close(fd_);
+  }
+  bool WriteAll(const char* p, int n) {
+    while (n > 0) {
+      const int w =
+          ssl_ != nullptr ? SSL_write(ssl_, p, n) : static_cast<int>(send(fd_, p, n, MSG_NOSIGNAL));
+      if (w <= 0) return false;
+      p += w;
+      n -= w;
+    }
+    return true;
+  }
+  bool ReadExact(char* p, int n) {
+    while (n > 0) {
+      const int r = ssl_ != nullptr ? SSL_read(ssl_, p, n) : static_cast<int>(recv(fd_, p, n, 0));
+      if (r <= 0) return false;
+      p += r;
+      n -= r;
+    }
+    return true;
+  }
+
+ private:
+  int fd_;
+  SSL* ssl_;
+};
+
+void NoDelay(int fd) {
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+std::unique_ptr<Conn> Dial(int port, SSL_CTX* ctx) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return nullptr;
+  }
+  NoDelay(fd);
+  SSL* ssl = nullptr;
+  if (ctx != nullptr) {
+    ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    if (SSL_connect(ssl) != 1) {
+      SSL_free(ssl);
+      close(fd);
+      return nullptr;
+    }
+  }
+  return std::make_unique<Conn>(fd, ssl);
+}
+
+// The backend: answers every `bytes`-byte request with as many bytes; TLS when `ctx` is given.
+class EchoServer {
+ public:
+  EchoServer(SSL_CTX* ctx, int bytes) : ctx_(ctx), bytes_(bytes) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    listen(fd_, 1024);
+    socklen_t len = sizeof(addr);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Accept(); });
+  }
+  ~EchoServer() {
+    stop_ = true;
+    shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    close(fd_);
+  }
+  int port() const { return port_; }
+
+ private:
+  void Accept() {
+    while (!stop_) {
+      const int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      NoDelay(c);
+      std::thread([this, c] { Serve(c); }).detach();
+    }
+  }
+  void Serve(int c) {
+    SSL* ssl = nullptr;
+    if (ctx_ != nullptr) {
+      ssl = SSL_new(ctx_);
+      SSL_set_fd(ssl, c);
+      if (SSL_accept(ssl) != 1) {
+        SSL_free(ssl);
+        close(c);
+        return;
+      }
+    }
+    Conn conn(c, ssl);
+    std::vector<char> buf(static_cast<size_t>(bytes_));
+    while (conn.ReadExact(buf.data(), bytes_) && conn.WriteAll(buf.data(), bytes_)) {
+    }
+  }
+  SSL_CTX* const ctx_;
+  const int bytes_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+struct Load {
+  double rps = 0;
+  Latencies latency;
+  int failures = 0;
+};
+
+// `threads` clients for `seconds` against `port`, reusing one connection each or not.
+Load RunLoad(const Options& o, int port, SSL_CTX* ctx, bool reuse) {
+  std::vector<Latencies> per_thread(static_cast<size_t>(o.threads));
+  std::vector<int> failures(static_cast<size_t>(o.threads), 0);
+  const auto start = SteadyClock::now();
+  const auto end = start + std::chrono::seconds(o.seconds);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < o.threads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<char> out(static_cast<size_t>(o.bytes), 'x');
+      std::vector<char> in(static_cast<size_t>(o.bytes));
+      std::unique_ptr<Conn> conn;
+      while (SteadyClock::now() < end) {
+        const auto t0 = SteadyClock::now();
+        if (conn == nullptr) conn = Dial(port, ctx);
+        const bool ok = conn != nullptr && conn->WriteAll(out.data(), o.bytes) &&
+                        conn->ReadExact(in.data(), o.bytes) && in == out;
+        if (!ok) {
+          ++failures[static_cast<size_t>(t)];
+          conn.reset();
+          continue;
+        }
+        per_thread[static_cast<size_t>(t)].Add(SecondsSince(t0));
+        if (!reuse) conn.reset();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  Load load;
+  for (const Latencies& l : per_thread) load.latency.Merge(l);
+  for (int f : failures) load.failures += f;
+  load.rps = static_cast<double>(load.latency.size()) / SecondsSince(start);
+  return load;
+}
+
+// The port a `signet proxy` child logged ("address=127.0.0.1:PORT"), waiting up to 20 s.
+absl::StatusOr<int> ProxyPort(const std::string& log) {
+  const auto start = SteadyClock::now();
+  while (SecondsSince(start) < 20) {
+    const std::string text = ReadSmallFile(log);
+    const size_t at = text.find("address=127.0.0.1:");
+    int port = 0;
+    if (at != std::string::npos &&
+        absl::SimpleAtoi(text.substr(at + 18, text.find_first_of(" \n", at) - at - 18), &port)) {
+      return port;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::DeadlineExceededError("the proxy did not start\n" + LogTail(log, "proxy log"));
+}
+
+struct Dev {
+  std::unique_ptr<ServerProcess> process;
+  std::string admin_socket;
+  std::string workload_socket;
+  std::string agent_id;
+};
+
+absl::StatusOr<Dev> StartDev(const Options& o, const TempDir& dir) {
+  Dev dev;
+  dev.process = std::make_unique<ServerProcess>(
+      std::vector<std::string>{o.signet, "dev", "--data-dir", dir.File("dev"), "--output", "json"},
+      dir.File("dev.log"));
+  const auto start = SteadyClock::now();
+  while (SecondsSince(start) < 60) {
+    const std::string log = ReadSmallFile(dir.File("dev.log"));
+    const size_t at = log.find("{\"");
+    if (at != std::string::npos && log.find('\n', at) != std::string::npos) {
+      nlohmann::json j =
+          nlohmann::json::parse(log.substr(at, log.find('\n', at) - at), nullptr, false);
+      if (!j.is_object()) break;
+      dev.admin_socket = j.value("admin_socket", "");
+      dev.workload_socket = j.value("workload_socket", "");
+      dev.agent_id = j.value("agent_id", "");
+      return dev;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::DeadlineExceededError("signet dev did not start\n" +
+                                     LogTail(dir.File("dev.log"), "dev log"));
+}
+
+absl::Status CreateEntry(const Dev& dev) {
+  admin::BatchCreateEntryRequest req;
+  admin::Entry* e = req.add_entries();
+  e->set_spiffe_id(kBenchId);
+  e->set_parent_id(dev.agent_id);
+  admin::Selector* s = e->add_selectors();
+  s->set_type("unix");
+  s->set_value(absl::StrCat("uid:", getuid()));
+  admin::BatchCreateEntryResponse resp;
+  grpc::Status status = admin::Entries::NewStub(AdminChannel(dev.admin_socket))
+                            ->BatchCreateEntry(Ctx(30).get(), req, &resp);
+  if (!status.ok()) return absl::InternalError("BatchCreateEntry: " + status.error_message());
+  if (resp.results_size() != 1 || resp.results(0).status().code() != 0) {
+    return absl::InternalError("the entry was not created");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<X509Source>> AwaitSource(const Dev& dev) {
+  SourceOptions options;
+  options.address = dev.workload_socket;
+  options.first_update_timeout = std::chrono::seconds(30);
+  return X509Source::Create(options);
+}
+
+struct Pair {
+  Load direct;
+  Load proxied;
+};
+
+double MedianRps(const std::vector<Load>& rounds) {
+  std::vector<double> v;
+  for (const Load& l : rounds) v.push_back(l.rps);
+  return Median(v);
+}
+
+Load Combine(const std::vector<Load>& rounds) {
+  Load out;
+  out.rps = MedianRps(rounds);
+  for (const Load& l : rounds) {
+    out.latency.Merge(l.latency);
+    out.failures += l.failures;
+  }
+  return out;
+}
+
+absl::Status Run(const Options& o, const TempDir& dir, Pair* reuse, Pair* fresh) {
+  SIGNET_ASSIGN_OR_RETURN(Dev dev, StartDev(o, dir));
+  SIGNET_RETURN_IF_ERROR(CreateEntry(dev));
+  SIGNET_ASSIGN_OR_RETURN(std::shared_ptr<X509Source> source, AwaitSource(dev));
+  SIGNET_ASSIGN_OR_RETURN(SslCtxPtr server_ctx,
+                          NewMtlsServerContext(source, AuthorizeMemberOf("example.org")));
+  SIGNET_ASSIGN_OR_RETURN(SslCtxPtr client_ctx,
+                          NewMtlsClientContext(source, AuthorizeId(kBenchId)));
+  EchoServer tls_echo(server_ctx.get(), o.bytes);
+  EchoServer plain_echo(nullptr, o.bytes);
+  ServerProcess proxy_server(
+      {o.signet, "proxy", "server", "--listen", "127.0.0.1:0", "--backend",
+       absl::StrCat("127.0.0.1:", plain_echo.port()), "--allow-trust-domain", "example.org",
+       "--socket", dev.workload_socket, "--max-connections", "10000"},
+      dir.File("proxy-server.log"));
+  SIGNET_ASSIGN_OR_RETURN(int server_port, ProxyPort(dir.File("proxy-server.log")));
+  ServerProcess proxy_client({o.signet, "proxy", "client", "--listen", "127.0.0.1:0", "--connect",
+                              absl::StrCat("127.0.0.1:", server_port), "--server-id", kBenchId,
+                              "--socket", dev.workload_socket, "--max-connections", "10000"},
+                             dir.File("proxy-client.log"));
+  SIGNET_ASSIGN_OR_RETURN(int client_port, ProxyPort(dir.File("proxy-client.log")));
+
+  for (bool with_reuse : {true, false}) {
+    std::vector<Load> direct;
+    std::vector<Load> proxied;
+    for (int r = 0; r < o.rounds; ++r) {
+      direct.push_back(RunLoad(o, tls_echo.port(), client_ctx.get(), with_reuse));
+      proxied.push_back(RunLoad(o, client_port, nullptr, with_reuse));
+      std::fprintf(stderr, "%s round %d: direct %.0f/s, proxied %.0f/s\n",
+                   with_reuse ? "reuse" : "new connections", r + 1, direct.back().rps,
+                   proxied.back().rps);
+    }
+    Pair& out = with_reuse ? *reuse : *fresh;
+    out.direct = Combine(direct);
+    out.proxied = Combine(proxied);
+    if (out.direct.latency.size() == 0 || out.proxied.latency.size() == 0) {
+      return absl::InternalError(
+          absl::StrCat("no request succeeded (", out.direct.failures + out.proxied.failures,
+                       " failures)\n", LogTail(dir.File("proxy-client.log"), "proxy client log")));
+    }
+  }
+  SIGNET_RETURN_IF_ERROR(proxy_client.Stop(10));
+  SIGNET_RETURN_IF_ERROR(proxy_server.Stop(10));
+  return dev.process->Stop(30);
+}
+
+void PrintPair(const char* name, const Pair& p) {
+  const double ratio = p.proxied.rps / p.direct.rps;
+  std::printf("%-38s %10.0f/s %10.0f/s %7.3f\n", name, p.direct.rps, p.proxied.rps, ratio);
+  std::printf("  %-36s %9.3fms %9.3fms\n", "p50", p.direct.latency.Percentile(0.5),
+              p.proxied.latency.Percentile(0.5));
+  std::printf("  %-36s %9.3fms %9.3fms   added %.3f ms\n", "p99", p.direct.latency.Percentile(0.99),
+              p.proxied.latency.Percentile(0.99),
+              p.proxied.latency.Percentile(0.99) - p.direct.latency.Percentile(0.99));
+  std::printf("  %-36s %10d %10d\n", "failed requests", p.direct.failures, p.proxied.failures);
+}
+
+int Report(const Options& o, const Pair& reuse, const Pair& fresh) {
+  std::printf("\n%d client threads, %d-byte requests and answers, %d x %d s rounds per path\n",
+              o.threads, o.bytes, o.rounds, o.seconds);
+  std::printf("%-38s %12s %12s %7s\n", "", "direct mTLS", "via proxies", "ratio");
+  PrintPair("connection reuse: requests", reuse);
+  PrintPair("new connection per request", fresh);
+  const double ratio = reuse.proxied.rps / reuse.direct.rps;
+  const bool met = ratio >= kReuseRatioTarget && reuse.proxied.failures == 0;
+  std::printf("%-38s %7.3f  >= %.1f  %s\n", "target: proxied/direct with reuse", ratio,
+              kReuseRatioTarget, met ? "PASS" : "MISSED");
+  return met ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace signet::bench
+
+int main(int argc, char** argv) {
+  std::optional<signet::bench::Options> o = signet::bench::ParseFlags(argc, argv);
+  if (!o.has_value()) return 2;
+  absl::StatusOr<signet::bench::TempDir> dir =
+      signet::bench::TempDir::Create("proxybench", o->keep);
+  if (!dir.ok()) {
+    std::fprintf(stderr, "error: %s\n", dir.status().ToString().c_str());
+    return 3;
+  }
+  signet::bench::Pair reuse;
+  signet::bench::Pair fresh;
+  absl::Status status = signet::bench::Run(*o, *dir, &reuse, &fresh);
+  if (!status.ok()) {
+    std::fprintf(stderr, "error: %s\n", status.ToString().c_str());
+    return 3;
+  }
+  return signet::bench::Report(*o, reuse, fresh);
+}
