@@ -43,12 +43,19 @@ struct SslCtxFree {
 };
 using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
 
+struct TlsOptions {
+  // The time peer certificates are checked at (tests inject one).
+  std::function<SystemTime()> now = [] { return std::chrono::system_clock::now(); };
+};
+
 // A server context: presents the current SVID, requires and verifies a client SVID.
 absl::StatusOr<SslCtxPtr> NewMtlsServerContext(std::shared_ptr<X509Source> source,
-                                               Authorizer authorize);
+                                               Authorizer authorize,
+                                               const TlsOptions& options = {});
 // A client context: presents the current SVID, verifies the server's SVID.
 absl::StatusOr<SslCtxPtr> NewMtlsClientContext(std::shared_ptr<X509Source> source,
-                                               Authorizer authorize);
+                                               Authorizer authorize,
+                                               const TlsOptions& options = {});
 
 // The verified peer's SPIFFE ID once the handshake is done; empty before or when it failed.
 std::string PeerSpiffeId(const SSL* ssl);

@@ -66,6 +66,7 @@ absl::StatusOr<std::shared_ptr<const Material>> BuildMaterial(const X509Source& 
 struct ContextState {
   std::shared_ptr<X509Source> source;
   Authorizer authorize;
+  std::function<SystemTime()> now;
   absl::Mutex mu;
   std::shared_ptr<const Material> material ABSL_GUARDED_BY(mu);
 
@@ -161,7 +162,8 @@ int VerifyPeer(X509_STORE_CTX* store_ctx, void* arg) {
   }
   absl::StatusOr<std::shared_ptr<const Material>> m = state->Current();
   if (!m.ok()) return refuse(absl::StrCat("no trust bundle: ", m.status().message()));
-  absl::StatusOr<spiffe::SpiffeId> id = spiffe::VerifyX509Svid(chain, (*m)->bundles, absl::Now());
+  absl::StatusOr<spiffe::SpiffeId> id =
+      spiffe::VerifyX509Svid(chain, (*m)->bundles, absl::FromChrono(state->now()));
   if (!id.ok()) return refuse(absl::StrCat("the peer's X509-SVID: ", id.status().message()));
   const std::string peer_id = id->String();
   if (absl::Status allowed = state->authorize(peer_id); !allowed.ok()) {
@@ -173,14 +175,15 @@ int VerifyPeer(X509_STORE_CTX* store_ctx, void* arg) {
 }
 
 absl::StatusOr<SslCtxPtr> NewContext(const SSL_METHOD* method, std::shared_ptr<X509Source> source,
-                                     Authorizer authorize, bool server) {
-  if (source == nullptr || authorize == nullptr) {
-    return absl::InvalidArgumentError("an X509Source and an Authorizer are required");
+                                     Authorizer authorize, const TlsOptions& options, bool server) {
+  if (source == nullptr || authorize == nullptr || options.now == nullptr) {
+    return absl::InvalidArgumentError("an X509Source, an Authorizer and a clock are required");
   }
   SslCtxPtr ctx(SSL_CTX_new(method));
   if (ctx == nullptr) return absl::InternalError("SSL_CTX_new failed");
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-  auto* state = new ContextState{.source = std::move(source), .authorize = std::move(authorize)};
+  auto* state = new ContextState{
+      .source = std::move(source), .authorize = std::move(authorize), .now = options.now};
   SSL_CTX_set_ex_data(ctx.get(), StateIndex(), state);  // freed with the context
   SSL_CTX_set_cert_cb(ctx.get(), PresentSvid, state);
   SSL_CTX_set_cert_verify_callback(ctx.get(), VerifyPeer, state);
@@ -235,13 +238,13 @@ Authorizer AuthorizeIf(std::function<bool(const std::string& peer_id)> allowed) 
 }
 
 absl::StatusOr<SslCtxPtr> NewMtlsServerContext(std::shared_ptr<X509Source> source,
-                                               Authorizer authorize) {
-  return NewContext(TLS_server_method(), std::move(source), std::move(authorize), true);
+                                               Authorizer authorize, const TlsOptions& options) {
+  return NewContext(TLS_server_method(), std::move(source), std::move(authorize), options, true);
 }
 
 absl::StatusOr<SslCtxPtr> NewMtlsClientContext(std::shared_ptr<X509Source> source,
-                                               Authorizer authorize) {
-  return NewContext(TLS_client_method(), std::move(source), std::move(authorize), false);
+                                               Authorizer authorize, const TlsOptions& options) {
+  return NewContext(TLS_client_method(), std::move(source), std::move(authorize), options, false);
 }
 
 std::string PeerSpiffeId(const SSL* ssl) {

@@ -168,6 +168,23 @@ TEST_F(ClientLibTest, APeerFromAnotherTrustDomainOrWithoutACertificateIsRefused)
   EXPECT_THAT(PeerError(p.server.get()), HasSubstr("the peer's X509-SVID"));
 }
 
+TEST_F(ClientLibTest, AnExpiredPeerSvidIsRefusedAtTheInjectedTime) {
+  CreateEntry("/web");
+  auto source = X509Source::Create(Options());
+  ASSERT_TRUE(source.ok()) << source.status();
+  auto client = NewMtlsClientContext(*source, AuthorizeAny());
+  TlsOptions later;
+  later.now = [] { return std::chrono::system_clock::now() + std::chrono::hours(48); };
+  auto server = NewMtlsServerContext(*source, AuthorizeAny(), later);
+  ASSERT_TRUE(client.ok() && server.ok());
+  TlsPair p = Handshake(client->get(), server->get());
+  EXPECT_FALSE(p.ok);
+  EXPECT_THAT(PeerError(p.server.get()), HasSubstr("the peer's X509-SVID"));
+  later.now = nullptr;
+  EXPECT_EQ(NewMtlsServerContext(*source, AuthorizeAny(), later).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(ClientLibTest, RotatedSvidsAreUsedByNewHandshakesWhileOpenConnectionsCarryOn) {
   CreateEntry("/short", "--x509-svid-ttl 10s");
   auto source = X509Source::Create(Options());

@@ -220,6 +220,24 @@ TEST_F(ProxyCliTest, PeersOffTheAllowListAreDeniedAndLogged) {
   EXPECT_THAT(out, HasSubstr("no peer is allowed"));
 }
 
+// A peer that connects and never finishes its handshake is cut after --handshake-timeout, so
+// idle sockets cannot hold the proxy's connection slots.
+TEST_F(ProxyCliTest, AStalledHandshakeIsCutAfterTheTimeout) {
+  CreateEntry();
+  EchoServer echo;
+  const int server = StartProxy("server", {"server", "--listen", "127.0.0.1:0", "--backend",
+                                           absl::StrCat("127.0.0.1:", echo.port()), "--allow-id",
+                                           kWeb, "--handshake-timeout", "1s"});
+  ASSERT_GT(server, 0) << ProxyLog(0);
+  const absl::Time start = absl::Now();
+  LineClient silent(server);  // connects, sends nothing
+  EXPECT_TRUE(WaitFor([&] { return ProxyLog(0).find("connection denied") != std::string::npos; },
+                      absl::Seconds(5)))
+      << ProxyLog(0);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(900));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(4));
+}
+
 TEST_F(ProxyCliTest, OpensslSClientTalksToTheServerProxy) {
   CreateEntry();
   WriteSvidFiles();
