@@ -63,10 +63,11 @@ absl::Status WriteX509Files(const X509SVIDResponse& resp, const std::string& dir
   if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
     return absl::FailedPreconditionError(absl::StrCat("cannot create ", dir));
   }
-  // The key first: svid.pem never names a key that is not there yet.
-  SIGNET_RETURN_IF_ERROR(WriteFileAtomic(dir + "/" + names.key, key_pem, 0600));
-  SIGNET_RETURN_IF_ERROR(WriteFileAtomic(dir + "/" + names.svid, chain, 0644));
-  SIGNET_RETURN_IF_ERROR(WriteFileAtomic(dir + "/" + names.bundle, bundle, 0644));
+  // All three staged first, then renamed back to back (the key first): a reader of the pair
+  // never sees a new key with the old certificate for longer than between two renames.
+  SIGNET_RETURN_IF_ERROR(WriteFilesAtomic({{dir + "/" + names.key, key_pem, 0600},
+                                           {dir + "/" + names.svid, chain, 0644},
+                                           {dir + "/" + names.bundle, bundle, 0644}}));
   for (const auto& [td, der] : resp.federated_bundles()) {
     SIGNET_ASSIGN_OR_RETURN(std::string pem, DerToPem(der));
     std::string name(absl::StripPrefix(td, "spiffe://"));

@@ -7,8 +7,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 #include "absl/strings/str_cat.h"
+#include "src/common/status_macros.h"
 
 namespace signet {
 namespace {
@@ -84,39 +86,49 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes) 
   return out;
 }
 
-absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, mode_t mode) {
+namespace {
+
+// `data` in a new temporary file beside `path` with `mode`, fsynced; its name in *tmp.
+absl::Status Stage(const std::string& path, absl::string_view data, mode_t mode, std::string* tmp) {
   std::filesystem::path target(path);
   std::filesystem::path dir = target.parent_path();
   if (dir.empty()) {
     dir = ".";
   }
-  std::string tmp = (dir / ("." + target.filename().string() + ".tmpXXXXXX")).string();
-  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  *tmp = (dir / ("." + target.filename().string() + ".tmpXXXXXX")).string();
+  int fd = ::mkostemp(tmp->data(), O_CLOEXEC);
   if (fd < 0) {
-    return ErrnoError("create temporary file for", path, errno);
+    const int err = errno;
+    tmp->clear();
+    return ErrnoError("create temporary file for", path, err);
   }
   absl::Status status;
   {
     FdCloser closer(fd);
     if (::fchmod(fd, mode) != 0) {
-      status = ErrnoError("chmod", tmp, errno);
+      status = ErrnoError("chmod", *tmp, errno);
     }
     if (status.ok()) {
-      status = WriteAll(fd, data, tmp);
+      status = WriteAll(fd, data, *tmp);
     }
     if (status.ok() && ::fsync(fd) != 0) {
-      status = ErrnoError("fsync", tmp, errno);
+      status = ErrnoError("fsync", *tmp, errno);
     }
   }
-  if (status.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    status = ErrnoError("rename onto", path, errno);
-  }
   if (!status.ok()) {
-    ::unlink(tmp.c_str());
-    return status;
+    ::unlink(tmp->c_str());
+    tmp->clear();
   }
-  // The rename is durable only once the directory is synced. When that fails the new content is
-  // in place but may not survive a crash, and the caller must hear about it.
+  return status;
+}
+
+// The renames are durable only once the directory is synced. When that fails the new content
+// is in place but may not survive a crash, and the caller must hear about it.
+absl::Status SyncDir(const std::string& path) {
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) {
+    dir = ".";
+  }
   int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0) {
     return ErrnoError("open directory", dir.string(), errno);
@@ -124,6 +136,41 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, mo
   FdCloser dir_closer(dir_fd);
   if (::fsync(dir_fd) != 0) {
     return ErrnoError("fsync directory", dir.string(), errno);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, mode_t mode) {
+  return WriteFilesAtomic({{path, data, mode}});
+}
+
+absl::Status WriteFilesAtomic(const std::vector<FileToWrite>& files) {
+  std::vector<std::string> staged;
+  auto discard = [&staged] {
+    for (const std::string& t : staged) ::unlink(t.c_str());
+  };
+  for (const FileToWrite& f : files) {
+    std::string tmp;
+    if (absl::Status s = Stage(f.path, f.data, f.mode, &tmp); !s.ok()) {
+      discard();
+      return s;
+    }
+    staged.push_back(std::move(tmp));
+  }
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (::rename(staged[i].c_str(), files[i].path.c_str()) != 0) {
+      const int err = errno;
+      staged.erase(staged.begin(), staged.begin() + static_cast<std::ptrdiff_t>(i));
+      discard();
+      return ErrnoError("rename onto", files[i].path, err);
+    }
+  }
+  std::set<std::string> dirs;  // each directory synced once
+  for (const FileToWrite& f : files) {
+    const std::string dir = std::filesystem::path(f.path).parent_path().string();
+    if (dirs.insert(dir).second) SIGNET_RETURN_IF_ERROR(SyncDir(f.path));
   }
   return absl::OkStatus();
 }

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -21,6 +22,18 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes =
 // fsynced. On failure `path` is unchanged and no temporary file is left behind, except when only
 // the final directory fsync fails: the new content is then in place but may not be durable.
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, mode_t mode);
+
+struct FileToWrite {
+  std::string path;
+  absl::string_view data;
+  mode_t mode;
+};
+// Several files that belong together (a certificate and its key): each is written and fsynced
+// under a temporary name first, then all are renamed in order, so a reader sees the old set or
+// the new one except for the microseconds between the renames (not the time of the writes and
+// fsyncs). A failure before the renames changes nothing; a failed rename leaves the files before
+// it replaced.
+absl::Status WriteFilesAtomic(const std::vector<FileToWrite>& files);
 
 }  // namespace signet
 

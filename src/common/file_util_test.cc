@@ -289,3 +289,30 @@ TEST_F(FileUtilTest, ReadUnreadableFileIsPermissionDenied) {
 
 }  // namespace
 }  // namespace signet
+
+namespace signet {
+namespace {
+
+class WriteFilesAtomicTest : public FileUtilTest {};
+
+TEST_F(WriteFilesAtomicTest, WritesEveryFileWithItsMode) {
+  ASSERT_TRUE(WriteFilesAtomic({{File("k"), "key", 0600}, {File("c"), "cert", 0644}}).ok());
+  EXPECT_EQ(*ReadFile(File("k")), "key");
+  EXPECT_EQ(*ReadFile(File("c")), "cert");
+  EXPECT_EQ(ModeOf(File("k")), 0600u);
+  EXPECT_EQ(ModeOf(File("c")), 0644u);
+  EXPECT_THAT(Listing(), ElementsAre("c", "k"));  // sorted
+}
+
+TEST_F(WriteFilesAtomicTest, AFailureBeforeTheRenamesChangesNothing) {
+  WritePlain(File("k"), "old key");
+  // The second file cannot be staged (no such directory): the first must stay the old one.
+  absl::Status status =
+      WriteFilesAtomic({{File("k"), "new key", 0600}, {File("missing/c"), "cert", 0644}});
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
+  EXPECT_EQ(*ReadFile(File("k")), "old key");
+  EXPECT_THAT(Listing(), ElementsAre("k")) << "no temporary file is left behind";
+}
+
+}  // namespace
+}  // namespace signet
