@@ -306,4 +306,16 @@ bool IntFlag(absl::string_view arg, absl::string_view name, int min, int max, in
   return true;
 }
 
+bool RunFlag(absl::string_view arg, bool* keep, std::string* signet) {
+  if (arg == "--keep") {
+    *keep = true;
+    return true;
+  }
+  if (absl::ConsumePrefix(&arg, "--signet=")) {
+    *signet = std::string(arg);
+    return true;
+  }
+  return false;
+}
+
 }  // namespace signet::bench

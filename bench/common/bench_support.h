@@ -117,6 +117,9 @@ absl::StatusOr<double> WaitReady(ServerProcess& server, const std::string& socke
 // Whether `arg` is `name` followed by an integer in [min, max]; stores it in *out if so.
 // ("--agents=", 1, 20000 accepts "--agents=1000".)
 bool IntFlag(absl::string_view arg, absl::string_view name, int min, int max, int* out);
+// The flags every bench that runs `signet` takes: --keep (keep the temporary directory) and
+// --signet=PATH (the binary). True when `arg` was one of them.
+bool RunFlag(absl::string_view arg, bool* keep, std::string* signet);
 
 // The TCP port from the server's "server ready" log line in the log file at `log`.
 absl::StatusOr<int> TcpPort(const std::string& log);

@@ -68,14 +68,7 @@ std::optional<Options> ParseFlags(int argc, char** argv) {
         IntFlag(arg, "--rounds=", 1, 50, &o.rounds)) {
       continue;
     }
-    if (arg == "--keep") {
-      o.keep = true;
-      continue;
-    }
-    if (absl::ConsumePrefix(&arg, "--signet=")) {
-      o.signet = std::string(arg);
-      continue;
-    }
+    if (RunFlag(arg, &o.keep, &o.signet)) continue;
     std::fprintf(stderr,
                  "usage: %s [--threads=T] [--seconds=S] [--bytes=B] [--rounds=R] "
                  "[--signet=PATH] [--keep]\n",

@@ -81,14 +81,7 @@ std::optional<Options> ParseFlags(int argc, char** argv) {
         number("--batch=", 1, 1000, &o.batch)) {
       continue;
     }
-    if (arg == "--keep") {
-      o.keep = true;
-      continue;
-    }
-    if (absl::ConsumePrefix(&arg, "--signet=")) {
-      o.signet = std::string(arg);
-      continue;
-    }
+    if (RunFlag(arg, &o.keep, &o.signet)) continue;
     std::fprintf(stderr,
                  "usage: %s [--agents=N] [--entries=E] [--creates=C] [--sign_calls=S] "
                  "[--batch=B] [--signet=PATH] [--keep]\n",

@@ -70,14 +70,7 @@ std::optional<Options> ParseFlags(int argc, char** argv) {
         number("--calls=", 10, 1000000, &o.calls) || number("--threads=", 1, 64, &o.threads)) {
       continue;
     }
-    if (arg == "--keep") {
-      o.keep = true;
-      continue;
-    }
-    if (absl::ConsumePrefix(&arg, "--signet=")) {
-      o.signet = std::string(arg);
-      continue;
-    }
+    if (RunFlag(arg, &o.keep, &o.signet)) continue;
     std::fprintf(stderr,
                  "usage: %s [--entries=N] [--streams=S] [--calls=C] [--threads=T] "
                  "[--signet=PATH] [--keep]\n",
