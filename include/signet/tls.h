@@ -61,6 +61,8 @@ absl::StatusOr<SslCtxPtr> NewMtlsClientContext(std::shared_ptr<X509Source> sourc
 std::string PeerSpiffeId(const SSL* ssl);
 // Why the peer was refused (verification or authorization), when it was; else empty.
 std::string PeerError(const SSL* ssl);
+// The SPIFFE ID of a peer whose SVID verified but whom the authorizer refused; else empty.
+std::string RefusedPeerId(const SSL* ssl);
 
 }  // namespace signet
 

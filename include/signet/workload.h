@@ -74,7 +74,7 @@ class X509Source {
   virtual absl::StatusOr<std::vector<std::string>> BundleFor(
       const std::string& trust_domain) const = 0;
   // Calls `callback` (on the source's thread) after every update, and once at once with the
-  // current state. Returns a handle for Unsubscribe.
+  // current state. Returns a handle for Unsubscribe. A callback must not (un)subscribe.
   virtual int Subscribe(std::function<void(const X509Update&)> callback) = 0;
   virtual void Unsubscribe(int handle) = 0;
   // How many updates have arrived (rotations, bundle changes); for tests and status pages.
@@ -103,6 +103,12 @@ class JwtSource {
                                                     const std::string& audience) const = 0;
   // The JWT bundles, as JWK Set JSON per trust domain.
   virtual std::map<std::string, std::string> Bundles() const = 0;
+  // Calls `callback` (on the source's thread) after every bundle update, and once at once with
+  // the current bundles. Returns a handle for Unsubscribe. A callback must not (un)subscribe.
+  virtual int Subscribe(
+      std::function<void(const std::map<std::string, std::string>&)> callback) = 0;
+  virtual void Unsubscribe(int handle) = 0;
+  virtual uint64_t updates() const = 0;
 };
 
 // Validates `token` against JWK Sets (trust domain -> JWK Set JSON) at time `now`.

@@ -73,6 +73,12 @@ absl::Status SignetAgent::StartWorkloadApi() {
   grpc::ServerBuilder builder;
   builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
   builder.SetMaxReceiveMessageSize(64 << 10);
+  // The unary calls run on the synchronous pool, which grows while calls block (a JWT cache
+  // miss asks the server): bounded, so that local callers cannot make the agent spawn threads
+  // without end.
+  grpc::ResourceQuota quota("workload-api");
+  quota.SetMaxThreads(64);
+  builder.SetResourceQuota(quota);
   builder.RegisterService(workload_service_.get());
   builder.RegisterService(sds_service_.get());
   workload_server_ = builder.BuildAndStart();

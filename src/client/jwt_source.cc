@@ -95,6 +95,19 @@ class JwtSourceImpl final : public JwtSource {
     absl::MutexLock lock(&mu_);
     return current_.jwks;
   }
+  int Subscribe(std::function<void(const std::map<std::string, std::string>&)> callback) override {
+    return subscribers_.Add(std::move(callback),
+                            [this]() -> std::optional<std::map<std::string, std::string>> {
+                              absl::MutexLock lock(&mu_);
+                              if (updates_ == 0) return std::nullopt;
+                              return current_.jwks;
+                            });
+  }
+  void Unsubscribe(int handle) override { subscribers_.Remove(handle); }
+  uint64_t updates() const override {
+    absl::MutexLock lock(&mu_);
+    return updates_;
+  }
 
  private:
   bool Session(grpc::ClientContext* ctx) {
@@ -104,14 +117,18 @@ class JwtSourceImpl final : public JwtSource {
     while (reader->Read(&resp)) {
       absl::StatusOr<JwtBundles> bundles = ParseJwtBundles(
           std::map<std::string, std::string>(resp.bundles().begin(), resp.bundles().end()));
-      absl::MutexLock lock(&mu_);
       if (!bundles.ok()) {
+        absl::MutexLock lock(&mu_);
         last_error_ = absl::StrCat("a bad message was ignored: ", bundles.status().message());
         continue;
       }
       delivered = true;
-      current_ = *std::move(bundles);
-      ++updates_;
+      const std::map<std::string, std::string> jwks = bundles->jwks;
+      subscribers_.Publish(jwks, [&] {
+        absl::MutexLock lock(&mu_);
+        current_ = *std::move(bundles);
+        ++updates_;
+      });
     }
     const grpc::Status status = reader->Finish();
     absl::MutexLock lock(&mu_);
@@ -125,6 +142,7 @@ class JwtSourceImpl final : public JwtSource {
   JwtBundles current_ ABSL_GUARDED_BY(mu_);
   uint64_t updates_ ABSL_GUARDED_BY(mu_) = 0;
   std::string last_error_ ABSL_GUARDED_BY(mu_) = "not connected yet";
+  client::Subscribers<std::map<std::string, std::string>> subscribers_;  // taken before mu_
   client::StreamWatcher watcher_;  // last: stopped before the members it uses go
 };
 

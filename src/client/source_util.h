@@ -6,8 +6,13 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
+#include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -37,6 +42,39 @@ inline absl::Status AwaitFirst(absl::Mutex& mu, const uint64_t& updates,
   return absl::UnavailableError(absl::StrCat("no ", what, " from the Workload API within ",
                                              absl::FormatDuration(timeout), ": ", last_error));
 }
+
+// A source's update callbacks. Publish and Add are serialized, so a new subscriber gets the
+// current value and then every later one, none missed and none twice out of order.
+template <typename T>
+class Subscribers {
+ public:
+  using Callback = std::function<void(const T&)>;
+
+  // Calls `callback` with `current()` (when it has a value), then registers it.
+  int Add(Callback callback, const std::function<std::optional<T>()>& current)
+      ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    if (std::optional<T> now = current(); now.has_value()) callback(*now);
+    const int handle = next_++;
+    callbacks_.emplace(handle, std::move(callback));
+    return handle;
+  }
+  void Remove(int handle) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    callbacks_.erase(handle);
+  }
+  // Runs `commit` (which makes `value` current), then every callback with `value`.
+  void Publish(const T& value, const std::function<void()>& commit) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    commit();
+    for (auto& [handle, callback] : callbacks_) callback(value);
+  }
+
+ private:
+  absl::Mutex mu_;  // held while callbacks run: they must not call Add or Remove
+  int next_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<int, Callback> callbacks_ ABSL_GUARDED_BY(mu_);
+};
 
 }  // namespace signet::client
 

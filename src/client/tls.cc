@@ -87,6 +87,7 @@ struct ContextState {
 struct PeerInfo {
   std::string id;
   std::string error;
+  std::string refused_id;  // verified, but not authorized
 };
 
 void FreeState(void* /*parent*/, void* ptr, CRYPTO_EX_DATA* /*ad*/, int /*idx*/, long /*argl*/,
@@ -167,6 +168,7 @@ int VerifyPeer(X509_STORE_CTX* store_ctx, void* arg) {
   if (!id.ok()) return refuse(absl::StrCat("the peer's X509-SVID: ", id.status().message()));
   const std::string peer_id = id->String();
   if (absl::Status allowed = state->authorize(peer_id); !allowed.ok()) {
+    peer->refused_id = peer_id;
     return refuse(absl::StrCat(peer_id, " is not authorized: ", allowed.message()));
   }
   peer->id = peer_id;
@@ -256,6 +258,11 @@ std::string PeerSpiffeId(const SSL* ssl) {
 std::string PeerError(const SSL* ssl) {
   const auto* info = static_cast<const PeerInfo*>(SSL_get_ex_data(ssl, PeerIndex()));
   return info == nullptr ? "" : info->error;
+}
+
+std::string RefusedPeerId(const SSL* ssl) {
+  const auto* info = static_cast<const PeerInfo*>(SSL_get_ex_data(ssl, PeerIndex()));
+  return info == nullptr ? "" : info->refused_id;
 }
 
 }  // namespace signet

@@ -114,21 +114,13 @@ class X509SourceImpl final : public X509Source {
     return it->second;
   }
   int Subscribe(std::function<void(const X509Update&)> callback) override {
-    absl::MutexLock cb_lock(&cb_mu_);
-    const int handle = next_handle_++;
-    X509Update now;
-    {
+    return subscribers_.Add(std::move(callback), [this]() -> std::optional<X509Update> {
       absl::MutexLock lock(&mu_);
-      if (updates_ > 0) now = current_;
-    }
-    if (!now.svids.empty()) callback(now);
-    callbacks_.emplace(handle, std::move(callback));
-    return handle;
+      if (updates_ == 0) return std::nullopt;
+      return current_;
+    });
   }
-  void Unsubscribe(int handle) override {
-    absl::MutexLock cb_lock(&cb_mu_);
-    callbacks_.erase(handle);
-  }
+  void Unsubscribe(int handle) override { subscribers_.Remove(handle); }
   uint64_t updates() const override {
     absl::MutexLock lock(&mu_);
     return updates_;
@@ -147,7 +139,7 @@ class X509SourceImpl final : public X509Source {
         continue;
       }
       delivered = true;
-      Publish(*std::move(update));
+      Publish(*update);
     }
     const grpc::Status status = reader->Finish();
     absl::MutexLock lock(&mu_);
@@ -155,14 +147,12 @@ class X509SourceImpl final : public X509Source {
     return delivered;
   }
 
-  void Publish(X509Update update) {
-    absl::MutexLock cb_lock(&cb_mu_);
-    {
+  void Publish(const X509Update& update) {
+    subscribers_.Publish(update, [&] {
       absl::MutexLock lock(&mu_);
       current_ = update;
       ++updates_;
-    }
-    for (auto& [handle, callback] : callbacks_) callback(update);
+    });
   }
 
   const SourceOptions options_;
@@ -171,11 +161,8 @@ class X509SourceImpl final : public X509Source {
   X509Update current_ ABSL_GUARDED_BY(mu_);
   uint64_t updates_ ABSL_GUARDED_BY(mu_) = 0;
   std::string last_error_ ABSL_GUARDED_BY(mu_) = "not connected yet";
-  absl::Mutex cb_mu_;  // held while callbacks run; taken before mu_
-  int next_handle_ ABSL_GUARDED_BY(cb_mu_) = 1;
-  absl::flat_hash_map<int, std::function<void(const X509Update&)>> callbacks_
-      ABSL_GUARDED_BY(cb_mu_);
-  client::StreamWatcher watcher_;  // last: stopped before the members it uses go
+  client::Subscribers<X509Update> subscribers_;  // taken before mu_
+  client::StreamWatcher watcher_;                // last: stopped before the members it uses go
 };
 
 }  // namespace

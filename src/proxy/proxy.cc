@@ -229,6 +229,7 @@ void Proxy::Handle(int fd) {
     }
   }
   const std::string peer = ssl != nullptr ? PeerSpiffeId(ssl.get()) : "";
+  const std::string refused = ssl != nullptr ? RefusedPeerId(ssl.get()) : "";
   if (error.empty() && server) {
     plain_fd = ConnectTo(options_.target, &error);
     Pair(fd, plain_fd);
@@ -248,7 +249,7 @@ void Proxy::Handle(int fd) {
   } else {
     Log(denied ? LogLevel::kWarn : LogLevel::kError,
         denied ? "proxy: connection denied" : "proxy: connection failed",
-        {{"from", from}, {"target", options_.target}, {"error", error}});
+        {{"peer_id", refused}, {"from", from}, {"target", options_.target}, {"error", error}});
     absl::MutexLock lock(&mu_);
     ++(denied ? stats_.denied : stats_.failed);
   }

@@ -136,6 +136,7 @@ TEST_F(ClientLibTest, X509SourceGivesTheSvidAndMtlsAuthorizesByRule) {
       EXPECT_TRUE(RoundTrip(p));
     } else {
       EXPECT_EQ(PeerSpiffeId(p.server.get()), "");
+      EXPECT_EQ(RefusedPeerId(p.server.get()), "spiffe://example.org/web");
       EXPECT_THAT(PeerError(p.server.get()), HasSubstr(c.why));
     }
   }
@@ -165,6 +166,7 @@ TEST_F(ClientLibTest, APeerFromAnotherTrustDomainOrWithoutACertificateIsRefused)
   SSL_CTX_use_PrivateKey(forged.get(), key.get());
   TlsPair p = Handshake(forged.get(), server->get());
   EXPECT_FALSE(p.ok);
+  EXPECT_EQ(RefusedPeerId(p.server.get()), "") << "an SVID that did not verify names no one";
   EXPECT_THAT(PeerError(p.server.get()), HasSubstr("the peer's X509-SVID"));
 }
 
@@ -219,6 +221,16 @@ TEST_F(ClientLibTest, JwtSourceFetchesAndValidatesTokens) {
   CreateEntry("/web");
   auto jwt = JwtSource::Create(Options());
   ASSERT_TRUE(jwt.ok()) << jwt.status();
+  int calls = 0;
+  std::map<std::string, std::string> seen;
+  const int handle = (*jwt)->Subscribe([&](const std::map<std::string, std::string>& b) {
+    ++calls;
+    seen = b;
+  });
+  EXPECT_EQ(calls, 1) << "called once at once";
+  EXPECT_TRUE(seen.contains("example.org"));
+  EXPECT_GE((*jwt)->updates(), 1u);
+  (*jwt)->Unsubscribe(handle);
   absl::StatusOr<std::string> token = (*jwt)->FetchToken("db");
   ASSERT_TRUE(token.ok()) << token.status();
   absl::StatusOr<JwtSvidClaims> claims = (*jwt)->ValidateJwt(*token, "db");

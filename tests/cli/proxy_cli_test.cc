@@ -192,6 +192,7 @@ TEST_F(ProxyCliTest, PeersOffTheAllowListAreDeniedAndLogged) {
   EXPECT_EQ(LineClient(via_strict).Ask("hello"), "");
   ASSERT_TRUE(WaitFor([&] { return ProxyLog(0).find("connection denied") != std::string::npos; }));
   EXPECT_THAT(ProxyLog(0), HasSubstr(absl::StrCat(kWeb, " is not on the allow list")));
+  EXPECT_THAT(ProxyLog(0), HasSubstr(absl::StrCat("connection denied peer_id=", kWeb)));
 
   // The client side checks the server too.
   std::string out;
