@@ -73,8 +73,9 @@ class X509Source {
   // The authorities of `trust_domain` ("example.org"); NotFound when it has none.
   virtual absl::StatusOr<std::vector<std::string>> BundleFor(
       const std::string& trust_domain) const = 0;
-  // Calls `callback` (on the source's thread) after every update, and once at once with the
-  // current state. Returns a handle for Unsubscribe. A callback must not (un)subscribe.
+  // Calls `callback` once at once with the current state (on the calling thread), then after
+  // every update (on the source's thread). Returns a handle for Unsubscribe. A callback must
+  // not (un)subscribe, nor drop the last reference to the source.
   virtual int Subscribe(std::function<void(const X509Update&)> callback) = 0;
   virtual void Unsubscribe(int handle) = 0;
   // How many updates have arrived (rotations, bundle changes); for tests and status pages.
@@ -103,8 +104,9 @@ class JwtSource {
                                                     const std::string& audience) const = 0;
   // The JWT bundles, as JWK Set JSON per trust domain.
   virtual std::map<std::string, std::string> Bundles() const = 0;
-  // Calls `callback` (on the source's thread) after every bundle update, and once at once with
-  // the current bundles. Returns a handle for Unsubscribe. A callback must not (un)subscribe.
+  // Calls `callback` once at once with the current bundles (on the calling thread), then after
+  // every bundle update (on the source's thread). Returns a handle for Unsubscribe. A callback
+  // must not (un)subscribe, nor drop the last reference to the source.
   virtual int Subscribe(
       std::function<void(const std::map<std::string, std::string>&)> callback) = 0;
   virtual void Unsubscribe(int handle) = 0;

@@ -24,6 +24,7 @@ struct ProxyFlags {
   std::string target;
   std::string socket;
   std::vector<std::string> allow_ids;
+  std::vector<std::string> server_ids;  // client mode's --server-id: more allowed IDs
   std::vector<std::string> allow_trust_domains;
   std::vector<std::string> allow_prefixes;
   std::string handshake_timeout = "10s";
@@ -42,8 +43,10 @@ absl::StatusOr<absl::Duration> ParseDurationFlag(const char* flag, const std::st
 
 int RunProxy(proxy::Mode mode, const ProxyFlags& f) {
   InitLogging({});
+  std::vector<std::string> ids = f.allow_ids;
+  ids.insert(ids.end(), f.server_ids.begin(), f.server_ids.end());
   absl::StatusOr<proxy::AllowList> allow =
-      proxy::AllowList::Create(f.allow_ids, f.allow_trust_domains, f.allow_prefixes);
+      proxy::AllowList::Create(ids, f.allow_trust_domains, f.allow_prefixes);
   if (!allow.ok()) return Fail(allow.status());
   absl::StatusOr<absl::Duration> handshake =
       ParseDurationFlag("--handshake-timeout", f.handshake_timeout);
@@ -128,7 +131,7 @@ void RegisterProxyCommands(CLI::App& app, int* exit_code) {
   client->add_option("--listen", client_flags->listen, "host:port to accept plaintext on")
       ->required();
   client->add_option("--connect", client_flags->target, "host:port of the mTLS server")->required();
-  client->add_option("--server-id", client_flags->allow_ids,
+  client->add_option("--server-id", client_flags->server_ids,
                      "The SPIFFE ID the server must have (same as --allow-id)");
   AddCommonFlags(client, client_flags.get());
   client->callback([=] { *exit_code = RunProxy(proxy::Mode::kClient, *client_flags); });

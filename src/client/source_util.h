@@ -50,7 +50,8 @@ class Subscribers {
  public:
   using Callback = std::function<void(const T&)>;
 
-  // Calls `callback` with `current()` (when it has a value), then registers it.
+  // Calls `callback` with `current()` (when it has a value) on the calling thread, then
+  // registers it; later calls come from the publishing thread.
   int Add(Callback callback, const std::function<std::optional<T>()>& current)
       ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);

@@ -34,6 +34,7 @@ namespace {
 // What a context presents and trusts, parsed once per source update.
 struct Material {
   uint64_t version = 0;
+  absl::Time expires_at;                   // our SVID's: never presented past it
   std::vector<crypto::Certificate> chain;  // ours, leaf first
   std::optional<crypto::PrivateKey> key;
   spiffe::BundleSet bundles;
@@ -44,6 +45,7 @@ absl::StatusOr<std::shared_ptr<const Material>> BuildMaterial(const X509Source& 
   SIGNET_ASSIGN_OR_RETURN(X509Svid svid, source.Svid());
   auto m = std::make_shared<Material>();
   m->version = version;
+  m->expires_at = absl::FromChrono(svid.expires_at);
   for (const std::string& der : svid.chain_der) {
     SIGNET_ASSIGN_OR_RETURN(crypto::Certificate c, crypto::Certificate::FromDer(der));
     m->chain.push_back(std::move(c));
@@ -74,7 +76,10 @@ struct ContextState {
     const uint64_t version = source->updates();
     {
       absl::MutexLock lock(&mu);
-      if (material != nullptr && material->version == version) return material;
+      if (material != nullptr && material->version == version &&
+          material->expires_at > absl::FromChrono(now())) {
+        return material;
+      }
     }
     SIGNET_ASSIGN_OR_RETURN(std::shared_ptr<const Material> fresh, BuildMaterial(*source, version));
     absl::MutexLock lock(&mu);
@@ -117,6 +122,14 @@ PeerInfo* Peer(SSL* ssl) {
   return info;
 }
 
+// A new handshake on a reused SSL (SSL_clear) starts with no peer.
+void ResetPeerOnHandshakeStart(const SSL* ssl, int where, int /*ret*/) {
+  if ((where & SSL_CB_HANDSHAKE_START) == 0) return;
+  if (auto* info = static_cast<PeerInfo*>(SSL_get_ex_data(ssl, PeerIndex())); info != nullptr) {
+    *info = PeerInfo();
+  }
+}
+
 int PresentSvid(SSL* ssl, void* arg) {
   auto* state = static_cast<ContextState*>(arg);
   absl::StatusOr<std::shared_ptr<const Material>> m = state->Current();
@@ -125,14 +138,13 @@ int PresentSvid(SSL* ssl, void* arg) {
     return 0;
   }
   const Material& material = **m;
-  if (SSL_use_certificate(ssl, material.chain.front().get()) != 1 ||
-      SSL_use_PrivateKey(ssl, material.key->get()) != 1 || SSL_clear_chain_certs(ssl) != 1) {
-    return 0;
+  bool ok = SSL_use_certificate(ssl, material.chain.front().get()) == 1 &&
+            SSL_use_PrivateKey(ssl, material.key->get()) == 1 && SSL_clear_chain_certs(ssl) == 1;
+  for (size_t i = 1; ok && i < material.chain.size(); ++i) {
+    ok = SSL_add1_chain_cert(ssl, material.chain[i].get()) == 1;
   }
-  for (size_t i = 1; i < material.chain.size(); ++i) {
-    if (SSL_add1_chain_cert(ssl, material.chain[i].get()) != 1) return 0;
-  }
-  return 1;
+  if (!ok) Peer(ssl)->error = "OpenSSL did not take our SVID";
+  return ok ? 1 : 0;
 }
 
 int VerifyPeer(X509_STORE_CTX* store_ctx, void* arg) {
@@ -162,7 +174,7 @@ int VerifyPeer(X509_STORE_CTX* store_ctx, void* arg) {
     if (!add(x)) return refuse("a certificate of the peer's chain cannot be read");
   }
   absl::StatusOr<std::shared_ptr<const Material>> m = state->Current();
-  if (!m.ok()) return refuse(absl::StrCat("no trust bundle: ", m.status().message()));
+  if (!m.ok()) return refuse(absl::StrCat("cannot verify peers: ", m.status().message()));
   absl::StatusOr<spiffe::SpiffeId> id =
       spiffe::VerifyX509Svid(chain, (*m)->bundles, absl::FromChrono(state->now()));
   if (!id.ok()) return refuse(absl::StrCat("the peer's X509-SVID: ", id.status().message()));
@@ -190,8 +202,9 @@ absl::StatusOr<SslCtxPtr> NewContext(const SSL_METHOD* method, std::shared_ptr<X
   SSL_CTX_set_cert_cb(ctx.get(), PresentSvid, state);
   SSL_CTX_set_cert_verify_callback(ctx.get(), VerifyPeer, state);
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  SSL_CTX_set_info_callback(ctx.get(), ResetPeerOnHandshakeStart);
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
   if (server) SSL_CTX_set_num_tickets(ctx.get(), 0);
   // Fail at once, not at the first handshake, when there is nothing to present.
   if (absl::StatusOr<std::shared_ptr<const Material>> m = state->Current(); !m.ok()) {
@@ -226,7 +239,14 @@ Authorizer AuthorizeOneOf(std::vector<std::string> spiffe_ids) {
 }
 
 Authorizer AuthorizeMemberOf(std::string trust_domain) {
-  return [td = std::move(trust_domain)](const std::string& peer) {
+  absl::StatusOr<spiffe::TrustDomain> parsed = spiffe::TrustDomain::Parse(trust_domain);
+  if (!parsed.ok()) {  // fails closed, and says why
+    return [why = absl::StrCat("cannot be checked: AuthorizeMemberOf(\"", trust_domain,
+                               "\"): ", parsed.status().message())](const std::string& peer) {
+      return Deny(peer, why);
+    };
+  }
+  return [td = parsed->name()](const std::string& peer) {
     absl::StatusOr<spiffe::SpiffeId> id = spiffe::SpiffeId::Parse(peer);
     if (id.ok() && id->trust_domain().name() == td) return absl::OkStatus();
     return Deny(peer, absl::StrCat("is not a member of ", td));
@@ -251,7 +271,8 @@ absl::StatusOr<SslCtxPtr> NewMtlsClientContext(std::shared_ptr<X509Source> sourc
 
 std::string PeerSpiffeId(const SSL* ssl) {
   const auto* info = static_cast<const PeerInfo*>(SSL_get_ex_data(ssl, PeerIndex()));
-  if (info == nullptr || !SSL_is_init_finished(ssl)) return "";
+  // A resumed session skipped our verification (a client given SSL_set_session): no peer.
+  if (info == nullptr || !SSL_is_init_finished(ssl) || SSL_session_reused(ssl)) return "";
   return info->id;
 }
 

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -80,21 +81,54 @@ absl::StatusOr<int> ListenOn(const std::string& address, int* port) {
   return fd;
 }
 
-int ConnectTo(const std::string& address, std::string* error) {
+// Waits until `fd` is ready for `events` or `deadline`; false on timeout or error.
+bool WaitFor(int fd, short events, absl::Time deadline) {
+  for (;;) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    pollfd p{fd, events, 0};
+    const int rc = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+    if (rc > 0) return true;
+    if (rc < 0 && errno != EINTR) return false;
+  }
+}
+
+void TuneSocket(int fd) {
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));  // dead peers end in the end
+}
+
+// A non-blocking socket connected to `address` by `deadline`, or -1 with *error set.
+int ConnectTo(const std::string& address, absl::Time deadline, std::string* error) {
   auto ai = Resolve(address, false);
   if (!ai.ok()) {
     *error = std::string(ai.status().message());
     return -1;
   }
+  *error = absl::StrCat("connect to ", address, ": no address");
   for (const addrinfo* a = ai->get(); a != nullptr; a = a->ai_next) {
-    const int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) continue;
-    if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
-      const int one = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    const int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+      *error = absl::StrCat("connect to ", address, ": socket: ", strerror(errno));
+      continue;
+    }
+    int err = connect(fd, a->ai_addr, a->ai_addrlen) == 0 ? 0 : errno;
+    if (err == EINPROGRESS) {
+      if (!WaitFor(fd, POLLOUT, deadline)) {
+        err = ETIMEDOUT;
+      } else {
+        socklen_t len = sizeof(err);
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      }
+    }
+    if (err == 0) {
+      TuneSocket(fd);
+      error->clear();
       return fd;
     }
-    *error = absl::StrCat("connect to ", address, ": ", strerror(errno));
+    *error =
+        absl::StrCat("connect to ", address, ": ", err == ETIMEDOUT ? "timed out" : strerror(err));
     close(fd);
   }
   return -1;
@@ -112,12 +146,6 @@ std::string PeerAddress(int fd) {
   return absl::StrCat(host, ":", port);
 }
 
-void SetTimeouts(int fd, absl::Duration d) {
-  timeval tv = absl::ToTimeval(d);
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
 std::string DrainSslErrors() {
   std::string out;
   char buf[256];
@@ -127,6 +155,26 @@ std::string DrainSslErrors() {
     out += buf;
   }
   return out.empty() ? "the TLS handshake failed" : out;
+}
+
+// The TLS handshake on non-blocking `fd`, all of it by `deadline`. On failure *error says why
+// (our verification's reason, OpenSSL's, or a timeout).
+bool Handshake(SSL* ssl, int fd, bool server, absl::Time deadline, std::string* error) {
+  for (;;) {
+    ERR_clear_error();
+    const int rc = server ? SSL_accept(ssl) : SSL_connect(ssl);
+    if (rc == 1) return true;
+    const int err = SSL_get_error(ssl, rc);
+    if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) break;
+    if (!WaitFor(fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+      *error = "the TLS handshake timed out";
+      return false;
+    }
+  }
+  *error = PeerError(ssl);
+  if (error->empty()) *error = DrainSslErrors();
+  ERR_clear_error();
+  return false;
 }
 
 struct SslFree {
@@ -145,13 +193,16 @@ absl::StatusOr<std::unique_ptr<Proxy>> Proxy::Start(ProxyOptions options) {
                                       ? NewMtlsServerContext(options.source, std::move(authorize))
                                       : NewMtlsClientContext(options.source, std::move(authorize));
   if (!ctx.ok()) return ctx.status();
-  // Reads return after a non-application record (TLS 1.3 key updates) instead of blocking, so
-  // the pump goes back to poll().
-  SSL_CTX_clear_mode(ctx->get(), SSL_MODE_AUTO_RETRY);
+  // Non-blocking sockets: a write may be retried from a moved buffer, and may be partial.
+  SSL_CTX_set_mode(ctx->get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
   int port = 0;
   absl::StatusOr<int> fd = ListenOn(options.listen, &port);
   if (!fd.ok()) return fd.status();
   const int wake = eventfd(0, EFD_CLOEXEC);
+  if (wake < 0) {
+    close(*fd);
+    return absl::InternalError(absl::StrCat("proxy: eventfd: ", strerror(errno)));
+  }
   auto proxy =
       std::unique_ptr<Proxy>(new Proxy(std::move(options), *std::move(ctx), *fd, wake, port));
   proxy->acceptor_ = std::thread([p = proxy.get()] { p->AcceptLoop(); });
@@ -174,11 +225,21 @@ Proxy::~Proxy() {
 void Proxy::AcceptLoop() {
   pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
   for (;;) {
-    if (poll(fds, 2, -1) < 0 && errno != EINTR) return;
+    if (poll(fds, 2, -1) < 0 && errno != EINTR) {
+      LogError("proxy: stopped accepting", {{"error", std::string(strerror(errno))}});
+      return;
+    }
     if (fds[1].revents != 0) return;
     if ((fds[0].revents & POLLIN) == 0) continue;
-    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
+    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors or memory: the connection stays queued; do not spin on it.
+        LogWarn("proxy: cannot accept", {{"error", std::string(strerror(errno))}});
+        absl::SleepFor(absl::Milliseconds(100));
+      }
+      continue;
+    }
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) {
@@ -195,47 +256,46 @@ void Proxy::AcceptLoop() {
       open_[fd] = -1;
       ++stats_.open;
     }
-    std::thread([this, fd] { Handle(fd); }).detach();
+    try {
+      std::thread([this, fd] { Handle(fd); }).detach();
+    } catch (const std::system_error& e) {
+      LogError("proxy: cannot start a connection thread", {{"error", e.what()}});
+      Finish(fd);
+    }
   }
 }
 
 void Proxy::Handle(int fd) {
   const std::string from = PeerAddress(fd);
   const bool server = options_.mode == Mode::kServer;
-  const int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  const absl::Time deadline = absl::Now() + options_.handshake_timeout;
+  TuneSocket(fd);
   std::string error;
+  bool denied = false;
   // Server mode: TLS on the accepted socket, plaintext to the backend. Client mode: the other
-  // way round.
+  // way round. Connecting and the handshake share one deadline.
   int tls_fd = fd;
   int plain_fd = -1;
   if (!server) {
-    tls_fd = ConnectTo(options_.target, &error);
+    tls_fd = ConnectTo(options_.target, deadline, &error);
     plain_fd = fd;
     Pair(fd, tls_fd);
   }
   std::unique_ptr<SSL, SslFree> ssl;
-  bool denied = false;
   if (tls_fd >= 0) {
-    SetTimeouts(tls_fd, options_.handshake_timeout);
     ssl.reset(SSL_new(ctx_.get()));
-    SSL_set_fd(ssl.get(), tls_fd);
-    const int rc = server ? SSL_accept(ssl.get()) : SSL_connect(ssl.get());
-    if (rc != 1) {  // a refusal either way: by our checks (PeerError) or by TLS itself
-      error = PeerError(ssl.get());
-      if (error.empty()) error = DrainSslErrors();
-      ERR_clear_error();
-      denied = true;
+    if (ssl == nullptr || SSL_set_fd(ssl.get(), tls_fd) != 1) {
+      error = "cannot create a TLS connection: " + DrainSslErrors();
+    } else if (!Handshake(ssl.get(), tls_fd, server, deadline, &error)) {
+      denied = true;  // refused by our checks (verification, allow list), by TLS, or too slow
     }
   }
   const std::string peer = ssl != nullptr ? PeerSpiffeId(ssl.get()) : "";
-  const std::string refused = ssl != nullptr ? RefusedPeerId(ssl.get()) : "";
   if (error.empty() && server) {
-    plain_fd = ConnectTo(options_.target, &error);
+    plain_fd = ConnectTo(options_.target, deadline + options_.handshake_timeout, &error);
     Pair(fd, plain_fd);
   }
-  if (error.empty()) {
-    SetTimeouts(tls_fd, absl::ZeroDuration());
+  if (error.empty() && tls_fd >= 0 && plain_fd >= 0) {
     LogInfo("proxy: connection accepted", {{"peer_id", peer}, {"from", from}});
     {
       absl::MutexLock lock(&mu_);
@@ -245,15 +305,19 @@ void Proxy::Handle(int fd) {
     LogInfo("proxy: connection closed", {{"peer_id", peer},
                                          {"from", from},
                                          {"bytes_from_peer", bytes.from_tls},
-                                         {"bytes_to_peer", bytes.to_tls}});
+                                         {"bytes_to_peer", bytes.to_tls},
+                                         {"clean", bytes.clean}});
   } else {
+    if (error.empty()) error = "no connection";
+    const std::string who = !peer.empty() ? peer : ssl != nullptr ? RefusedPeerId(ssl.get()) : "";
     Log(denied ? LogLevel::kWarn : LogLevel::kError,
         denied ? "proxy: connection denied" : "proxy: connection failed",
-        {{"peer_id", refused}, {"from", from}, {"target", options_.target}, {"error", error}});
+        {{"peer_id", who}, {"from", from}, {"target", options_.target}, {"error", error}});
     absl::MutexLock lock(&mu_);
     ++(denied ? stats_.denied : stats_.failed);
   }
   ssl.reset();
+  Pair(fd, -1);  // before the second socket's number can be reused
   if (tls_fd >= 0 && tls_fd != fd) close(tls_fd);
   if (plain_fd >= 0 && plain_fd != fd) close(plain_fd);
   Finish(fd);

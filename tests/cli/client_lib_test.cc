@@ -123,6 +123,8 @@ TEST_F(ClientLibTest, X509SourceGivesTheSvidAndMtlsAuthorizesByRule) {
       {AuthorizeId("spiffe://example.org/db"), false, "is not spiffe://example.org/db"},
       {AuthorizeOneOf({"spiffe://example.org/a"}), false, "is not one of"},
       {AuthorizeMemberOf("other.org"), false, "is not a member of other.org"},
+      {AuthorizeMemberOf("spiffe://example.org"), true, ""},  // the ID form works too
+      {AuthorizeMemberOf("Bad..domain"), false, "cannot be checked"},
       {AuthorizeIf([](const std::string&) { return false; }), false, "custom rule"},
   };
   for (const Case& c : cases) {

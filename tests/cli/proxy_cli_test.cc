@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -237,6 +238,72 @@ TEST_F(ProxyCliTest, AStalledHandshakeIsCutAfterTheTimeout) {
       << ProxyLog(0);
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(900));
   EXPECT_LT(absl::Now() - start, absl::Seconds(4));
+  EXPECT_THAT(ProxyLog(0), HasSubstr("the TLS handshake timed out"));
+  // A peer that trickles a byte every 300 ms is cut by the same overall deadline.
+  LineClient trickle(server);
+  const absl::Time trickle_start = absl::Now();
+  std::string reply = "x";
+  for (int i = 0; i < 15 && !reply.empty(); ++i) {
+    absl::SleepFor(absl::Milliseconds(300));
+    reply = trickle.Ask("");  // one byte; the answer is "" once the proxy has closed
+  }
+  EXPECT_LT(absl::Now() - trickle_start, absl::Seconds(4)) << ProxyLog(0);
+}
+
+// Both ends write megabytes before they read anything: the backend sends its whole answer
+// before it reads the upload, while the client uploads. A proxy that blocks in one direction's
+// write while the other direction fills up stalls for ever here.
+TEST_F(ProxyCliTest, FullDuplexTrafficDoesNotDeadlock) {
+  CreateEntry();
+  int backend_port = 0;
+  const int listener = Listen(&backend_port);
+  constexpr size_t kBytes = 32 << 20;
+  auto pump = [](int fd, bool write) {  // kBytes out or in; the bytes moved
+    timeval tv{20, 0};
+    setsockopt(fd, SOL_SOCKET, write ? SO_SNDTIMEO : SO_RCVTIMEO, &tv, sizeof(tv));
+    std::vector<char> buf(1 << 16, 'd');
+    size_t moved = 0;
+    while (moved < kBytes) {
+      const ssize_t n =
+          write ? send(fd, buf.data(), std::min(buf.size(), kBytes - moved), MSG_NOSIGNAL)
+                : recv(fd, buf.data(), buf.size(), 0);
+      if (n <= 0) break;
+      moved += static_cast<size_t>(n);
+    }
+    return moved;
+  };
+  size_t backend_sent = 0;
+  size_t backend_received = 0;
+  std::thread backend([&] {
+    const int c = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    backend_sent = pump(c, true);
+    backend_received = pump(c, false);
+    close(c);
+  });
+  const int server =
+      StartProxy("server", {"server", "--listen", "127.0.0.1:0", "--backend",
+                            absl::StrCat("127.0.0.1:", backend_port), "--allow-id", kWeb});
+  const int client =
+      StartProxy("client", {"client", "--listen", "127.0.0.1:0", "--connect",
+                            absl::StrCat("127.0.0.1:", server), "--server-id", kWeb});
+  ASSERT_GT(client, 0) << ProxyLog(0) << ProxyLog(1);
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(client));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  size_t received = 0;
+  std::thread reader([&] { received = pump(fd, false); });
+  const size_t sent = pump(fd, true);
+  reader.join();
+  close(fd);
+  backend.join();
+  close(listener);
+  EXPECT_EQ(sent, kBytes);
+  EXPECT_EQ(backend_received, kBytes);
+  EXPECT_EQ(backend_sent, kBytes);
+  EXPECT_EQ(received, kBytes) << ProxyLog(0) << ProxyLog(1);
 }
 
 TEST_F(ProxyCliTest, OpensslSClientTalksToTheServerProxy) {
