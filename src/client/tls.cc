@@ -108,8 +108,16 @@ int StateIndex() {
   static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, FreeState);
   return index;
 }
+// SSL_dup copies the pointer; give the copy its own PeerInfo so that each is freed once.
+int DupPeer(CRYPTO_EX_DATA* /*to*/, const CRYPTO_EX_DATA* /*from*/, void** from_d, int /*idx*/,
+            long /*argl*/, void* /*argp*/) {
+  auto** slot = reinterpret_cast<PeerInfo**>(from_d);
+  if (*slot != nullptr) *slot = new PeerInfo(**slot);
+  return 1;
+}
+
 int PeerIndex() {
-  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, FreePeer);
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, DupPeer, FreePeer);
   return index;
 }
 
