@@ -5,15 +5,12 @@
 #include <string>
 #include <utility>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "signet/workload.h"
 #include "src/client/endpoint.h"
 #include "src/client/source_util.h"
-#include "src/client/stream_watcher.h"
 #include "src/common/status_macros.h"
 #include "src/spiffe/bundle.h"
 #include "src/spiffe/jwt_svid.h"
@@ -53,19 +50,24 @@ absl::StatusOr<JwtSvidClaims> Validate(const std::string& token, const std::stri
                        .expires_at = absl::ToChronoTime(jwt->expiry)};
 }
 
+absl::StatusOr<JwtBundles> ToBundles(const JWTBundlesResponse& resp) {
+  return ParseJwtBundles(
+      std::map<std::string, std::string>(resp.bundles().begin(), resp.bundles().end()));
+}
+
 class JwtSourceImpl final : public JwtSource {
  public:
   JwtSourceImpl(SourceOptions options, std::unique_ptr<SpiffeWorkloadAPI::Stub> stub)
       : options_(std::move(options)),
         stub_(std::move(stub)),
-        watcher_(options_.min_backoff, options_.max_backoff,
-                 [this](grpc::ClientContext* ctx) { return Session(ctx); }) {}
-  ~JwtSourceImpl() override { watcher_.Stop(); }
+        stream_(
+            options_,
+            [this](grpc::ClientContext* ctx) {
+              return stub_->FetchJWTBundles(ctx, JWTBundlesRequest());
+            },
+            ToBundles) {}
 
-  absl::Status Start() {
-    watcher_.Start();
-    return client::AwaitFirst(mu_, updates_, last_error_, options_, "JWT bundle");
-  }
+  absl::Status Start() { return stream_.Start("JWT bundle"); }
 
   absl::StatusOr<std::string> FetchToken(const std::string& audience,
                                          const std::string& spiffe_id) const override {
@@ -87,63 +89,25 @@ class JwtSourceImpl final : public JwtSource {
 
   absl::StatusOr<JwtSvidClaims> ValidateJwt(const std::string& token,
                                             const std::string& audience) const override {
-    absl::MutexLock lock(&mu_);
-    return Validate(token, audience, current_.set, options_.now());
+    return stream_.With([&](const JwtBundles& current, const std::string&) {
+      return Validate(token, audience, current.set, options_.now());
+    });
   }
 
   std::map<std::string, std::string> Bundles() const override {
-    absl::MutexLock lock(&mu_);
-    return current_.jwks;
+    return stream_.With([](const JwtBundles& current, const std::string&) { return current.jwks; });
   }
   int Subscribe(std::function<void(const std::map<std::string, std::string>&)> callback) override {
-    return subscribers_.Add(std::move(callback),
-                            [this]() -> std::optional<std::map<std::string, std::string>> {
-                              absl::MutexLock lock(&mu_);
-                              if (updates_ == 0) return std::nullopt;
-                              return current_.jwks;
-                            });
+    return stream_.Subscribe(
+        [callback = std::move(callback)](const JwtBundles& b) { callback(b.jwks); });
   }
-  void Unsubscribe(int handle) override { subscribers_.Remove(handle); }
-  uint64_t updates() const override {
-    absl::MutexLock lock(&mu_);
-    return updates_;
-  }
+  void Unsubscribe(int handle) override { stream_.Unsubscribe(handle); }
+  uint64_t updates() const override { return stream_.updates(); }
 
  private:
-  bool Session(grpc::ClientContext* ctx) {
-    bool delivered = false;
-    auto reader = stub_->FetchJWTBundles(ctx, JWTBundlesRequest());
-    JWTBundlesResponse resp;
-    while (reader->Read(&resp)) {
-      absl::StatusOr<JwtBundles> bundles = ParseJwtBundles(
-          std::map<std::string, std::string>(resp.bundles().begin(), resp.bundles().end()));
-      if (!bundles.ok()) {
-        absl::MutexLock lock(&mu_);
-        last_error_ = absl::StrCat("a bad message was ignored: ", bundles.status().message());
-        continue;
-      }
-      delivered = true;
-      const std::map<std::string, std::string> jwks = bundles->jwks;
-      subscribers_.Publish(jwks, [&] {
-        absl::MutexLock lock(&mu_);
-        current_ = *std::move(bundles);
-        ++updates_;
-      });
-    }
-    const grpc::Status status = reader->Finish();
-    absl::MutexLock lock(&mu_);
-    last_error_ = client::DescribeEnd(status);
-    return delivered;
-  }
-
   const SourceOptions options_;
   const std::unique_ptr<SpiffeWorkloadAPI::Stub> stub_;
-  mutable absl::Mutex mu_;
-  JwtBundles current_ ABSL_GUARDED_BY(mu_);
-  uint64_t updates_ ABSL_GUARDED_BY(mu_) = 0;
-  std::string last_error_ ABSL_GUARDED_BY(mu_) = "not connected yet";
-  client::Subscribers<std::map<std::string, std::string>> subscribers_;  // taken before mu_
-  client::StreamWatcher watcher_;  // last: stopped before the members it uses go
+  client::WatchedStream<JWTBundlesResponse, JwtBundles> stream_;  // last: stopped first
 };
 
 }  // namespace

@@ -5,17 +5,13 @@
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "signet/workload.h"
 #include "src/client/endpoint.h"
 #include "src/client/source_util.h"
-#include "src/client/stream_watcher.h"
 #include "src/common/status_macros.h"
 #include "src/crypto/certificate.h"
 #include "src/crypto/key.h"
@@ -73,96 +69,61 @@ class X509SourceImpl final : public X509Source {
   X509SourceImpl(SourceOptions options, std::unique_ptr<SpiffeWorkloadAPI::Stub> stub)
       : options_(std::move(options)),
         stub_(std::move(stub)),
-        watcher_(options_.min_backoff, options_.max_backoff,
-                 [this](grpc::ClientContext* ctx) { return Session(ctx); }) {}
-  ~X509SourceImpl() override { watcher_.Stop(); }
+        stream_(
+            options_,
+            [this](grpc::ClientContext* ctx) {
+              return stub_->FetchX509SVID(ctx, X509SVIDRequest());
+            },
+            ToUpdate) {}
 
-  absl::Status Start() {
-    watcher_.Start();
-    return client::AwaitFirst(mu_, updates_, last_error_, options_, "X509-SVID");
-  }
+  absl::Status Start() { return stream_.Start("X509-SVID"); }
 
   absl::StatusOr<X509Svid> Svid(const std::string& spiffe_id) const override {
-    absl::MutexLock lock(&mu_);
-    for (const X509Svid& s : current_.svids) {
-      if (!spiffe_id.empty() && s.spiffe_id != spiffe_id) continue;
-      if (s.expires_at <= options_.now()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "the X509-SVID of ", s.spiffe_id, " has expired and no new one came: ", last_error_));
+    return stream_.With([&](const X509Update& current,
+                            const std::string& last_error) -> absl::StatusOr<X509Svid> {
+      for (const X509Svid& s : current.svids) {
+        if (!spiffe_id.empty() && s.spiffe_id != spiffe_id) continue;
+        if (s.expires_at <= options_.now()) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "the X509-SVID of ", s.spiffe_id, " has expired and no new one came: ", last_error));
+        }
+        return s;
       }
-      return s;
-    }
-    return absl::NotFoundError(spiffe_id.empty() ? "no X509-SVID"
-                                                 : absl::StrCat("no X509-SVID for ", spiffe_id));
+      return absl::NotFoundError(spiffe_id.empty() ? "no X509-SVID"
+                                                   : absl::StrCat("no X509-SVID for ", spiffe_id));
+    });
   }
   std::vector<X509Svid> Svids() const override {
-    absl::MutexLock lock(&mu_);
-    std::vector<X509Svid> out;
-    for (const X509Svid& s : current_.svids) {
-      if (s.expires_at > options_.now()) out.push_back(s);
-    }
-    return out;
+    return stream_.With([&](const X509Update& current, const std::string&) {
+      std::vector<X509Svid> out;
+      for (const X509Svid& s : current.svids) {
+        if (s.expires_at > options_.now()) out.push_back(s);
+      }
+      return out;
+    });
   }
   X509Bundles Bundles() const override {
-    absl::MutexLock lock(&mu_);
-    return current_.bundles;
+    return stream_.With(
+        [](const X509Update& current, const std::string&) { return current.bundles; });
   }
   absl::StatusOr<std::vector<std::string>> BundleFor(const std::string& td) const override {
-    absl::MutexLock lock(&mu_);
-    auto it = current_.bundles.find(td);
-    if (it == current_.bundles.end()) return absl::NotFoundError("no bundle for " + td);
-    return it->second;
+    return stream_.With([&](const X509Update& current,
+                            const std::string&) -> absl::StatusOr<std::vector<std::string>> {
+      auto it = current.bundles.find(td);
+      if (it == current.bundles.end()) return absl::NotFoundError("no bundle for " + td);
+      return it->second;
+    });
   }
   int Subscribe(std::function<void(const X509Update&)> callback) override {
-    return subscribers_.Add(std::move(callback), [this]() -> std::optional<X509Update> {
-      absl::MutexLock lock(&mu_);
-      if (updates_ == 0) return std::nullopt;
-      return current_;
-    });
+    return stream_.Subscribe(std::move(callback));
   }
-  void Unsubscribe(int handle) override { subscribers_.Remove(handle); }
-  uint64_t updates() const override {
-    absl::MutexLock lock(&mu_);
-    return updates_;
-  }
+  void Unsubscribe(int handle) override { stream_.Unsubscribe(handle); }
+  uint64_t updates() const override { return stream_.updates(); }
 
  private:
-  bool Session(grpc::ClientContext* ctx) {
-    bool delivered = false;
-    auto reader = stub_->FetchX509SVID(ctx, X509SVIDRequest());
-    X509SVIDResponse resp;
-    while (reader->Read(&resp)) {
-      absl::StatusOr<X509Update> update = ToUpdate(resp);
-      if (!update.ok()) {  // keep the last good one; the next message may be fine
-        absl::MutexLock lock(&mu_);
-        last_error_ = absl::StrCat("a bad message was ignored: ", update.status().message());
-        continue;
-      }
-      delivered = true;
-      Publish(*update);
-    }
-    const grpc::Status status = reader->Finish();
-    absl::MutexLock lock(&mu_);
-    last_error_ = client::DescribeEnd(status);
-    return delivered;
-  }
-
-  void Publish(const X509Update& update) {
-    subscribers_.Publish(update, [&] {
-      absl::MutexLock lock(&mu_);
-      current_ = update;
-      ++updates_;
-    });
-  }
-
   const SourceOptions options_;
   const std::unique_ptr<SpiffeWorkloadAPI::Stub> stub_;
-  mutable absl::Mutex mu_;
-  X509Update current_ ABSL_GUARDED_BY(mu_);
-  uint64_t updates_ ABSL_GUARDED_BY(mu_) = 0;
-  std::string last_error_ ABSL_GUARDED_BY(mu_) = "not connected yet";
-  client::Subscribers<X509Update> subscribers_;  // taken before mu_
-  client::StreamWatcher watcher_;                // last: stopped before the members it uses go
+  client::WatchedStream<X509SVIDResponse, X509Update> stream_;  // last: stopped first
 };
 
 }  // namespace
