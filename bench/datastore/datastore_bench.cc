@@ -61,6 +61,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "bench/common/bench_support.h"
+#include "bench/datastore/report.h"
 #include "signet/admin/v1/admin.grpc.pb.h"
 #include "src/common/status_macros.h"
 #include "src/crypto/key.h"
@@ -77,6 +78,7 @@ using bench::Ctx;
 using bench::Latencies;
 using bench::LogTail;
 using bench::Median;
+using bench::Report;
 using bench::SecondsSince;
 using bench::ServerProcess;
 using bench::SignRate;
@@ -432,67 +434,6 @@ absl::StatusOr<ChangesResult> UpdatesAndChanges(DataStore& store,
 
 // ---------------------------------------------------------------- the report
 
-enum class Verdict { kReport, kPass, kMissed };
-
-struct Row {
-  std::string metric;
-  std::string value;
-  std::string target;
-  std::string ratio;
-  Verdict verdict = Verdict::kReport;
-};
-
-class Report {
- public:
-  explicit Report(double sign_rate) : sign_rate_(sign_rate) {}
-
-  // A rate; its ratio is rate ÷ the sign rate.
-  void Rate(const std::string& metric, double per_s) {
-    rows_.push_back({metric, absl::StrFormat("%.0f /s", per_s), "",
-                     absl::StrFormat("%.4f", per_s / sign_rate_)});
-  }
-  // A time; its ratio is time ÷ the time of one sign. `target_s` <= 0: no target.
-  void Time(const std::string& metric, double seconds, double target_s, bool ms) {
-    Row row{metric,
-            ms ? absl::StrFormat("%.2f ms", seconds * 1000) : absl::StrFormat("%.2f s", seconds),
-            "", absl::StrFormat("%.0f", seconds * sign_rate_)};
-    if (target_s > 0) {
-      row.target = ms ? absl::StrFormat("< %.0f ms", target_s * 1000)
-                      : absl::StrFormat("< %.0f s", target_s);
-      row.verdict = seconds < target_s ? Verdict::kPass : Verdict::kMissed;
-    }
-    rows_.push_back(row);
-  }
-  void Note(const std::string& metric, const std::string& value) {
-    rows_.push_back({metric, value, "", ""});
-  }
-
-  // Prints the table; returns the number of missed targets.
-  int Print() const {
-    int missed = 0;
-    std::printf("\n%-46s %14s %9s %10s  %s\n", "metric", "value", "target", "ratio", "result");
-    for (const Row& r : rows_) {
-      const char* verdict = r.verdict == Verdict::kPass     ? "PASS"
-                            : r.verdict == Verdict::kMissed ? "MISSED"
-                                                            : "";
-      missed += r.verdict == Verdict::kMissed ? 1 : 0;
-      std::printf("%-46s %14s %9s %10s  %s\n", r.metric.c_str(), r.value.c_str(), r.target.c_str(),
-                  r.ratio.c_str(), verdict);
-    }
-    std::printf(
-        "ratio: a rate / the OpenSSL ECDSA P-256 sign rate; a time / the time of one sign.\n"
-        "The lookup target applies to the authorized-entries lookup in the server's entry index\n"
-        "(what the agent sync reads; the cold start includes loading it). The datastore lookup\n"
-        "is the same query in SQL; the admin API figure adds the gRPC round trip, proto encoding\n"
-        "and an audit record.\n");
-    return missed;
-  }
-
- private:
-  double sign_rate_;
-  std::vector<Row> rows_;
-};
-
 // ---------------------------------------------------------------- the run
 
 struct Figures {
@@ -638,7 +579,11 @@ int PrintReport(const Options& o, const Figures& f) {
       static_cast<long long>(o.entries),  // NOLINT(runtime/int)
       o.grouped ? "grouped" : "interleaved", o.sequential_ids ? "sequential" : "random", o.lookups,
       kChangesSinceRuns);
-  return report.Print();
+  return report.Print(
+      "The lookup target applies to the authorized-entries lookup in the server's entry index\n"
+      "(what the agent sync reads; the cold start includes loading it). The datastore lookup\n"
+      "is the same query in SQL; the admin API figure adds the gRPC round trip, proto encoding\n"
+      "and an audit record.\n");
 }
 
 int Run(int argc, char** argv) {
