@@ -5,6 +5,8 @@
 //       --allow-trust-domain example.org
 //   signet proxy client --listen 127.0.0.1:5432 --connect db.internal:8443 \
 //       --server-id spiffe://example.org/db
+#include <sys/resource.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +57,19 @@ int RunProxy(proxy::Mode mode, const ProxyFlags& f) {
   if (!drain.ok()) return Fail(drain.status());
   if (f.max_connections < 1) {
     return Fail(absl::InvalidArgumentError("--max-connections: at least 1"));
+  }
+  // Two descriptors per connection: raise the soft limit to the hard one, and say so when even
+  // that is short of --max-connections.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 &&
+      files.rlim_cur < static_cast<rlim_t>(f.max_connections) * 2 + 64) {
+    LogWarn(
+        "proxy: the open-file limit is below what --max-connections needs",
+        {{"limit", static_cast<int64_t>(files.rlim_cur)}, {"max_connections", f.max_connections}});
   }
   const sigset_t stop_signals = BlockStopSignals();  // before the source starts its thread
   SourceOptions options;
