@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "signet/workload.h"
 #include "src/client/endpoint.h"
+#include "src/client/parse.h"
 #include "src/client/source_util.h"
 #include "src/common/status_macros.h"
 #include "src/spiffe/bundle.h"
@@ -19,26 +20,8 @@
 namespace signet {
 namespace {
 
-struct JwtBundles {
-  std::map<std::string, std::string> jwks;  // trust domain name -> JWK Set JSON
-  spiffe::BundleSet set;
-};
-
-absl::StatusOr<JwtBundles> ParseJwtBundles(const std::map<std::string, std::string>& by_key) {
-  JwtBundles out;
-  for (const auto& [key, json] : by_key) {
-    absl::StatusOr<spiffe::TrustDomain> td = spiffe::TrustDomain::Parse(key);
-    if (!td.ok()) return absl::InvalidArgumentError(absl::StrCat("bundle key \"", key, "\""));
-    absl::StatusOr<spiffe::Bundle> bundle = spiffe::ParseSpiffeBundle(json);
-    if (!bundle.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("JWT bundle of ", td->name(), ": ", bundle.status().message()));
-    }
-    out.set.Put(*td, *std::move(bundle));
-    out.jwks[td->name()] = json;
-  }
-  return out;
-}
+using client::JwtBundles;
+using client::ParseJwtBundles;
 
 absl::StatusOr<JwtSvidClaims> Validate(const std::string& token, const std::string& audience,
                                        const spiffe::BundleSet& bundles, SystemTime now) {
@@ -48,11 +31,6 @@ absl::StatusOr<JwtSvidClaims> Validate(const std::string& token, const std::stri
   return JwtSvidClaims{.spiffe_id = jwt->id.String(),
                        .audience = jwt->audience,
                        .expires_at = absl::ToChronoTime(jwt->expiry)};
-}
-
-absl::StatusOr<JwtBundles> ToBundles(const JWTBundlesResponse& resp) {
-  return ParseJwtBundles(
-      std::map<std::string, std::string>(resp.bundles().begin(), resp.bundles().end()));
 }
 
 class JwtSourceImpl final : public JwtSource {
@@ -65,7 +43,7 @@ class JwtSourceImpl final : public JwtSource {
             [this](grpc::ClientContext* ctx) {
               return stub_->FetchJWTBundles(ctx, JWTBundlesRequest());
             },
-            ToBundles) {}
+            client::ParseJwtBundlesResponse) {}
 
   absl::Status Start() { return stream_.Start("JWT bundle"); }
 

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "signet/workload.h"
 #include "src/client/endpoint.h"
+#include "src/client/parse.h"
 #include "src/client/source_util.h"
 #include "src/common/status_macros.h"
 #include "src/crypto/certificate.h"
@@ -20,49 +21,6 @@
 
 namespace signet {
 namespace {
-
-absl::StatusOr<std::vector<std::string>> SplitDer(const std::string& der, const char* what) {
-  absl::StatusOr<std::vector<crypto::Certificate>> certs = crypto::ParseDerChain(der);
-  if (!certs.ok())
-    return absl::InvalidArgumentError(absl::StrCat(what, ": ", certs.status().message()));
-  std::vector<std::string> out;
-  for (const crypto::Certificate& c : *certs) out.push_back(c.ToDer());
-  return out;
-}
-
-// The whole message as an update, or why it does not hold up.
-absl::StatusOr<X509Update> ToUpdate(const X509SVIDResponse& resp) {
-  if (resp.svids().empty()) return absl::InvalidArgumentError("the message has no SVID");
-  X509Update update;
-  for (const X509SVID& s : resp.svids()) {
-    absl::StatusOr<spiffe::X509Svid> parsed =
-        spiffe::X509Svid::Parse(s.x509_svid(), s.x509_svid_key());
-    if (!parsed.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("SVID ", s.spiffe_id(), ": ", parsed.status().message()));
-    }
-    if (parsed->id().String() != s.spiffe_id()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("SVID ", s.spiffe_id(), ": the certificate is for ", parsed->id().String()));
-    }
-    X509Svid svid{
-        .spiffe_id = s.spiffe_id(), .private_key_der = s.x509_svid_key(), .hint = s.hint()};
-    for (const crypto::Certificate& c : parsed->chain()) svid.chain_der.push_back(c.ToDer());
-    svid.expires_at = absl::ToChronoTime(parsed->leaf().NotAfter());
-    const std::string td = parsed->id().trust_domain().name();
-    if (!update.bundles.contains(td)) {
-      SIGNET_ASSIGN_OR_RETURN(update.bundles[td], SplitDer(s.bundle(), "bundle"));
-    }
-    update.svids.push_back(std::move(svid));
-  }
-  for (const auto& [id, der] : resp.federated_bundles()) {
-    absl::StatusOr<spiffe::TrustDomain> td = spiffe::TrustDomain::Parse(id);
-    if (!td.ok()) return absl::InvalidArgumentError(absl::StrCat("federated bundle key ", id));
-    if (update.bundles.contains(td->name())) continue;  // never let a federated one replace ours
-    SIGNET_ASSIGN_OR_RETURN(update.bundles[td->name()], SplitDer(der, "federated bundle"));
-  }
-  return update;
-}
 
 class X509SourceImpl final : public X509Source {
  public:
@@ -74,7 +32,7 @@ class X509SourceImpl final : public X509Source {
             [this](grpc::ClientContext* ctx) {
               return stub_->FetchX509SVID(ctx, X509SVIDRequest());
             },
-            ToUpdate) {}
+            client::ParseX509Response) {}
 
   absl::Status Start() { return stream_.Start("X509-SVID"); }
 
