@@ -14,6 +14,8 @@
 // alternating direct and proxied; requests/s is the median round, latencies all rounds merged.
 // Throughput is reported as the ratio proxied / direct: the direct path is the raw OpenSSL rate
 // of the same run. Target: with reuse, proxied >= 0.8 x direct (<= 20 % overhead).
+// --work-us=W makes the backend spend W µs of CPU on each request (0, a bare echo, by default):
+// the proxy's fixed cost per request against a backend that does some work.
 // Exits 1 when the target is missed, 2 on bad flags, 3 when the run itself fails.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -53,6 +55,7 @@ struct Options {
   int threads = 4;
   int seconds = 3;
   int bytes = 1024;
+  int work_us = 0;  // CPU time the backend spends on each request (a busy loop)
   int rounds = 3;
   bool keep = false;
   std::string signet = SIGNET_BINARY;
@@ -65,17 +68,22 @@ std::optional<Options> ParseFlags(int argc, char** argv) {
     if (IntFlag(arg, "--threads=", 1, 256, &o.threads) ||
         IntFlag(arg, "--seconds=", 1, 600, &o.seconds) ||
         IntFlag(arg, "--bytes=", 1, 1 << 20, &o.bytes) ||
-        IntFlag(arg, "--rounds=", 1, 50, &o.rounds)) {
+        IntFlag(arg, "--rounds=", 1, 50, &o.rounds) ||
+        IntFlag(arg, "--work-us=", 0, 1000000, &o.work_us)) {
       continue;
     }
     if (RunFlag(arg, &o.keep, &o.signet)) continue;
     std::fprintf(stderr,
-                 "usage: %s [--threads=T] [--seconds=S] [--bytes=B] [--rounds=R] "
+                 "usage: %s [--threads=T] [--seconds=S] [--bytes=B] [--rounds=R] [--work-us=W] "
                  "[--signet=PATH] [--keep]\n",
                  argv[0]);
     return std::nullopt;
   }
   return o;
+}
+
+std::chrono::nanoseconds ThreadCpu() {
+  return std::chrono::nanoseconds(static_cast<int64_t>(ThreadCpuSeconds() * 1e9));
 }
 
 // One connection: a socket, with TLS over it when `ctx` is given.
@@ -146,7 +154,8 @@ std::unique_ptr<Conn> Dial(int port, SSL_CTX* ctx) {
 // The backend: answers every `bytes`-byte request with as many bytes; TLS when `ctx` is given.
 class EchoServer {
  public:
-  EchoServer(SSL_CTX* ctx, int bytes) : ctx_(ctx), bytes_(bytes) {
+  EchoServer(SSL_CTX* ctx, int bytes, int work_us)
+      : ctx_(ctx), bytes_(bytes), work_(std::chrono::microseconds(work_us)) {
     fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -188,11 +197,18 @@ class EchoServer {
     }
     Conn conn(c, ssl);
     std::vector<char> buf(static_cast<size_t>(bytes_));
-    while (conn.ReadExact(buf.data(), bytes_) && conn.WriteAll(buf.data(), bytes_)) {
+    while (conn.ReadExact(buf.data(), bytes_)) {
+      if (work_.count() > 0) {  // stands for a handler's work: CPU time, not sleep
+        const auto until = ThreadCpu() + work_;
+        while (ThreadCpu() < until) {
+        }
+      }
+      if (!conn.WriteAll(buf.data(), bytes_)) break;
     }
   }
   SSL_CTX* const ctx_;
   const int bytes_;
+  const std::chrono::nanoseconds work_;
   int fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};
@@ -341,8 +357,8 @@ absl::Status Run(const Options& o, const TempDir& dir, Pair* reuse, Pair* fresh)
                           NewMtlsServerContext(source, AuthorizeMemberOf("example.org")));
   SIGNET_ASSIGN_OR_RETURN(SslCtxPtr client_ctx,
                           NewMtlsClientContext(source, AuthorizeId(kBenchId)));
-  EchoServer tls_echo(server_ctx.get(), o.bytes);
-  EchoServer plain_echo(nullptr, o.bytes);
+  EchoServer tls_echo(server_ctx.get(), o.bytes, o.work_us);
+  EchoServer plain_echo(nullptr, o.bytes, o.work_us);
   ServerProcess proxy_server(
       {o.signet, "proxy", "server", "--listen", "127.0.0.1:0", "--backend",
        absl::StrCat("127.0.0.1:", plain_echo.port()), "--allow-trust-domain", "example.org",
@@ -391,8 +407,10 @@ void PrintPair(const char* name, const Pair& p) {
 }
 
 int Report(const Options& o, const Pair& reuse, const Pair& fresh) {
-  std::printf("\n%d client threads, %d-byte requests and answers, %d x %d s rounds per path\n",
-              o.threads, o.bytes, o.rounds, o.seconds);
+  std::printf(
+      "\n%d client threads, %d-byte requests and answers, %d us of backend CPU per request, "
+      "%d x %d s rounds per path\n",
+      o.threads, o.bytes, o.work_us, o.rounds, o.seconds);
   std::printf("%-38s %12s %12s %7s\n", "", "direct mTLS", "via proxies", "ratio");
   PrintPair("connection reuse: requests", reuse);
   PrintPair("new connection per request", fresh);
