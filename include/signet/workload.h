@@ -12,6 +12,7 @@
 #define SIGNET_WORKLOAD_H_
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
