@@ -17,26 +17,21 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "src/common/host_port.h"
 #include "src/common/logging.h"
+#include "src/crypto/ossl.h"
 #include "src/proxy/pump.h"
 
 namespace signet::proxy {
 namespace {
 
-// "host:port" or "[v6]:port" split; InvalidArgument otherwise.
+// ParseHostPort with the address named in the error.
 absl::Status SplitHostPort(const std::string& address, std::string* host, std::string* port) {
-  const size_t colon = address.rfind(':');
-  int n = 0;
-  if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(address.substr(colon + 1), &n) || n < 0 || n > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("address \"", address, "\": want host:port, e.g. 127.0.0.1:8443"));
+  uint16_t number = 0;
+  if (absl::Status s = ParseHostPort(address, host, &number); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("address \"", address, "\": ", s.message()));
   }
-  *host = address.substr(0, colon);
-  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  *port = address.substr(colon + 1);
+  *port = absl::StrCat(number);
   return absl::OkStatus();
 }
 
@@ -146,15 +141,9 @@ std::string PeerAddress(int fd) {
   return absl::StrCat(host, ":", port);
 }
 
-std::string DrainSslErrors() {
-  std::string out;
-  char buf[256];
-  while (unsigned long e = ERR_get_error()) {
-    ERR_error_string_n(e, buf, sizeof(buf));
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "the TLS handshake failed" : out;
+// OpenSSL's first queued reason, and an empty queue.
+std::string SslFailure(absl::string_view what) {
+  return std::string(crypto::OsslError(what).message());
 }
 
 // The TLS handshake on non-blocking `fd`, all of it by `deadline`. On failure *error says why
@@ -172,7 +161,7 @@ bool Handshake(SSL* ssl, int fd, bool server, absl::Time deadline, std::string* 
     }
   }
   *error = PeerError(ssl);
-  if (error->empty()) *error = DrainSslErrors();
+  if (error->empty()) *error = SslFailure("the TLS handshake failed");
   ERR_clear_error();
   return false;
 }
@@ -285,7 +274,7 @@ void Proxy::Handle(int fd) {
   if (tls_fd >= 0) {
     ssl.reset(SSL_new(ctx_.get()));
     if (ssl == nullptr || SSL_set_fd(ssl.get(), tls_fd) != 1) {
-      error = "cannot create a TLS connection: " + DrainSslErrors();
+      error = SslFailure("cannot create a TLS connection");
     } else if (!Handshake(ssl.get(), tls_fd, server, deadline, &error)) {
       denied = true;  // refused by our checks (verification, allow list), by TLS, or too slow
     }

@@ -220,6 +220,13 @@ TEST_F(ProxyCliTest, PeersOffTheAllowListAreDeniedAndLogged) {
                        &out),
             1);
   EXPECT_THAT(out, HasSubstr("no peer is allowed"));
+  // A malformed address is named, and nothing starts.
+  EXPECT_EQ(
+      RunCommand(absl::StrCat(SIGNET_BINARY, " proxy server --listen 127.0.0.1 --backend ", backend,
+                              " --allow-id ", kWeb, " --socket ", SocketPath("w"), " 2>&1"),
+                 &out),
+      1);
+  EXPECT_THAT(out, HasSubstr("address \"127.0.0.1\": want host:port"));
 }
 
 // A peer that connects and never finishes its handshake is cut after --handshake-timeout, so
