@@ -106,8 +106,10 @@ absl::StatusOr<PeerCred> GetPeerCred(int fd) {
 }
 
 absl::StatusOr<std::unique_ptr<UdsListener>> UdsListener::Start(Options options) {
-  if (options.registry == nullptr || !options.router) {
-    return absl::InvalidArgumentError("uds listener: registry and router are required");
+  const bool routed = options.registry != nullptr && options.router;
+  if (routed == static_cast<bool>(options.adopt)) {
+    return absl::InvalidArgumentError(
+        "uds listener: give either a registry and a router, or an adopter");
   }
   SIGNET_ASSIGN_OR_RETURN(sockaddr_un addr, MakeAddress(options.path));
   SIGNET_RETURN_IF_ERROR(ClearStaleSocket(options.path, addr));
@@ -198,6 +200,10 @@ void UdsListener::HandOff(int fd) {
       return;
     }
     cred->pidfd = *std::move(pidfd);
+  }
+  if (options_.adopt) {
+    options_.adopt(fd, *cred);
+    return;
   }
   grpc::Server* server = options_.router(*cred);
   if (server == nullptr) {

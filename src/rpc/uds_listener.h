@@ -74,11 +74,16 @@ class UdsListener {
   // Returns the server that should serve this caller; nullptr closes the connection.
   using Router = std::function<grpc::Server*(const PeerCred&)>;
 
+  // Takes over a connected socket (it owns `fd` from then on): the alternative to a router,
+  // for servers that are not grpc::Servers.
+  using Adopter = std::function<void(int fd, const PeerCred&)>;
+
   struct Options {
     std::string path;    // at most 107 bytes; its directory must exist
     mode_t mode = 0600;  // permission bits of the socket file
-    Router router;
-    PeerRegistry* registry = nullptr;  // required
+    Router router;       // exactly one of router and adopt
+    Adopter adopt;
+    PeerRegistry* registry = nullptr;  // required with a router
     // Take a pidfd of each caller at accept time (the Workload API); a caller that exited
     // before it was accepted is disconnected.
     bool open_pidfd = false;

@@ -1,0 +1,510 @@
+#include "src/rpc/h2/grpc_server.h"
+
+#include <fcntl.h>
+#include <google/protobuf/message_lite.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <set>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "src/rpc/h2/connection.h"
+
+namespace signet::rpc::h2 {
+namespace {
+
+std::string Frame(size_t size) {
+  std::string framed(5 + size, '\0');
+  framed[1] = static_cast<char>((size >> 24) & 0xff);
+  framed[2] = static_cast<char>((size >> 16) & 0xff);
+  framed[3] = static_cast<char>((size >> 8) & 0xff);
+  framed[4] = static_cast<char>(size & 0xff);
+  return framed;
+}
+
+class SingleRequestHandler final : public Handler {
+ public:
+  SingleRequestHandler(std::shared_ptr<Call> call,
+                       std::function<void(std::shared_ptr<Call>, std::string)> run,
+                       std::function<void(const std::shared_ptr<Call>&)> cancelled)
+      : call_(std::move(call)), run_(std::move(run)), cancelled_(std::move(cancelled)) {}
+
+  void OnMessage(std::string message) override {
+    if (received_) {
+      call_->Finish(absl::InternalError("this method takes one request message, not several"));
+      return;
+    }
+    received_ = true;
+    request_ = std::move(message);
+  }
+  void OnHalfClose() override {
+    if (call_->done()) return;
+    if (!received_) {
+      call_->Finish(absl::InternalError("this method takes one request message; none was sent"));
+      return;
+    }
+    run_(call_, std::move(request_));
+  }
+  void OnCancel() override {
+    if (cancelled_) cancelled_(call_);
+  }
+
+ private:
+  const std::shared_ptr<Call> call_;
+  const std::function<void(std::shared_ptr<Call>, std::string)> run_;
+  const std::function<void(const std::shared_ptr<Call>&)> cancelled_;
+  bool received_ = false;
+  std::string request_;
+};
+
+}  // namespace
+
+const std::string* CallInfo::Find(absl::string_view name) const {
+  for (const auto& [key, value] : metadata) {
+    if (key == name) return &value;
+  }
+  return nullptr;
+}
+
+bool Call::Write(std::string message) {
+  std::string framed = Frame(message.size());
+  std::copy(message.begin(), message.end(), framed.begin() + 5);
+  std::shared_ptr<Connection> connection = connection_.lock();
+  if (connection == nullptr || done()) return false;
+  return connection->PostWrite(stream_id_, std::move(framed));
+}
+
+bool Call::Write(const google::protobuf::MessageLite& message) {
+  const size_t size = message.ByteSizeLong();
+  std::string framed = Frame(size);
+  if (!message.SerializeToArray(framed.data() + 5, static_cast<int>(size))) return false;
+  std::shared_ptr<Connection> connection = connection_.lock();
+  if (connection == nullptr || done()) return false;
+  return connection->PostWrite(stream_id_, std::move(framed));
+}
+
+void Call::Finish(const absl::Status& status) {
+  if (!MarkDone()) return;
+  if (std::shared_ptr<Connection> connection = connection_.lock()) {
+    connection->PostFinish(stream_id_, status);
+  }
+}
+
+HandlerFactory SingleRequest(std::function<void(std::shared_ptr<Call>, std::string)> run,
+                             std::function<void(const std::shared_ptr<Call>&)> cancelled) {
+  return [run = std::move(run), cancelled = std::move(cancelled)](std::shared_ptr<Call> call) {
+    return std::make_unique<SingleRequestHandler>(std::move(call), run, cancelled);
+  };
+}
+
+// One epoll thread and the connections it owns.
+class Server::Loop final : public ConnectionOwner {
+ public:
+  static absl::StatusOr<std::unique_ptr<Loop>> Create() {
+    const int epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0) return absl::InternalError(absl::StrCat("epoll_create1: ", strerror(errno)));
+    const int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake < 0) {
+      close(epfd);
+      return absl::InternalError(absl::StrCat("eventfd: ", strerror(errno)));
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = nullptr;
+    epoll_ctl(epfd, EPOLL_CTL_ADD, wake, &ev);
+    return std::unique_ptr<Loop>(new Loop(epfd, wake));
+  }
+
+  ~Loop() override {
+    Stop();
+    close(wake_fd_);
+    close(epoll_fd_);
+  }
+
+  void Adopt(int fd, std::shared_ptr<Connection> connection) ABSL_LOCKS_EXCLUDED(mu_) {
+    count_.fetch_add(1);
+    absl::MutexLock lock(&mu_);
+    adopted_.emplace_back(fd, std::move(connection));
+    WakeLocked();
+  }
+
+  void Schedule(std::shared_ptr<Connection> connection) override ABSL_LOCKS_EXCLUDED(mu_) {
+    if (current_ == this) {
+      local_.push_back(std::move(connection));
+      return;
+    }
+    absl::MutexLock lock(&mu_);
+    posted_.push_back(std::move(connection));
+    WakeLocked();
+  }
+
+  void GoAwayAll() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    goaway_ = true;
+    WakeLocked();
+  }
+
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_) {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+      WakeLocked();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+  size_t connections() const { return count_.load(); }
+
+ private:
+  struct Conn {
+    int fd;
+    std::shared_ptr<Connection> connection;
+    std::string out;
+    size_t out_sent = 0;
+    bool want_out = false;
+    bool dirty = false;
+    bool closed = false;
+  };
+
+  Loop(int epfd, int wake) : epoll_fd_(epfd), wake_fd_(wake), thread_([this] { Run(); }) {}
+
+  void WakeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (wake_pending_) return;
+    wake_pending_ = true;
+    const uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof(one));
+  }
+
+  void Run() {
+    current_ = this;
+    epoll_event events[64];
+    absl::Time next_deadline_scan = absl::InfinitePast();
+    while (true) {
+      const int timeout = deadline_conns_.empty() ? -1 : 50;
+      const int n = epoll_wait(epoll_fd_, events, std::size(events), timeout);
+      if (n < 0 && errno != EINTR) break;
+      for (int i = 0; i < n; ++i) {
+        if (events[i].data.ptr == nullptr) {
+          if (!TakePosted()) return CloseAll();
+          continue;
+        }
+        Conn* conn = static_cast<Conn*>(events[i].data.ptr);
+        if (conn->closed) continue;  // in this batch already
+        if ((events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0 && !ReadFrom(*conn)) {
+          Close(conn);
+          continue;
+        }
+        MarkDirty(*conn);
+      }
+      const absl::Time now = absl::Now();
+      if (!deadline_conns_.empty() && now >= next_deadline_scan) {
+        next_deadline_scan = now + absl::Milliseconds(50);
+        for (auto it = deadline_conns_.begin(); it != deadline_conns_.end();) {
+          Conn* conn = *it;
+          conn->connection->ExpireDeadlines(now);
+          MarkDirty(*conn);
+          if (!conn->connection->has_deadlines()) {
+            deadline_conns_.erase(it++);
+          } else {
+            ++it;
+          }
+        }
+      }
+      RunLocal();
+      FlushDirty();
+      closed_.clear();
+    }
+    CloseAll();
+  }
+
+  // Takes adopted connections and posted work. False when the loop must stop.
+  bool TakePosted() ABSL_LOCKS_EXCLUDED(mu_) {
+    uint64_t value = 0;
+    (void)!read(wake_fd_, &value, sizeof(value));
+    std::vector<std::pair<int, std::shared_ptr<Connection>>> adopted;
+    std::vector<std::shared_ptr<Connection>> posted;
+    bool goaway = false;
+    {
+      absl::MutexLock lock(&mu_);
+      wake_pending_ = false;
+      if (stop_) return false;
+      adopted.swap(adopted_);
+      posted.swap(posted_);
+      goaway = goaway_;
+      goaway_ = false;
+    }
+    for (auto& [fd, connection] : adopted) {
+      auto conn = std::make_unique<Conn>(Conn{.fd = fd, .connection = std::move(connection)});
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.ptr = conn.get();
+      if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        close(fd);
+        count_.fetch_sub(1);
+        continue;
+      }
+      Conn* raw = conn.get();
+      conns_[raw->connection.get()] = std::move(conn);
+      if (shutting_down_) raw->connection->GoAway();
+      MarkDirty(*raw);  // the server's SETTINGS
+    }
+    for (const std::shared_ptr<Connection>& connection : posted) {
+      auto it = conns_.find(connection.get());
+      if (it == conns_.end()) continue;
+      connection->RunPosted();
+      MarkDirty(*it->second);
+    }
+    if (goaway) {
+      shutting_down_ = true;
+      for (auto& [key, conn] : conns_) {
+        conn->connection->GoAway();
+        MarkDirty(*conn);
+      }
+    }
+    return true;
+  }
+
+  void RunLocal() {
+    while (!local_.empty()) {
+      std::vector<std::shared_ptr<Connection>> local;
+      local.swap(local_);
+      for (const std::shared_ptr<Connection>& connection : local) {
+        auto it = conns_.find(connection.get());
+        if (it == conns_.end()) continue;
+        connection->RunPosted();
+        MarkDirty(*it->second);
+      }
+    }
+  }
+
+  void MarkDirty(Conn& conn) {
+    if (conn.dirty) return;
+    conn.dirty = true;
+    dirty_.push_back(&conn);
+  }
+
+  void FlushDirty() {
+    std::vector<Conn*> dirty;
+    dirty.swap(dirty_);
+    for (Conn* conn : dirty) {
+      conn->dirty = false;
+      if (conn->connection->has_deadlines()) deadline_conns_.insert(conn);
+      if (!Flush(*conn) || (conn->out.empty() && conn->connection->Finished())) Close(conn);
+    }
+  }
+
+  // Reads what is there (a bounded amount per turn, for fairness). False: close.
+  bool ReadFrom(Conn& conn) {
+    uint8_t buf[16 << 10];
+    for (int i = 0; i < 4; ++i) {
+      const ssize_t n = read(conn.fd, buf, sizeof(buf));
+      if (n > 0) {
+        if (!conn.connection->Receive(buf, static_cast<size_t>(n))) return false;
+        if (static_cast<size_t>(n) < sizeof(buf)) return true;
+        continue;
+      }
+      if (n == 0) return false;
+      return errno == EAGAIN || errno == EINTR;
+    }
+    return true;
+  }
+
+  // Writes what the session has to say until the socket is full. False: close.
+  bool Flush(Conn& conn) {
+    while (true) {
+      if (conn.out_sent == conn.out.size()) {
+        conn.out.clear();
+        conn.out_sent = 0;
+        conn.connection->PullOutput(&conn.out, 64 << 10);
+        if (conn.out.empty()) break;
+      }
+      const ssize_t n =
+          write(conn.fd, conn.out.data() + conn.out_sent, conn.out.size() - conn.out_sent);
+      if (n > 0) {
+        conn.out_sent += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return WantOut(conn, true);
+      return false;
+    }
+    return WantOut(conn, false);
+  }
+
+  bool WantOut(Conn& conn, bool want) {
+    if (conn.want_out == want) return true;
+    conn.want_out = want;
+    epoll_event ev{};
+    ev.events = EPOLLIN | (want ? EPOLLOUT : 0);
+    ev.data.ptr = &conn;
+    return epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, conn.fd, &ev) == 0;
+  }
+
+  void Close(Conn* conn) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, conn->fd, nullptr);
+    close(conn->fd);
+    deadline_conns_.erase(conn);
+    std::erase(dirty_, conn);
+    conn->closed = true;
+    std::shared_ptr<Connection> connection = conn->connection;
+    auto it = conns_.find(connection.get());
+    closed_.push_back(std::move(it->second));  // kept until the end of this turn
+    conns_.erase(it);
+    connection->CancelAll();
+    count_.fetch_sub(1);
+  }
+
+  void CloseAll() {
+    while (!conns_.empty()) Close(conns_.begin()->second.get());
+    absl::MutexLock lock(&mu_);
+    for (auto& [fd, connection] : adopted_) {
+      close(fd);
+      count_.fetch_sub(1);
+    }
+    adopted_.clear();
+    posted_.clear();
+  }
+
+  static thread_local const Loop* current_;
+
+  const int epoll_fd_;
+  const int wake_fd_;
+  std::atomic<size_t> count_{0};
+  absl::Mutex mu_;
+  std::vector<std::pair<int, std::shared_ptr<Connection>>> adopted_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<Connection>> posted_ ABSL_GUARDED_BY(mu_);
+  bool goaway_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_pending_ ABSL_GUARDED_BY(mu_) = false;
+  // The loop thread's own.
+  absl::flat_hash_map<const Connection*, std::unique_ptr<Conn>> conns_;
+  absl::flat_hash_set<Conn*> deadline_conns_;
+  std::vector<Conn*> dirty_;
+  std::vector<std::unique_ptr<Conn>> closed_;  // closed this turn; events may still name them
+  std::vector<std::shared_ptr<Connection>> local_;
+  bool shutting_down_ = false;
+  std::thread thread_;  // last: starts once the rest is built
+};
+
+thread_local const Server::Loop* Server::Loop::current_ = nullptr;
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(Options options) {
+  if (options.loops < 1) return absl::InvalidArgumentError("h2 server: loops must be >= 1");
+  std::unique_ptr<Server> server(new Server(options));
+  for (int i = 0; i < options.loops; ++i) {
+    absl::StatusOr<std::unique_ptr<Loop>> loop = Loop::Create();
+    if (!loop.ok()) return loop.status();
+    server->loops_.push_back(*std::move(loop));
+  }
+  return server;
+}
+
+Server::Server(Options options) : options_(options) {}
+
+Server::~Server() { Shutdown(absl::ZeroDuration()); }
+
+void Server::Register(std::string method, HandlerFactory factory) {
+  methods_[std::move(method)] = std::move(factory);
+}
+
+std::vector<std::string> Server::Services() const {
+  std::set<std::string> names;
+  for (const auto& [method, factory] : methods_) {
+    const size_t slash = method.rfind('/');
+    if (slash != std::string::npos && slash > 1) names.insert(method.substr(1, slash - 1));
+  }
+  return {names.begin(), names.end()};
+}
+
+void Server::Adopt(int fd, const PeerCred& peer) {
+  if (shut_down_.load() || connections() >= options_.max_connections) {
+    close(fd);
+    return;
+  }
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    close(fd);
+    return;
+  }
+  const uint64_t id = next_connection_.fetch_add(1);
+  Loop* loop = loops_[id % loops_.size()].get();
+  std::shared_ptr<Connection> connection =
+      Connection::Create({.methods = &methods_,
+                          .max_request_bytes = options_.max_request_bytes,
+                          .max_concurrent_streams = options_.max_concurrent_streams,
+                          .max_header_bytes = options_.max_header_bytes},
+                         peer, id, loop);
+  if (connection == nullptr) {
+    close(fd);
+    return;
+  }
+  loop->Adopt(fd, std::move(connection));
+}
+
+void Server::Shutdown(absl::Duration grace) {
+  if (shut_down_.exchange(true)) return;
+  for (auto& loop : loops_) loop->GoAwayAll();
+  const absl::Time deadline = absl::Now() + grace;
+  while (connections() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  for (auto& loop : loops_) loop->Stop();
+}
+
+size_t Server::connections() const {
+  size_t total = 0;
+  for (const auto& loop : loops_) total += loop->connections();
+  return total;
+}
+
+std::string PercentEncode(absl::string_view message) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(message.size());
+  for (char ch : message) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c > 0x7e || c == '%') {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+std::optional<absl::Duration> ParseGrpcTimeout(absl::string_view value) {
+  // TimeoutValue: 1 to 8 ASCII digits; TimeoutUnit: H, M, S, m, u or n.
+  if (value.size() < 2 || value.size() > 9) return std::nullopt;
+  const absl::string_view digits = value.substr(0, value.size() - 1);
+  if (!std::all_of(digits.begin(), digits.end(), absl::ascii_isdigit)) return std::nullopt;
+  int64_t amount = 0;
+  if (!absl::SimpleAtoi(digits, &amount)) return std::nullopt;
+  switch (value.back()) {
+    case 'H':
+      return absl::Hours(amount);
+    case 'M':
+      return absl::Minutes(amount);
+    case 'S':
+      return absl::Seconds(amount);
+    case 'm':
+      return absl::Milliseconds(amount);
+    case 'u':
+      return absl::Microseconds(amount);
+    case 'n':
+      return absl::Nanoseconds(amount);
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace signet::rpc::h2

@@ -1,0 +1,242 @@
+// The h2 gRPC server against grpc++ clients (gRPC C-core: an independent HTTP/2 + gRPC stack).
+#include "src/rpc/h2/grpc_server.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/test_ca.h"
+#include "workload.grpc.pb.h"
+
+namespace signet::rpc::h2 {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kJwt[] = "/SpiffeWorkloadAPI/FetchJWTSVID";
+constexpr char kX509[] = "/SpiffeWorkloadAPI/FetchX509SVID";
+
+class GrpcServerTest : public ::testing::Test {
+ protected:
+  void Start() {
+    absl::StatusOr<std::unique_ptr<Server>> server = Server::Create({.loops = 2});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    // Unary: answers with the audiences joined and the caller's uid, or the error asked for.
+    server_->Register(
+        kJwt, SingleRequest([](std::shared_ptr<Call> call, std::string bytes) {
+          JWTSVIDRequest req;
+          if (!req.ParseFromString(bytes)) {
+            return call->Finish(absl::InvalidArgumentError("bad request"));
+          }
+          if (req.spiffe_id() == "fail") {
+            return call->Finish(absl::PermissionDeniedError("denied:\nnon-ascii é %"));
+          }
+          JWTSVIDResponse resp;
+          JWTSVID* svid = resp.add_svids();
+          for (const std::string& a : req.audience()) svid->mutable_svid()->append(a);
+          svid->set_spiffe_id(std::to_string(call->info().peer.uid));
+          const std::string* header = call->info().Find("workload.spiffe.io");
+          svid->set_hint(header == nullptr ? "" : *header);
+          call->Write(resp);
+          call->Finish(absl::OkStatus());
+        }));
+    // Server streaming: three messages from another thread, then OK; or never answers.
+    server_->Register(kX509,
+                      SingleRequest(
+                          [this](std::shared_ptr<Call> call, std::string) {
+                            if (call->info().Find("hang") != nullptr) {
+                              absl::MutexLock lock(&mu_);
+                              hanging_ = call;
+                              return;
+                            }
+                            std::thread([call] {
+                              for (int i = 0; i < 3; ++i) {
+                                X509SVIDResponse resp;
+                                resp.add_svids()->set_spiffe_id("spiffe://t/" + std::to_string(i));
+                                call->Write(resp);
+                              }
+                              call->Finish(absl::OkStatus());
+                            }).detach();
+                          },
+                          [this](const std::shared_ptr<Call>&) { cancelled_.Notify(); }));
+    absl::StatusOr<std::unique_ptr<UdsListener>> listener = UdsListener::Start(
+        {.path = dir_.File("s.sock"),
+         .adopt = [this](int fd, const PeerCred& peer) { server_->Adopt(fd, peer); }});
+    ASSERT_TRUE(listener.ok()) << listener.status();
+    listener_ = *std::move(listener);
+    stub_ = SpiffeWorkloadAPI::NewStub(
+        grpc::CreateChannel("unix:" + dir_.File("s.sock"), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    listener_.reset();
+    if (server_ != nullptr) server_->Shutdown(absl::Seconds(1));
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<UdsListener> listener_;
+  std::unique_ptr<SpiffeWorkloadAPI::Stub> stub_;
+  absl::Mutex mu_;
+  std::shared_ptr<Call> hanging_ ABSL_GUARDED_BY(mu_);
+  absl::Notification cancelled_;
+};
+
+TEST_F(GrpcServerTest, UnaryCallsCarryMetadataAndThePeer) {
+  Start();
+  for (int i = 0; i < 50; ++i) {  // many calls on one connection
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("workload.spiffe.io", "true");
+    JWTSVIDRequest req;
+    req.add_audience("a");
+    req.add_audience(std::string(1000, 'b'));
+    JWTSVIDResponse resp;
+    grpc::Status status = stub_->FetchJWTSVID(&ctx, req, &resp);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_EQ(resp.svids_size(), 1);
+    EXPECT_EQ(resp.svids(0).svid(), "a" + std::string(1000, 'b'));
+    EXPECT_EQ(resp.svids(0).spiffe_id(), std::to_string(getuid()));
+    EXPECT_EQ(resp.svids(0).hint(), "true");
+  }
+}
+
+TEST_F(GrpcServerTest, ErrorsArriveWithTheirCodeAndExactMessage) {
+  Start();
+  grpc::ClientContext ctx;
+  JWTSVIDRequest req;
+  req.set_spiffe_id("fail");
+  JWTSVIDResponse resp;
+  grpc::Status status = stub_->FetchJWTSVID(&ctx, req, &resp);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(status.error_message(), "denied:\nnon-ascii é %");
+}
+
+TEST_F(GrpcServerTest, AStreamDeliversEveryMessageThenItsStatus) {
+  Start();
+  for (int round = 0; round < 5; ++round) {
+    grpc::ClientContext ctx;
+    auto reader = stub_->FetchX509SVID(&ctx, X509SVIDRequest());
+    X509SVIDResponse resp;
+    int n = 0;
+    while (reader->Read(&resp)) {
+      EXPECT_EQ(resp.svids(0).spiffe_id(), "spiffe://t/" + std::to_string(n));
+      ++n;
+    }
+    EXPECT_EQ(n, 3);
+    EXPECT_TRUE(reader->Finish().ok());
+  }
+}
+
+TEST_F(GrpcServerTest, AnUnknownMethodIsUnimplemented) {
+  Start();
+  grpc::ClientContext ctx;
+  X509BundlesRequest req;
+  auto reader = stub_->FetchX509Bundles(&ctx, req);
+  X509BundlesResponse resp;
+  EXPECT_FALSE(reader->Read(&resp));
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("/SpiffeWorkloadAPI/FetchX509Bundles"));
+}
+
+TEST_F(GrpcServerTest, AnOversizedRequestIsResourceExhausted) {
+  Start();
+  grpc::ClientContext ctx;
+  JWTSVIDRequest req;
+  req.add_audience(std::string(70 << 10, 'x'));
+  JWTSVIDResponse resp;
+  grpc::Status status = stub_->FetchJWTSVID(&ctx, req, &resp);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("over the limit of 65536 bytes"));
+  // The connection is still good.
+  grpc::ClientContext again;
+  JWTSVIDRequest small;
+  small.add_audience("x");
+  EXPECT_TRUE(stub_->FetchJWTSVID(&again, small, &resp).ok());
+}
+
+TEST_F(GrpcServerTest, TheClientsDeadlineEndsAStreamAndTheHandlerHearsOfIt) {
+  Start();
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("hang", "1");
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+  auto reader = stub_->FetchX509SVID(&ctx, X509SVIDRequest());
+  X509SVIDResponse resp;
+  EXPECT_FALSE(reader->Read(&resp));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(cancelled_.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  absl::MutexLock lock(&mu_);
+  ASSERT_NE(hanging_, nullptr);
+  EXPECT_TRUE(hanging_->done());
+  EXPECT_FALSE(hanging_->Write(X509SVIDResponse()));  // a write after the end is refused
+}
+
+TEST_F(GrpcServerTest, ACancelledStreamIsCancelledOnTheServer) {
+  Start();
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("hang", "1");
+  auto reader = stub_->FetchX509SVID(&ctx, X509SVIDRequest());
+  for (int i = 0; i < 500; ++i) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (hanging_ != nullptr) break;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ctx.TryCancel();
+  EXPECT_TRUE(cancelled_.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+TEST_F(GrpcServerTest, ShutdownEndsOpenStreamsAndRefusesNewConnections) {
+  Start();
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("hang", "1");
+  auto reader = stub_->FetchX509SVID(&ctx, X509SVIDRequest());
+  for (int i = 0; i < 500; ++i) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (hanging_ != nullptr) break;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  std::thread finisher([this] {
+    absl::SleepFor(absl::Milliseconds(100));
+    absl::MutexLock lock(&mu_);
+    hanging_->Finish(absl::UnavailableError("shutting down"));
+  });
+  server_->Shutdown(absl::Seconds(5));
+  finisher.join();
+  EXPECT_EQ(server_->connections(), 0u);
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST(GrpcTimeoutTest, ParsesEveryUnitAndRefusesMalformedValues) {
+  EXPECT_EQ(ParseGrpcTimeout("1S"), absl::Seconds(1));
+  EXPECT_EQ(ParseGrpcTimeout("250m"), absl::Milliseconds(250));
+  EXPECT_EQ(ParseGrpcTimeout("2H"), absl::Hours(2));
+  EXPECT_EQ(ParseGrpcTimeout("3M"), absl::Minutes(3));
+  EXPECT_EQ(ParseGrpcTimeout("7u"), absl::Microseconds(7));
+  EXPECT_EQ(ParseGrpcTimeout("99999999n"), absl::Nanoseconds(99999999));
+  EXPECT_EQ(ParseGrpcTimeout("S"), std::nullopt);
+  EXPECT_EQ(ParseGrpcTimeout("123456789S"), std::nullopt);  // 9 digits
+  EXPECT_EQ(ParseGrpcTimeout("-1S"), std::nullopt);
+  EXPECT_EQ(ParseGrpcTimeout("1s"), std::nullopt);
+}
+
+TEST(PercentEncodeTest, EncodesControlBytesNonAsciiAndPercent) {
+  EXPECT_EQ(PercentEncode("plain text"), "plain text");
+  EXPECT_EQ(PercentEncode("a\nb%"), "a%0Ab%25");
+  EXPECT_EQ(PercentEncode("\xc3\xa9"), "%C3%A9");
+}
+
+}  // namespace
+}  // namespace signet::rpc::h2
