@@ -38,6 +38,7 @@
 #include "src/common/clock.h"
 #include "src/crypto/certificate.h"
 #include "src/crypto/key.h"
+#include "src/rpc/h2/grpc_server.h"
 #include "src/rpc/uds_listener.h"
 
 namespace signet::agent {
@@ -111,11 +112,10 @@ class SignetAgent {
 
   SvidCache cache_;
   std::vector<std::unique_ptr<WorkloadAttestor>> attestors_;
-  rpc::PeerRegistry peers_;
   std::atomic<bool> stopping_{false};
   std::unique_ptr<WorkloadApiService> workload_service_;
   std::unique_ptr<SdsService> sds_service_;
-  std::unique_ptr<grpc::Server> workload_server_;
+  std::unique_ptr<rpc::h2::Server> workload_server_;
   std::unique_ptr<rpc::UdsListener> listener_;
 
   mutable absl::Mutex mu_;

@@ -1,6 +1,5 @@
 // SignetAgent's Workload API half: the socket, the SPIFFE Workload API server on it, and the
 // loop that keeps an X509-SVID signed for every cached entry.
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <malloc.h>
 #include <sys/stat.h>
@@ -15,6 +14,7 @@
 #include "src/common/logging.h"
 #include "src/common/status_macros.h"
 #include "src/crypto/csr.h"
+#include "src/rpc/h2/reflection.h"
 
 namespace signet::agent {
 namespace {
@@ -59,7 +59,6 @@ absl::Status SignetAgent::StartWorkloadApi() {
   workload_service_ = std::make_unique<WorkloadApiService>(
       WorkloadApiDeps{.trust_domain = config_.trust_domain,
                       .cache = &cache_,
-                      .peers = &peers_,
                       .attestors = &attestors_,
                       .mint_jwt =
                           [this](const pb::Entry& entry, const std::vector<std::string>& audience) {
@@ -67,31 +66,26 @@ absl::Status SignetAgent::StartWorkloadApi() {
                           },
                       .clock = &clock_,
                       .stopping = &stopping_});
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   sds_service_ =
-      std::make_unique<SdsService>(workload_service_->deps(), workload_service_->attestation());
-  grpc::ServerBuilder builder;
-  builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
-  builder.SetMaxReceiveMessageSize(64 << 10);
-  // The unary calls run on the synchronous pool, which grows while calls block (a JWT cache
-  // miss asks the server): bounded, so that local callers cannot make the agent spawn threads
-  // without end.
-  grpc::ResourceQuota quota("workload-api");
-  quota.SetMaxThreads(64);
-  builder.SetResourceQuota(quota);
-  builder.RegisterService(workload_service_.get());
-  builder.RegisterService(sds_service_.get());
-  workload_server_ = builder.BuildAndStart();
-  if (workload_server_ == nullptr) {
-    return absl::InternalError("agent: cannot start the Workload API server");
+      std::make_unique<SdsService>(workload_service_->deps(), workload_service_->callers());
+  // Our own gRPC server (src/rpc/h2): requests are capped at 64 KiB; a call whose answer is
+  // cached is answered on its event loop.
+  absl::StatusOr<std::unique_ptr<rpc::h2::Server>> server =
+      rpc::h2::Server::Create({.loops = 2, .max_request_bytes = 64 << 10});
+  if (!server.ok()) {
+    return absl::Status(server.status().code(),
+                        absl::StrCat("agent: Workload API server: ", server.status().message()));
   }
+  workload_server_ = *std::move(server);
+  workload_service_->Register(workload_server_.get());
+  sds_service_->Register(workload_server_.get());
+  rpc::h2::RegisterReflection(workload_server_.get());
   const std::string dir = config_.socket_path.substr(0, config_.socket_path.rfind('/'));
   if (!dir.empty()) SIGNET_RETURN_IF_ERROR(MakeDirs(dir));
   absl::StatusOr<std::unique_ptr<rpc::UdsListener>> listener = rpc::UdsListener::Start(
       {.path = config_.socket_path,
        .mode = 0777,  // any local process may ask; attestation decides what it gets
-       .router = [this](const rpc::PeerCred&) { return workload_server_.get(); },
-       .registry = &peers_,
+       .adopt = [this](int fd, const rpc::PeerCred& peer) { workload_server_->Adopt(fd, peer); },
        .open_pidfd = true});
   if (!listener.ok()) {
     return absl::Status(listener.status().code(),
@@ -106,9 +100,7 @@ void SignetAgent::StopWorkloadApi() {
   stopping_ = true;
   if (listener_ != nullptr) listener_->Stop();
   if (workload_service_ != nullptr) workload_service_->Stop();
-  if (workload_server_ != nullptr) {
-    workload_server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-  }
+  if (workload_server_ != nullptr) workload_server_->Shutdown(absl::Seconds(5));
 }
 
 void SignetAgent::SvidLoop() {

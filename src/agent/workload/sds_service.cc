@@ -1,9 +1,8 @@
 #include "src/agent/workload/sds_service.h"
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <thread>
+#include <memory>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -18,10 +17,6 @@ namespace {
 
 namespace discovery = ::envoy::service::discovery::v3;
 namespace tls = ::envoy::extensions::transport_sockets::tls::v3;
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
 
 absl::StatusOr<std::string> BundlePem(const spiffe::Bundle& bundle) {
   return crypto::ChainToPem(bundle.x509_authorities());
@@ -53,16 +48,6 @@ absl::Status AddValidation(const spiffe::Bundle& bundle, const std::string& name
 }
 
 }  // namespace
-
-absl::StatusOr<std::vector<spiffe::Selector>> SdsService::Caller(const grpc::ServerContext& ctx) {
-  std::optional<rpc::PeerCred> cred = deps_.peers->Lookup(ctx.peer());
-  if (!cred.has_value()) {
-    return absl::PermissionDeniedError("the caller's process could not be identified");
-  }
-  return attestation_.Attest(
-      *deps_.attestors,
-      WorkloadProcess{.pid = cred->pid, .uid = cred->uid, .gid = cred->gid, .pidfd = cred->pidfd});
-}
 
 absl::Status SdsService::Build(const std::vector<spiffe::Selector>& selectors,
                                const std::vector<std::string>& requested,
@@ -98,91 +83,123 @@ absl::Status SdsService::Build(const std::vector<spiffe::Selector>& selectors,
   return absl::OkStatus();
 }
 
-grpc::Status SdsService::FetchSecrets(grpc::ServerContext* ctx,
-                                      const discovery::DiscoveryRequest* req,
-                                      discovery::DiscoveryResponse* resp) {
-  absl::StatusOr<std::vector<spiffe::Selector>> selectors = Caller(*ctx);
-  if (!selectors.ok()) return ToGrpc(selectors.status());
-  absl::Status built = Build(
-      *selectors,
-      std::vector<std::string>(req->resource_names().begin(), req->resource_names().end()), resp);
-  if (!built.ok()) return ToGrpc(built);
-  resp->set_version_info(std::to_string(deps_.cache->version()));
-  return grpc::Status::OK;
-}
+// One StreamSecrets call. Requests (subscriptions, ACKs, NACKs) arrive on the event loop; the
+// hub pokes it whenever the cache changes; either rebuilds and sends what changed.
+namespace {
 
-grpc::Status SdsService::StreamSecrets(
-    grpc::ServerContext* ctx,
-    grpc::ServerReaderWriter<discovery::DiscoveryResponse, discovery::DiscoveryRequest>* stream) {
-  absl::StatusOr<std::vector<spiffe::Selector>> selectors = Caller(*ctx);
-  if (!selectors.ok()) return ToGrpc(selectors.status());
-  // Requests (subscriptions, ACKs, NACKs) are read on their own thread; this one answers them
-  // and pushes what changes in the cache.
-  std::mutex mu;
-  std::condition_variable wake;
-  std::deque<discovery::DiscoveryRequest> requests;
-  bool reader_done = false;
-  std::thread reader([&] {
-    discovery::DiscoveryRequest r;
-    while (stream->Read(&r)) {
-      std::lock_guard<std::mutex> lock(mu);
-      requests.push_back(r);
-      wake.notify_all();
-    }
-    std::lock_guard<std::mutex> lock(mu);
-    reader_done = true;
-    wake.notify_all();
-  });
-  grpc::Status result = grpc::Status::OK;
-  std::vector<std::string> names;
-  bool subscribed = false;
-  std::string last;
-  int64_t version = 0;
-  while (!ctx->IsCancelled()) {
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      while (!requests.empty()) {
-        const discovery::DiscoveryRequest& r = requests.front();
-        if (r.has_error_detail()) {
-          LogWarn("sds: the client rejected secrets",
-                  {{"nonce", r.response_nonce()}, {"error", r.error_detail().message()}});
-        }
-        names.assign(r.resource_names().begin(), r.resource_names().end());
-        subscribed = true;
-        requests.pop_front();
-      }
-      if (reader_done) break;
-    }
-    if (deps_.stopping != nullptr && deps_.stopping->load()) {
-      result = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the agent is shutting down");
-      break;
-    }
-    if (subscribed) {
-      discovery::DiscoveryResponse resp;
-      absl::Status built = Build(*selectors, names, &resp);
-      if (absl::IsPermissionDenied(built)) {
-        result = ToGrpc(built);
-        break;
-      }
-      std::string bytes;
-      resp.SerializeToString(&bytes);
-      if (built.ok() && bytes != last) {
-        last = bytes;
-        resp.set_version_info(std::to_string(++version));
-        resp.set_nonce(std::to_string(version));
-        if (!stream->Write(resp)) break;
-      }
-    }
-    const uint64_t seen = deps_.cache->version();
-    std::unique_lock<std::mutex> lock(mu);
-    if (requests.empty() && !reader_done) {
-      lock.unlock();
-      deps_.cache->WaitForChange(seen, absl::Now() + absl::Milliseconds(200));
-    }
+class SdsStream final : public Pokeable {
+ public:
+  SdsStream(const SdsService* service, std::shared_ptr<rpc::h2::Call> call)
+      : service_(service), call_(std::move(call)) {}
+
+  void Attested(std::vector<spiffe::Selector> selectors) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    selectors_ = std::move(selectors);
   }
-  ctx->TryCancel();
-  reader.join();
-  return result;
+  void Request(const discovery::DiscoveryRequest& r) ABSL_LOCKS_EXCLUDED(mu_) {
+    if (r.has_error_detail()) {
+      LogWarn("sds: the client rejected secrets",
+              {{"nonce", r.response_nonce()}, {"error", r.error_detail().message()}});
+    }
+    absl::MutexLock lock(&mu_);
+    names_.assign(r.resource_names().begin(), r.resource_names().end());
+    subscribed_ = true;
+  }
+
+  bool Poke() override ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    if (call_->done()) return false;
+    if (!selectors_.has_value() || !subscribed_) return true;
+    discovery::DiscoveryResponse resp;
+    absl::Status built = service_->Build(*selectors_, names_, &resp);
+    if (absl::IsPermissionDenied(built)) {
+      call_->Finish(built);
+      return false;
+    }
+    std::string bytes = resp.SerializeAsString();
+    if (!built.ok() || bytes == last_) return true;
+    last_ = std::move(bytes);
+    resp.set_version_info(std::to_string(++version_));
+    resp.set_nonce(std::to_string(version_));
+    return call_->Write(resp);
+  }
+  void End(const absl::Status& status) override { call_->Finish(status); }
+
+ private:
+  const SdsService* const service_;
+  const std::shared_ptr<rpc::h2::Call> call_;
+  absl::Mutex mu_;
+  std::optional<std::vector<spiffe::Selector>> selectors_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> names_ ABSL_GUARDED_BY(mu_);
+  bool subscribed_ ABSL_GUARDED_BY(mu_) = false;
+  std::string last_ ABSL_GUARDED_BY(mu_);
+  int64_t version_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class SdsStreamHandler final : public rpc::h2::Handler {
+ public:
+  SdsStreamHandler(const SdsService* service, WorkloadCallers& callers,
+                   std::shared_ptr<rpc::h2::Call> call)
+      : callers_(callers), call_(call), stream_(std::make_shared<SdsStream>(service, call)) {}
+
+  void OnMessage(std::string bytes) override {
+    discovery::DiscoveryRequest request;
+    if (!request.ParseFromString(bytes)) {
+      return call_->Finish(absl::InvalidArgumentError("malformed DiscoveryRequest"));
+    }
+    stream_->Request(request);
+    if (started_) {
+      stream_->Poke();  // a new subscription is answered at once
+      return;
+    }
+    started_ = true;
+    if (callers_.stopping())
+      return call_->Finish(absl::UnavailableError("the agent is shutting down"));
+    callers_.Attest(call_, [call = call_, stream = stream_, &callers = callers_](
+                               absl::StatusOr<std::vector<spiffe::Selector>> selectors, bool) {
+      if (!selectors.ok()) return call->Finish(selectors.status());
+      stream->Attested(*std::move(selectors));
+      callers.hub().Add(stream);
+    });
+  }
+  void OnHalfClose() override { call_->Finish(absl::OkStatus()); }
+
+ private:
+  WorkloadCallers& callers_;
+  const std::shared_ptr<rpc::h2::Call> call_;
+  const std::shared_ptr<SdsStream> stream_;
+  bool started_ = false;
+};
+
+}  // namespace
+
+void SdsService::Register(rpc::h2::Server* server) {
+  server->Register(
+      "/envoy.service.secret.v3.SecretDiscoveryService/StreamSecrets",
+      [this](std::shared_ptr<rpc::h2::Call> call) -> std::unique_ptr<rpc::h2::Handler> {
+        return std::make_unique<SdsStreamHandler>(this, callers_, std::move(call));
+      });
+  server->Register(
+      "/envoy.service.secret.v3.SecretDiscoveryService/FetchSecrets",
+      rpc::h2::SingleRequest([this](std::shared_ptr<rpc::h2::Call> call, std::string bytes) {
+        discovery::DiscoveryRequest req;
+        if (!req.ParseFromString(bytes)) {
+          return call->Finish(absl::InvalidArgumentError("malformed DiscoveryRequest"));
+        }
+        callers_.Attest(call, [this, call, req = std::move(req)](
+                                  absl::StatusOr<std::vector<spiffe::Selector>> selectors, bool) {
+          if (!selectors.ok()) return call->Finish(selectors.status());
+          discovery::DiscoveryResponse resp;
+          absl::Status built = Build(
+              *selectors,
+              std::vector<std::string>(req.resource_names().begin(), req.resource_names().end()),
+              &resp);
+          if (!built.ok()) return call->Finish(built);
+          resp.set_version_info(std::to_string(deps_.cache->version()));
+          call->Write(resp);
+          call->Finish(absl::OkStatus());
+        });
+      }));
 }
 
 }  // namespace signet::agent

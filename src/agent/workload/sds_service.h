@@ -11,7 +11,7 @@
 #ifndef SIGNET_AGENT_WORKLOAD_SDS_SERVICE_H_
 #define SIGNET_AGENT_WORKLOAD_SDS_SERVICE_H_
 
-#include "envoy/sds_service.grpc.pb.h"
+#include "envoy/sds.pb.h"
 #include "src/agent/workload/workload_api.h"
 
 namespace signet::agent {
@@ -19,29 +19,23 @@ namespace signet::agent {
 inline constexpr char kSecretTypeUrl[] =
     "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
 
-class SdsService final : public envoy::service::secret::v3::SecretDiscoveryService::Service {
+class SdsService {
  public:
-  // Borrows `deps` (the Workload API's) and `attestation`; both must outlive the service.
-  SdsService(const WorkloadApiDeps& deps, AttestationCache& attestation)
-      : deps_(deps), attestation_(attestation) {}
+  // Borrows `deps` (the Workload API's) and `callers`; both must outlive the service.
+  SdsService(const WorkloadApiDeps& deps, WorkloadCallers& callers)
+      : deps_(deps), callers_(callers) {}
 
-  grpc::Status StreamSecrets(
-      grpc::ServerContext* ctx,
-      grpc::ServerReaderWriter<envoy::service::discovery::v3::DiscoveryResponse,
-                               envoy::service::discovery::v3::DiscoveryRequest>* stream) override;
-  grpc::Status FetchSecrets(grpc::ServerContext* ctx,
-                            const envoy::service::discovery::v3::DiscoveryRequest* req,
-                            envoy::service::discovery::v3::DiscoveryResponse* resp) override;
+  // StreamSecrets (one stream per subscription, pushed on every change) and FetchSecrets.
+  void Register(rpc::h2::Server* server);
 
- private:
-  absl::StatusOr<std::vector<spiffe::Selector>> Caller(const grpc::ServerContext& ctx);
   // The resources for `names`, or PermissionDenied / Unavailable.
   absl::Status Build(const std::vector<spiffe::Selector>& selectors,
                      const std::vector<std::string>& names,
                      envoy::service::discovery::v3::DiscoveryResponse* out) const;
 
+ private:
   const WorkloadApiDeps& deps_;
-  AttestationCache& attestation_;
+  WorkloadCallers& callers_;
 };
 
 }  // namespace signet::agent

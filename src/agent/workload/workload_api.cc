@@ -17,10 +17,6 @@ namespace {
 
 constexpr char kHeader[] = "workload.spiffe.io";
 
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
 std::string BundleDer(const spiffe::Bundle& bundle) {
   std::string der;
   for (const crypto::Certificate& ca : bundle.x509_authorities()) der += ca.ToDer();
@@ -42,27 +38,47 @@ bool BuildX509(const WorkloadView& view, X509SVIDResponse* out) {
   return true;
 }
 
+template <typename Message>
+absl::StatusOr<Message> ParseRequest(const std::string& bytes) {
+  Message message;
+  if (!message.ParseFromString(bytes)) {
+    return absl::InvalidArgumentError("the request is not a valid protobuf message");
+  }
+  return message;
+}
+
 }  // namespace
 
-absl::StatusOr<std::vector<spiffe::Selector>> WorkloadApiService::Caller(
-    const grpc::ServerContextBase& ctx) {
-  auto header = ctx.client_metadata().find(kHeader);
-  if (header == ctx.client_metadata().end() || header->second != "true") {
+absl::Status CheckSecurityHeader(const rpc::h2::CallInfo& info) {
+  const std::string* header = info.Find(kHeader);
+  if (header == nullptr || *header != "true") {
     return absl::InvalidArgumentError(
         "security header missing: every Workload API call needs metadata workload.spiffe.io: "
         "true");
   }
-  std::optional<rpc::PeerCred> cred = deps_.peers->Lookup(ctx.peer());
-  if (!cred.has_value()) {
-    return absl::PermissionDeniedError("the caller's process could not be identified");
-  }
-  return attestation_.Attest(
-      *deps_.attestors,
-      WorkloadProcess{.pid = cred->pid, .uid = cred->uid, .gid = cred->gid, .pidfd = cred->pidfd});
+  return absl::OkStatus();
 }
 
-absl::StatusOr<WorkloadView> WorkloadApiService::View(
-    const std::vector<spiffe::Selector>& selectors) const {
+void WorkloadCallers::Attest(const std::shared_ptr<rpc::h2::Call>& call, AttestedFn then) {
+  const rpc::PeerCred& cred = call->info().peer;
+  WorkloadProcess process{.pid = cred.pid, .uid = cred.uid, .gid = cred.gid, .pidfd = cred.pidfd};
+  if (auto cached = attestation_.Cached(process)) return then(*std::move(cached), false);
+  Offload(call, [this, process = std::move(process), then = std::move(then)] {
+    then(attestation_.Attest(*deps_.attestors, process), true);
+  });
+}
+
+void WorkloadCallers::Offload(const std::shared_ptr<rpc::h2::Call>& call,
+                              std::function<void()> work) {
+  if (!pool_.Submit(std::move(work))) {
+    call->Finish(absl::UnavailableError("the agent is busy; retry"));
+  }
+}
+
+void WorkloadCallers::Stop() { hub_.Stop(); }
+
+std::optional<absl::StatusOr<WorkloadView>> WorkloadApiService::View(
+    const std::vector<spiffe::Selector>& selectors, bool may_block) const {
   const absl::Time deadline = absl::Now() + deps_.svid_wait;
   while (true) {
     const uint64_t version = deps_.cache->version();
@@ -71,6 +87,7 @@ absl::StatusOr<WorkloadView> WorkloadApiService::View(
       return absl::PermissionDeniedError("no identity is registered for this workload");
     }
     if (view.ready) return view;
+    if (!may_block) return std::nullopt;
     if (absl::Now() >= deadline) {
       return absl::UnavailableError("the agent is not ready yet; retry");
     }
@@ -79,86 +96,140 @@ absl::StatusOr<WorkloadView> WorkloadApiService::View(
 }
 
 template <typename Response>
-grpc::ServerWriteReactor<Response>* WorkloadApiService::OpenStream(
-    grpc::CallbackServerContext* ctx, std::function<bool(const WorkloadView&, Response*)> fill) {
-  absl::StatusOr<std::vector<spiffe::Selector>> selectors = Caller(*ctx);
-  if (!selectors.ok()) return SnapshotStream<Response>::Refused(ToGrpc(selectors.status()));
-  if (deps_.stopping != nullptr && deps_.stopping->load()) {
-    return SnapshotStream<Response>::Refused(
-        grpc::Status(grpc::StatusCode::UNAVAILABLE, "the agent is shutting down"));
+void WorkloadApiService::OpenStream(std::shared_ptr<rpc::h2::Call> call,
+                                    std::function<bool(const WorkloadView&, Response*)> fill) {
+  if (absl::Status header = CheckSecurityHeader(call->info()); !header.ok()) {
+    return call->Finish(header);
   }
-  const SvidCache* cache = deps_.cache;
-  auto build = [cache, selectors = *std::move(selectors),
-                fill = std::move(fill)](Response* out) -> absl::StatusOr<bool> {
-    WorkloadView view = cache->For(selectors);
-    if (!view.ready) return false;
-    if (view.entitled == 0) {
-      return absl::PermissionDeniedError(
-          "no identity is registered for this workload (or no longer)");
-    }
-    return fill(view, out);
-  };
-  SnapshotStream<Response>* stream = nullptr;
-  SnapshotStream<Response>::Start(&hub_, std::move(build), absl::Now() + deps_.svid_wait, &stream);
-  return stream;
+  callers_.Attest(call, [this, call, fill = std::move(fill)](
+                            absl::StatusOr<std::vector<spiffe::Selector>> selectors, bool) {
+    if (!selectors.ok()) return call->Finish(selectors.status());
+    if (callers_.stopping())
+      return call->Finish(absl::UnavailableError("the agent is shutting down"));
+    const SvidCache* cache = deps_.cache;
+    auto build = [cache, selectors = *std::move(selectors),
+                  fill](void) -> absl::StatusOr<std::optional<std::string>> {
+      WorkloadView view = cache->For(selectors);
+      if (!view.ready) return std::nullopt;
+      if (view.entitled == 0) {
+        return absl::PermissionDeniedError(
+            "no identity is registered for this workload (or no longer)");
+      }
+      Response message;
+      if (!fill(view, &message)) return std::nullopt;
+      return message.SerializeAsString();
+    };
+    callers_.hub().Add(
+        std::make_shared<SnapshotStream>(call, std::move(build), absl::Now() + deps_.svid_wait));
+  });
 }
 
-grpc::ServerWriteReactor<X509SVIDResponse>* WorkloadApiService::FetchX509SVID(
-    grpc::CallbackServerContext* ctx, const X509SVIDRequest* /*req*/) {
-  return OpenStream<X509SVIDResponse>(ctx, BuildX509);
-}
-
-grpc::ServerWriteReactor<X509BundlesResponse>* WorkloadApiService::FetchX509Bundles(
-    grpc::CallbackServerContext* ctx, const X509BundlesRequest* /*req*/) {
-  const std::string own = deps_.trust_domain.IdString();
-  return OpenStream<X509BundlesResponse>(ctx,
-                                         [own](const WorkloadView& view, X509BundlesResponse* out) {
-                                           (*out->mutable_bundles())[own] = BundleDer(*view.bundle);
-                                           return true;
-                                         });
-}
-
-grpc::ServerWriteReactor<JWTBundlesResponse>* WorkloadApiService::FetchJWTBundles(
-    grpc::CallbackServerContext* ctx, const JWTBundlesRequest* /*req*/) {
-  const std::string own = deps_.trust_domain.IdString();
-  return OpenStream<JWTBundlesResponse>(
-      ctx, [own](const WorkloadView& view, JWTBundlesResponse* out) {
-        absl::StatusOr<std::string> jwks =
-            spiffe::ToSpiffeBundleJson(*view.bundle, spiffe::BundleKeys::kJwtOnly);
-        if (!jwks.ok()) {
-          LogError("workload api: cannot encode the JWT bundle", {{"error", jwks.status()}});
-          return false;
-        }
-        (*out->mutable_bundles())[own] = *std::move(jwks);
-        return true;
+template <typename Request, typename Response>
+void WorkloadApiService::Unary(
+    std::shared_ptr<rpc::h2::Call> call, std::string bytes,
+    std::function<std::optional<absl::Status>(const std::vector<spiffe::Selector>&, const Request&,
+                                              bool, Response*)>
+        answer) {
+  if (absl::Status header = CheckSecurityHeader(call->info()); !header.ok()) {
+    return call->Finish(header);
+  }
+  absl::StatusOr<Request> request = ParseRequest<Request>(bytes);
+  if (!request.ok()) return call->Finish(request.status());
+  callers_.Attest(
+      call, [this, call, request = *std::move(request), answer = std::move(answer)](
+                absl::StatusOr<std::vector<spiffe::Selector>> selectors, bool may_block) {
+        if (!selectors.ok()) return call->Finish(selectors.status());
+        auto respond = [call, request, answer, selectors = *std::move(selectors)](bool block) {
+          Response response;
+          std::optional<absl::Status> status = answer(selectors, request, block, &response);
+          if (!status.has_value()) return false;
+          if (status->ok()) call->Write(response);
+          call->Finish(*status);
+          return true;
+        };
+        if (respond(may_block)) return;
+        callers_.Offload(call, [respond] { respond(true); });
       });
 }
 
-grpc::Status WorkloadApiService::FetchJWTSVID(grpc::ServerContext* ctx, const JWTSVIDRequest* req,
-                                              JWTSVIDResponse* resp) {
-  absl::StatusOr<std::vector<spiffe::Selector>> selectors = Caller(*ctx);
-  return ToGrpc(selectors.ok() ? JwtSvids(*selectors, *req, resp) : selectors.status());
+void WorkloadApiService::Register(rpc::h2::Server* server) {
+  using rpc::h2::Call;
+  server->Register("/SpiffeWorkloadAPI/FetchX509SVID",
+                   rpc::h2::SingleRequest([this](std::shared_ptr<Call> call, std::string) {
+                     OpenStream<X509SVIDResponse>(std::move(call), BuildX509);
+                   }));
+  const std::string own = deps_.trust_domain.IdString();
+  server->Register("/SpiffeWorkloadAPI/FetchX509Bundles",
+                   rpc::h2::SingleRequest([this, own](std::shared_ptr<Call> call, std::string) {
+                     OpenStream<X509BundlesResponse>(
+                         std::move(call),
+                         [own](const WorkloadView& view, X509BundlesResponse* out) {
+                           (*out->mutable_bundles())[own] = BundleDer(*view.bundle);
+                           return true;
+                         });
+                   }));
+  server->Register(
+      "/SpiffeWorkloadAPI/FetchJWTBundles",
+      rpc::h2::SingleRequest([this, own](std::shared_ptr<Call> call, std::string) {
+        OpenStream<JWTBundlesResponse>(
+            std::move(call), [own](const WorkloadView& view, JWTBundlesResponse* out) {
+              absl::StatusOr<std::string> jwks =
+                  spiffe::ToSpiffeBundleJson(*view.bundle, spiffe::BundleKeys::kJwtOnly);
+              if (!jwks.ok()) {
+                LogError("workload api: cannot encode the JWT bundle", {{"error", jwks.status()}});
+                return false;
+              }
+              (*out->mutable_bundles())[own] = *std::move(jwks);
+              return true;
+            });
+      }));
+  server->Register("/SpiffeWorkloadAPI/FetchJWTSVID",
+                   rpc::h2::SingleRequest([this](std::shared_ptr<Call> call, std::string bytes) {
+                     Unary<JWTSVIDRequest, JWTSVIDResponse>(
+                         std::move(call), std::move(bytes),
+                         [this](const std::vector<spiffe::Selector>& selectors,
+                                const JWTSVIDRequest& req, bool may_block, JWTSVIDResponse* resp) {
+                           return JwtSvids(selectors, req, may_block, resp);
+                         });
+                   }));
+  server->Register("/SpiffeWorkloadAPI/ValidateJWTSVID",
+                   rpc::h2::SingleRequest([this](std::shared_ptr<Call> call, std::string bytes) {
+                     Unary<ValidateJWTSVIDRequest, ValidateJWTSVIDResponse>(
+                         std::move(call), std::move(bytes),
+                         [this](const std::vector<spiffe::Selector>& selectors,
+                                const ValidateJWTSVIDRequest& req, bool may_block,
+                                ValidateJWTSVIDResponse* resp) {
+                           return Validate(selectors, req, may_block, resp);
+                         });
+                   }));
 }
 
-absl::Status WorkloadApiService::JwtSvids(const std::vector<spiffe::Selector>& selectors,
-                                          const JWTSVIDRequest& req, JWTSVIDResponse* resp) {
-  SIGNET_ASSIGN_OR_RETURN(std::vector<std::string> audience,
-                          spiffe::CheckAudiences(req.audience()));
-  SIGNET_ASSIGN_OR_RETURN(WorkloadView view, View(selectors));
+std::optional<absl::Status> WorkloadApiService::JwtSvids(
+    const std::vector<spiffe::Selector>& selectors, const JWTSVIDRequest& req, bool may_block,
+    JWTSVIDResponse* resp) {
+  absl::StatusOr<std::vector<std::string>> audience = spiffe::CheckAudiences(req.audience());
+  if (!audience.ok()) return audience.status();
+  std::optional<absl::StatusOr<WorkloadView>> view = View(selectors, may_block);
+  if (!view.has_value()) return std::nullopt;
+  if (!view->ok()) return view->status();
   std::vector<std::string> done;
-  for (const auto& shared : view.entries) {
+  for (const auto& shared : (*view)->entries) {
     const ::signet::agent::v1::Entry& entry = *shared;
     if (!req.spiffe_id().empty() && entry.spiffe_id() != req.spiffe_id()) continue;
     if (std::find(done.begin(), done.end(), entry.spiffe_id()) != done.end()) continue;
     done.push_back(entry.spiffe_id());
-    std::optional<std::string> token = deps_.cache->GetJwt(entry.spiffe_id(), audience);
+    std::optional<std::string> token = deps_.cache->GetJwt(entry.spiffe_id(), *audience);
     if (!token.has_value()) {
-      absl::StatusOr<MintedJwt> minted = deps_.mint_jwt(entry, audience);
+      if (!may_block) {
+        resp->Clear();
+        return std::nullopt;  // the server signs it, on a worker
+      }
+      absl::StatusOr<MintedJwt> minted = deps_.mint_jwt(entry, *audience);
       if (!minted.ok()) {
         return absl::UnavailableError(
             absl::StrCat("cannot get a JWT-SVID from the server: ", minted.status().message()));
       }
-      deps_.cache->PutJwt(entry.spiffe_id(), audience, minted->token, minted->issued_at,
+      deps_.cache->PutJwt(entry.spiffe_id(), *audience, minted->token, minted->issued_at,
                           minted->expires_at);
       token = minted->token;
     }
@@ -174,22 +245,17 @@ absl::Status WorkloadApiService::JwtSvids(const std::vector<spiffe::Selector>& s
   return absl::OkStatus();
 }
 
-grpc::Status WorkloadApiService::ValidateJWTSVID(grpc::ServerContext* ctx,
-                                                 const ValidateJWTSVIDRequest* req,
-                                                 ValidateJWTSVIDResponse* resp) {
-  absl::StatusOr<std::vector<spiffe::Selector>> selectors = Caller(*ctx);
-  return ToGrpc(selectors.ok() ? Validate(*selectors, *req, resp) : selectors.status());
-}
-
-absl::Status WorkloadApiService::Validate(const std::vector<spiffe::Selector>& selectors,
-                                          const ValidateJWTSVIDRequest& req,
-                                          ValidateJWTSVIDResponse* resp) {
+std::optional<absl::Status> WorkloadApiService::Validate(
+    const std::vector<spiffe::Selector>& selectors, const ValidateJWTSVIDRequest& req,
+    bool may_block, ValidateJWTSVIDResponse* resp) {
   if (req.audience().empty() || req.svid().empty()) {
     return absl::InvalidArgumentError("audience and svid are required");
   }
-  SIGNET_ASSIGN_OR_RETURN(WorkloadView view, View(selectors));
+  std::optional<absl::StatusOr<WorkloadView>> view = View(selectors, may_block);
+  if (!view.has_value()) return std::nullopt;
+  if (!view->ok()) return view->status();
   spiffe::BundleSet bundles;
-  bundles.Put(deps_.trust_domain, *view.bundle);
+  bundles.Put(deps_.trust_domain, *(*view)->bundle);
   absl::StatusOr<spiffe::JwtSvid> jwt = spiffe::ValidateJwtSvid(
       req.svid(), bundles, {.audience = req.audience(), .now = deps_.clock->Now()});
   if (!jwt.ok()) return absl::InvalidArgumentError(jwt.status().message());

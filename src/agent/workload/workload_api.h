@@ -1,7 +1,7 @@
 // The SPIFFE Workload API (spiffe-conformance.md §6) served by the agent on its Unix socket.
 //
 // Every call must carry the security header `workload.spiffe.io: true` (else InvalidArgument).
-// The caller is attested from kernel facts (WorkloadProcess from the listener's PeerRegistry);
+// The caller is attested from kernel facts (the PeerCred the listener read at accept time);
 // a caller entitled to nothing gets PermissionDenied; an agent that has not synced yet answers
 // Unavailable. Streams send a full snapshot at once and a new one whenever what the caller sees
 // changes (rotation, bundle, entitlements), never the same one twice, and end with
@@ -12,6 +12,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,9 +22,10 @@
 #include "src/agent/workload/svid_cache.h"
 #include "src/agent/workload/workload_attestor.h"
 #include "src/common/clock.h"
-#include "src/rpc/uds_listener.h"
+#include "src/common/worker_pool.h"
+#include "src/rpc/h2/grpc_server.h"
 #include "src/spiffe/spiffe_id.h"
-#include "workload.grpc.pb.h"
+#include "workload.pb.h"
 
 namespace signet::agent {
 
@@ -40,70 +42,92 @@ using JwtMinter = std::function<absl::StatusOr<MintedJwt>(
 struct WorkloadApiDeps {
   spiffe::TrustDomain trust_domain;
   SvidCache* cache = nullptr;
-  const rpc::PeerRegistry* peers = nullptr;
   const std::vector<std::unique_ptr<WorkloadAttestor>>* attestors = nullptr;
   JwtMinter mint_jwt;
   const Clock* clock = nullptr;
   const std::atomic<bool>* stopping = nullptr;  // streams end with Unavailable once set
   // How long a call waits for an SVID the agent is still signing before it answers Unavailable.
   absl::Duration svid_wait = absl::Seconds(5);
-  // How long a caller's attestation is reused for its later calls on the same connection.
+  // How long a caller's attestation is reused for its later calls.
   absl::Duration attestation_ttl = absl::Seconds(1);
   // How often an open stream re-checks expiry even when nothing changed.
   absl::Duration poll = absl::Seconds(1);
 };
 
-// The streams are on gRPC's callback API: an open stream costs no thread. The unary calls are on
-// the synchronous API: the polling thread that reads a request answers it, without a hand-off to
-// a callback thread, and a FetchJWTSVID cache miss (which asks the server) blocks only a thread
-// of the synchronous pool, which grows as needed. The WIT RPCs answer Unimplemented.
-using WorkloadApiBase = SpiffeWorkloadAPI::WithCallbackMethod_FetchX509SVID<
-    SpiffeWorkloadAPI::WithCallbackMethod_FetchX509Bundles<
-        SpiffeWorkloadAPI::WithCallbackMethod_FetchJWTBundles<SpiffeWorkloadAPI::Service>>>;
+// The caller's selectors, or why it has none; `may_block` is true on a worker thread.
+using AttestedFn =
+    std::function<void(absl::StatusOr<std::vector<spiffe::Selector>> selectors, bool may_block)>;
 
-class WorkloadApiService final : public WorkloadApiBase {
+// What the Workload API and SDS share: attestation of callers on the h2 server's event loops
+// (a cached answer at once, anything else on a worker), the stream hub and the worker pool.
+class WorkloadCallers {
  public:
-  explicit WorkloadApiService(WorkloadApiDeps deps)
-      : deps_(std::move(deps)),
-        attestation_(*deps_.clock, deps_.attestation_ttl),
-        hub_(deps_.cache, deps_.poll) {}
+  explicit WorkloadCallers(const WorkloadApiDeps& deps)
+      : deps_(deps), attestation_(*deps.clock, deps.attestation_ttl), hub_(deps.cache, deps.poll) {}
 
-  // Ends every open stream with Unavailable (agent shutdown). Call before the server shuts down.
-  void Stop() { hub_.Stop(); }
-  const WorkloadApiDeps& deps() const { return deps_; }
-  AttestationCache& attestation() { return attestation_; }
-  size_t open_streams() const { return hub_.size(); }
-
-  grpc::ServerWriteReactor<X509SVIDResponse>* FetchX509SVID(grpc::CallbackServerContext* ctx,
-                                                            const X509SVIDRequest* req) override;
-  grpc::ServerWriteReactor<X509BundlesResponse>* FetchX509Bundles(
-      grpc::CallbackServerContext* ctx, const X509BundlesRequest* req) override;
-  grpc::Status FetchJWTSVID(grpc::ServerContext* ctx, const JWTSVIDRequest* req,
-                            JWTSVIDResponse* resp) override;
-  grpc::ServerWriteReactor<JWTBundlesResponse>* FetchJWTBundles(
-      grpc::CallbackServerContext* ctx, const JWTBundlesRequest* req) override;
-  grpc::Status ValidateJWTSVID(grpc::ServerContext* ctx, const ValidateJWTSVIDRequest* req,
-                               ValidateJWTSVIDResponse* resp) override;
+  // Calls `then` with the caller's selectors: at once when its attestation is cached, else on a
+  // worker. A full worker queue finishes `call` with Unavailable instead.
+  void Attest(const std::shared_ptr<rpc::h2::Call>& call, AttestedFn then);
+  // Runs `work` on a worker; a full queue finishes `call` with Unavailable.
+  void Offload(const std::shared_ptr<rpc::h2::Call>& call, std::function<void()> work);
+  StreamHub& hub() { return hub_; }
+  bool stopping() const { return deps_.stopping != nullptr && deps_.stopping->load(); }
+  // Ends every stream (Unavailable) and waits for queued work. Before the server shuts down.
+  void Stop();
 
  private:
-  // The header check and attestation of the caller: its selectors.
-  absl::StatusOr<std::vector<spiffe::Selector>> Caller(const grpc::ServerContextBase& ctx);
-  // The caller's view once the agent is ready and it is entitled (waiting up to svid_wait).
-  absl::StatusOr<WorkloadView> View(const std::vector<spiffe::Selector>& selectors) const;
-  absl::Status JwtSvids(const std::vector<spiffe::Selector>& selectors, const JWTSVIDRequest& req,
-                        JWTSVIDResponse* resp);
-  absl::Status Validate(const std::vector<spiffe::Selector>& selectors,
-                        const ValidateJWTSVIDRequest& req, ValidateJWTSVIDResponse* resp);
-  // Attests the caller and starts its stream; `fill` builds a message from a ready view of an
-  // entitled caller (false: nothing to send yet).
-  template <typename Response>
-  grpc::ServerWriteReactor<Response>* OpenStream(
-      grpc::CallbackServerContext* ctx, std::function<bool(const WorkloadView&, Response*)> fill);
-
-  const WorkloadApiDeps deps_;
+  const WorkloadApiDeps& deps_;
   AttestationCache attestation_;
   StreamHub hub_;
+  WorkerPool pool_{16, 4096};
 };
+
+// The SPIFFE Workload API's five RPCs on an h2 server. Unary calls whose answer is at hand
+// (cached attestation, ready view, cached JWT-SVID) are answered on the event loop; the rest
+// (a JWT-SVID the server must sign, an agent still syncing) on a worker. The WIT RPCs are not
+// registered, so they answer Unimplemented.
+class WorkloadApiService {
+ public:
+  explicit WorkloadApiService(WorkloadApiDeps deps) : deps_(std::move(deps)), callers_(deps_) {}
+
+  void Register(rpc::h2::Server* server);
+  // Ends every open stream with Unavailable (agent shutdown). Call before the server shuts down.
+  void Stop() { callers_.Stop(); }
+  const WorkloadApiDeps& deps() const { return deps_; }
+  WorkloadCallers& callers() { return callers_; }
+  size_t open_streams() const { return const_cast<WorkloadCallers&>(callers_).hub().size(); }
+
+ private:
+  // Opens a snapshot stream for an entitled caller; `fill` builds a message from a ready view
+  // (false: nothing to send yet).
+  template <typename Response>
+  void OpenStream(std::shared_ptr<rpc::h2::Call> call,
+                  std::function<bool(const WorkloadView&, Response*)> fill);
+  // nullopt: the answer needs to block (`may_block` false).
+  std::optional<absl::Status> JwtSvids(const std::vector<spiffe::Selector>& selectors,
+                                       const JWTSVIDRequest& req, bool may_block,
+                                       JWTSVIDResponse* resp);
+  std::optional<absl::Status> Validate(const std::vector<spiffe::Selector>& selectors,
+                                       const ValidateJWTSVIDRequest& req, bool may_block,
+                                       ValidateJWTSVIDResponse* resp);
+  // The caller's view once the agent is ready and it is entitled; with `may_block`, waits up to
+  // svid_wait, else nullopt when not ready.
+  std::optional<absl::StatusOr<WorkloadView>> View(const std::vector<spiffe::Selector>& selectors,
+                                                   bool may_block) const;
+  // Parses a unary request, attests, answers with `answer` (inline, or on a worker when it
+  // returns nullopt without `may_block`).
+  template <typename Request, typename Response>
+  void Unary(std::shared_ptr<rpc::h2::Call> call, std::string bytes,
+             std::function<std::optional<absl::Status>(const std::vector<spiffe::Selector>&,
+                                                       const Request&, bool, Response*)>
+                 answer);
+
+  const WorkloadApiDeps deps_;
+  WorkloadCallers callers_;
+};
+
+// The Workload API's security header: `workload.spiffe.io: true`, else InvalidArgument.
+absl::Status CheckSecurityHeader(const rpc::h2::CallInfo& info);
 
 }  // namespace signet::agent
 

@@ -183,23 +183,29 @@ absl::StatusOr<std::vector<spiffe::Selector>> AttestWorkload(
   return all;
 }
 
+std::optional<absl::StatusOr<std::vector<spiffe::Selector>>> AttestationCache::Cached(
+    const WorkloadProcess& process) {
+  if (process.pidfd == nullptr) return std::nullopt;
+  const absl::Time now = clock_.Now();
+  absl::MutexLock lock(&mu_);
+  auto it = cached_.find(process.pidfd.get());
+  // The weak pointer tells a live descriptor from a new one at a recycled address.
+  if (it == cached_.end() || it->second.pidfd.lock() != process.pidfd ||
+      now >= it->second.expires) {
+    return std::nullopt;
+  }
+  if (!process.pidfd->Alive()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("workload attestation: process ", process.pid, " has exited"));
+  }
+  return it->second.selectors;
+}
+
 absl::StatusOr<std::vector<spiffe::Selector>> AttestationCache::Attest(
     const std::vector<std::unique_ptr<WorkloadAttestor>>& attestors,
     const WorkloadProcess& process) {
+  if (auto cached = Cached(process)) return *std::move(cached);
   const absl::Time now = clock_.Now();
-  if (process.pidfd != nullptr) {
-    absl::MutexLock lock(&mu_);
-    auto it = cached_.find(process.pidfd.get());
-    // The weak pointer tells a live descriptor from a new one at a recycled address.
-    if (it != cached_.end() && it->second.pidfd.lock() == process.pidfd &&
-        now < it->second.expires) {
-      if (!process.pidfd->Alive()) {
-        return absl::PermissionDeniedError(
-            absl::StrCat("workload attestation: process ", process.pid, " has exited"));
-      }
-      return it->second.selectors;
-    }
-  }
   absl::StatusOr<std::vector<spiffe::Selector>> selectors = AttestWorkload(attestors, process);
   if (!selectors.ok()) return selectors;
   absl::MutexLock lock(&mu_);

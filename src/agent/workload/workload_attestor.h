@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -129,9 +130,13 @@ class AttestationCache {
   absl::StatusOr<std::vector<spiffe::Selector>> Attest(
       const std::vector<std::unique_ptr<WorkloadAttestor>>& attestors,
       const WorkloadProcess& process);
+  // Attest without the attestors: the cached answer, or nullopt when the attestors must run
+  // (which may block: Docker, the kubelet, hashing a binary).
+  std::optional<absl::StatusOr<std::vector<spiffe::Selector>>> Cached(
+      const WorkloadProcess& process);
 
  private:
-  struct Cached {
+  struct Attested {
     std::weak_ptr<const rpc::PidFd> pidfd;
     std::vector<spiffe::Selector> selectors;
     absl::Time expires;
@@ -139,7 +144,7 @@ class AttestationCache {
   const Clock& clock_;
   const absl::Duration ttl_;
   absl::Mutex mu_;
-  absl::flat_hash_map<const rpc::PidFd*, Cached> cached_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<const rpc::PidFd*, Attested> cached_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace signet::agent

@@ -4,6 +4,7 @@
 #include <google/protobuf/message_lite.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -328,8 +329,9 @@ class Server::Loop final : public ConnectionOwner {
         conn.connection->PullOutput(&conn.out, 64 << 10);
         if (conn.out.empty()) break;
       }
-      const ssize_t n =
-          write(conn.fd, conn.out.data() + conn.out_sent, conn.out.size() - conn.out_sent);
+      // MSG_NOSIGNAL: a peer that went away must not raise SIGPIPE in the agent.
+      const ssize_t n = send(conn.fd, conn.out.data() + conn.out_sent,
+                             conn.out.size() - conn.out_sent, MSG_NOSIGNAL);
       if (n > 0) {
         conn.out_sent += static_cast<size_t>(n);
         continue;

@@ -3,6 +3,8 @@
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <memory>
@@ -217,6 +219,53 @@ TEST_F(GrpcServerTest, ShutdownEndsOpenStreamsAndRefusesNewConnections) {
   finisher.join();
   EXPECT_EQ(server_->connections(), 0u);
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+// A peer gone before the server's SETTINGS are written must not raise SIGPIPE (which would end
+// the process: this test's, or the agent's).
+TEST_F(GrpcServerTest, PeersThatHangUpAtOnceDoNotKillTheServer) {
+  Start();
+  for (int i = 0; i < 50; ++i) {
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const std::string path = dir_.File("s.sock");
+    std::copy(path.begin(), path.end(), addr.sun_path);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    // Half a client preface, then gone.
+    ASSERT_EQ(write(fd, "PRI * HTTP/2.0", 14), 14);
+    close(fd);
+  }
+  absl::SleepFor(absl::Milliseconds(200));
+  grpc::ClientContext ctx;
+  JWTSVIDRequest req;
+  req.add_audience("x");
+  JWTSVIDResponse resp;
+  EXPECT_TRUE(stub_->FetchJWTSVID(&ctx, req, &resp).ok());
+}
+
+// Bytes that are not HTTP/2 close the connection and nothing else.
+TEST_F(GrpcServerTest, GarbageClosesOnlyItsConnection) {
+  Start();
+  const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string path = dir_.File("s.sock");
+  std::copy(path.begin(), path.end(), addr.sun_path);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const std::string garbage = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(write(fd, garbage.data(), garbage.size()), static_cast<ssize_t>(garbage.size()));
+  char buf[4096];
+  ssize_t n = 0;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) {
+  }
+  EXPECT_EQ(n, 0);  // the server hung up
+  close(fd);
+  grpc::ClientContext ctx;
+  JWTSVIDRequest req;
+  req.add_audience("x");
+  JWTSVIDResponse resp;
+  EXPECT_TRUE(stub_->FetchJWTSVID(&ctx, req, &resp).ok());
 }
 
 TEST(GrpcTimeoutTest, ParsesEveryUnitAndRefusesMalformedValues) {
