@@ -92,7 +92,7 @@ class SdsStream final : public Pokeable {
   SdsStream(const SdsService* service, std::shared_ptr<rpc::h2::Call> call)
       : service_(service), call_(std::move(call)) {}
 
-  void Attested(std::vector<spiffe::Selector> selectors) ABSL_LOCKS_EXCLUDED(mu_) {
+  void Attested(SharedSelectors selectors) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     selectors_ = std::move(selectors);
   }
@@ -109,7 +109,7 @@ class SdsStream final : public Pokeable {
   bool Poke() override ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     if (call_->done()) return false;
-    if (!selectors_.has_value() || !subscribed_) return true;
+    if (selectors_ == nullptr || !subscribed_) return true;
     discovery::DiscoveryResponse resp;
     absl::Status built = service_->Build(*selectors_, names_, &resp);
     if (absl::IsPermissionDenied(built)) {
@@ -129,7 +129,7 @@ class SdsStream final : public Pokeable {
   const SdsService* const service_;
   const std::shared_ptr<rpc::h2::Call> call_;
   absl::Mutex mu_;
-  std::optional<std::vector<spiffe::Selector>> selectors_ ABSL_GUARDED_BY(mu_);
+  SharedSelectors selectors_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> names_ ABSL_GUARDED_BY(mu_);
   bool subscribed_ ABSL_GUARDED_BY(mu_) = false;
   std::string last_ ABSL_GUARDED_BY(mu_);
@@ -156,7 +156,7 @@ class SdsStreamHandler final : public rpc::h2::Handler {
     if (callers_.stopping())
       return call_->Finish(absl::UnavailableError("the agent is shutting down"));
     callers_.Attest(call_, [call = call_, stream = stream_, &callers = callers_](
-                               absl::StatusOr<std::vector<spiffe::Selector>> selectors, bool) {
+                               absl::StatusOr<SharedSelectors> selectors, bool) {
       if (!selectors.ok()) return call->Finish(selectors.status());
       stream->Attested(*std::move(selectors));
       callers.hub().Add(stream);
@@ -187,11 +187,11 @@ void SdsService::Register(rpc::h2::Server* server) {
           return call->Finish(absl::InvalidArgumentError("malformed DiscoveryRequest"));
         }
         callers_.Attest(call, [this, call, req = std::move(req)](
-                                  absl::StatusOr<std::vector<spiffe::Selector>> selectors, bool) {
+                                  absl::StatusOr<SharedSelectors> selectors, bool) {
           if (!selectors.ok()) return call->Finish(selectors.status());
           discovery::DiscoveryResponse resp;
           absl::Status built = Build(
-              *selectors,
+              **selectors,
               std::vector<std::string>(req.resource_names().begin(), req.resource_names().end()),
               &resp);
           if (!built.ok()) return call->Finish(built);

@@ -101,27 +101,27 @@ void WorkloadApiService::OpenStream(std::shared_ptr<rpc::h2::Call> call,
   if (absl::Status header = CheckSecurityHeader(call->info()); !header.ok()) {
     return call->Finish(header);
   }
-  callers_.Attest(call, [this, call, fill = std::move(fill)](
-                            absl::StatusOr<std::vector<spiffe::Selector>> selectors, bool) {
-    if (!selectors.ok()) return call->Finish(selectors.status());
-    if (callers_.stopping())
-      return call->Finish(absl::UnavailableError("the agent is shutting down"));
-    const SvidCache* cache = deps_.cache;
-    auto build = [cache, selectors = *std::move(selectors),
-                  fill](void) -> absl::StatusOr<std::optional<std::string>> {
-      WorkloadView view = cache->For(selectors);
-      if (!view.ready) return std::nullopt;
-      if (view.entitled == 0) {
-        return absl::PermissionDeniedError(
-            "no identity is registered for this workload (or no longer)");
-      }
-      Response message;
-      if (!fill(view, &message)) return std::nullopt;
-      return message.SerializeAsString();
-    };
-    callers_.hub().Add(
-        std::make_shared<SnapshotStream>(call, std::move(build), absl::Now() + deps_.svid_wait));
-  });
+  callers_.Attest(
+      call, [this, call, fill = std::move(fill)](absl::StatusOr<SharedSelectors> selectors, bool) {
+        if (!selectors.ok()) return call->Finish(selectors.status());
+        if (callers_.stopping())
+          return call->Finish(absl::UnavailableError("the agent is shutting down"));
+        const SvidCache* cache = deps_.cache;
+        auto build = [cache, selectors = *std::move(selectors),
+                      fill](void) -> absl::StatusOr<std::optional<std::string>> {
+          WorkloadView view = cache->For(*selectors);
+          if (!view.ready) return std::nullopt;
+          if (view.entitled == 0) {
+            return absl::PermissionDeniedError(
+                "no identity is registered for this workload (or no longer)");
+          }
+          Response message;
+          if (!fill(view, &message)) return std::nullopt;
+          return message.SerializeAsString();
+        };
+        callers_.hub().Add(std::make_shared<SnapshotStream>(call, std::move(build),
+                                                            absl::Now() + deps_.svid_wait));
+      });
 }
 
 template <typename Request, typename Response>
@@ -135,21 +135,24 @@ void WorkloadApiService::Unary(
   }
   absl::StatusOr<Request> request = ParseRequest<Request>(bytes);
   if (!request.ok()) return call->Finish(request.status());
-  callers_.Attest(
-      call, [this, call, request = *std::move(request), answer = std::move(answer)](
-                absl::StatusOr<std::vector<spiffe::Selector>> selectors, bool may_block) {
-        if (!selectors.ok()) return call->Finish(selectors.status());
-        auto respond = [call, request, answer, selectors = *std::move(selectors)](bool block) {
-          Response response;
-          std::optional<absl::Status> status = answer(selectors, request, block, &response);
-          if (!status.has_value()) return false;
-          if (status->ok()) call->Write(response);
-          call->Finish(*status);
-          return true;
-        };
-        if (respond(may_block)) return;
-        callers_.Offload(call, [respond] { respond(true); });
-      });
+  callers_.Attest(call, [this, call, request = *std::move(request), answer = std::move(answer)](
+                            absl::StatusOr<SharedSelectors> selectors, bool may_block) mutable {
+    if (!selectors.ok()) return call->Finish(selectors.status());
+    Response response;
+    std::optional<absl::Status> status = answer(**selectors, request, may_block, &response);
+    if (status.has_value()) {
+      if (status->ok()) call->Write(response);
+      return call->Finish(*status);
+    }
+    // The answer needs to wait (a JWT-SVID to sign, an agent still syncing): on a worker.
+    callers_.Offload(call, [call, request = std::move(request), answer = std::move(answer),
+                            selectors = *std::move(selectors)] {
+      Response later;
+      const absl::Status done = *answer(*selectors, request, true, &later);
+      if (done.ok()) call->Write(later);
+      call->Finish(done);
+    });
+  });
 }
 
 void WorkloadApiService::Register(rpc::h2::Server* server) {

@@ -55,8 +55,7 @@ struct WorkloadApiDeps {
 };
 
 // The caller's selectors, or why it has none; `may_block` is true on a worker thread.
-using AttestedFn =
-    std::function<void(absl::StatusOr<std::vector<spiffe::Selector>> selectors, bool may_block)>;
+using AttestedFn = std::function<void(absl::StatusOr<SharedSelectors> selectors, bool may_block)>;
 
 // What the Workload API and SDS share: attestation of callers on the h2 server's event loops
 // (a cached answer at once, anything else on a worker), the stream hub and the worker pool.

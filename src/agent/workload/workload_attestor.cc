@@ -183,7 +183,7 @@ absl::StatusOr<std::vector<spiffe::Selector>> AttestWorkload(
   return all;
 }
 
-std::optional<absl::StatusOr<std::vector<spiffe::Selector>>> AttestationCache::Cached(
+std::optional<absl::StatusOr<SharedSelectors>> AttestationCache::Cached(
     const WorkloadProcess& process) {
   if (process.pidfd == nullptr) return std::nullopt;
   const absl::Time now = clock_.Now();
@@ -201,13 +201,14 @@ std::optional<absl::StatusOr<std::vector<spiffe::Selector>>> AttestationCache::C
   return it->second.selectors;
 }
 
-absl::StatusOr<std::vector<spiffe::Selector>> AttestationCache::Attest(
+absl::StatusOr<SharedSelectors> AttestationCache::Attest(
     const std::vector<std::unique_ptr<WorkloadAttestor>>& attestors,
     const WorkloadProcess& process) {
   if (auto cached = Cached(process)) return *std::move(cached);
   const absl::Time now = clock_.Now();
   absl::StatusOr<std::vector<spiffe::Selector>> selectors = AttestWorkload(attestors, process);
-  if (!selectors.ok()) return selectors;
+  if (!selectors.ok()) return selectors.status();
+  auto shared = std::make_shared<const std::vector<spiffe::Selector>>(*std::move(selectors));
   absl::MutexLock lock(&mu_);
   if (cached_.size() >= 4096) {
     absl::erase_if(cached_, [&](const auto& kv) {
@@ -215,8 +216,8 @@ absl::StatusOr<std::vector<spiffe::Selector>> AttestationCache::Attest(
     });
     if (cached_.size() >= 4096) cached_.clear();
   }
-  cached_[process.pidfd.get()] = {process.pidfd, *selectors, now + ttl_};
-  return selectors;
+  cached_[process.pidfd.get()] = {process.pidfd, shared, now + ttl_};
+  return shared;
 }
 
 }  // namespace signet::agent

@@ -123,22 +123,24 @@ absl::StatusOr<std::vector<spiffe::Selector>> AttestWorkload(
 // AttestWorkload results per caller connection (keyed by the pidfd taken at accept, so per
 // process and never shared with a later holder of its PID), kept for `ttl`: a client making many
 // calls is attested once per ttl. A hit still checks that the process is alive. Thread-safe.
+// One attestation's selectors, shared by every call and stream of that process.
+using SharedSelectors = std::shared_ptr<const std::vector<spiffe::Selector>>;
+
 class AttestationCache {
  public:
   AttestationCache(const Clock& clock, absl::Duration ttl) : clock_(clock), ttl_(ttl) {}
 
-  absl::StatusOr<std::vector<spiffe::Selector>> Attest(
+  absl::StatusOr<SharedSelectors> Attest(
       const std::vector<std::unique_ptr<WorkloadAttestor>>& attestors,
       const WorkloadProcess& process);
   // Attest without the attestors: the cached answer, or nullopt when the attestors must run
   // (which may block: Docker, the kubelet, hashing a binary).
-  std::optional<absl::StatusOr<std::vector<spiffe::Selector>>> Cached(
-      const WorkloadProcess& process);
+  std::optional<absl::StatusOr<SharedSelectors>> Cached(const WorkloadProcess& process);
 
  private:
   struct Attested {
     std::weak_ptr<const rpc::PidFd> pidfd;
-    std::vector<spiffe::Selector> selectors;
+    SharedSelectors selectors;
     absl::Time expires;
   };
   const Clock& clock_;

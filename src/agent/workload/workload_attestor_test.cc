@@ -147,7 +147,7 @@ TEST(AttestationCacheTest, ReusesAResultPerConnectionForItsTtlAndNeverForADeadPr
   EXPECT_EQ(counter->calls, 3);
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
-  absl::StatusOr<std::vector<spiffe::Selector>> dead = cache.Attest(attestors, p);
+  absl::StatusOr<SharedSelectors> dead = cache.Attest(attestors, p);
   EXPECT_TRUE(absl::IsPermissionDenied(dead.status())) << dead.status();
 }
 

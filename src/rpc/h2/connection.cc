@@ -73,6 +73,10 @@ Connection::Connection(const ConnectionConfig& config, PeerCred peer, uint64_t i
   nghttp2_option* option = nullptr;
   if (nghttp2_option_new(&option) == 0) {
     nghttp2_option_set_max_send_header_block_length(option, 16 << 10);
+    // A Workload API client may well open a stream, take its first message and cancel, again
+    // and again (nghttp2's default, 1,000 then 33/s, is for the open internet): allow that
+    // at any pace a local process can sustain, and still end a flood.
+    nghttp2_option_set_stream_reset_rate_limit(option, 20000, 20000);
   }
   if (nghttp2_session_server_new2(&session_, callbacks, this, option) != 0) session_ = nullptr;
   nghttp2_option_del(option);
@@ -272,7 +276,8 @@ ssize_t Connection::ReadData(nghttp2_session* session, int32_t stream_id, uint8_
   std::memcpy(buf, stream->out.data() + stream->out_sent, n);
   stream->out_sent += n;
   if (stream->out_sent == stream->out.size()) {
-    stream->out.clear();
+    // Freed, not cleared: an idle stream should not keep its last message's capacity.
+    std::string().swap(stream->out);
     stream->out_sent = 0;
     if (stream->finishing) {
       *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -316,6 +321,10 @@ void Connection::Dispatch(Stream& stream) {
     return SubmitTrailersOnly(
         stream, absl::UnimplementedError(absl::StrCat("unknown method ", stream.info.method)));
   }
+  // The request headers are done with: an open stream keeps only its CallInfo.
+  std::string().swap(stream.http_method);
+  std::string().swap(stream.content_type);
+  std::string().swap(stream.timeout);
   stream.info.peer = peer_;
   stream.info.connection_id = id_;
   stream.call = std::make_shared<Call>(std::move(stream.info), weak_from_this(), stream.id);
@@ -341,6 +350,7 @@ void Connection::ParseMessages(Stream& stream) {
     if (stream.in.size() < 5 + size) return;
     std::string message = stream.in.substr(5, size);
     stream.in.erase(0, 5 + size);
+    if (stream.in.empty()) std::string().swap(stream.in);
     stream.handler->OnMessage(std::move(message));
   }
 }
