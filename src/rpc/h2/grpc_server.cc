@@ -439,7 +439,12 @@ void Server::Adopt(int fd, const PeerCred& peer) {
     return;
   }
   const uint64_t id = next_connection_.fetch_add(1);
-  Loop* loop = loops_[id % loops_.size()].get();
+  // The loop with the fewest connections: long-lived callers spread evenly whatever the order
+  // short-lived ones came and went in.
+  Loop* loop = loops_[0].get();
+  for (const auto& candidate : loops_) {
+    if (candidate->connections() < loop->connections()) loop = candidate.get();
+  }
   std::shared_ptr<Connection> connection =
       Connection::Create({.methods = &methods_,
                           .max_request_bytes = options_.max_request_bytes,
