@@ -287,5 +287,22 @@ TEST_F(WorkloadCliTest, EnvoySdsServesTheCallersSecrets) {
       << out;
 }
 
+// The same socket through node's grpc-js, whose HTTP/2 and gRPC code shares nothing with gRPC
+// C-core (the C++ and Python clients above): every Workload API RPC, the errors, SDS, reflection
+// and 200 calls multiplexed on one connection.
+TEST_F(WorkloadCliTest, GrpcJsSpeaksTheWorkloadApiSdsAndReflection) {
+  CreateEntry("/web", getuid());
+  std::string out;
+  ASSERT_TRUE(WaitFor([&] { return Workload("fetch x509", &out) == 0; }, absl::Seconds(10))) << out;
+  EXPECT_EQ(RunCommand(absl::StrCat("node ", GRPC_JS_CLIENT, " --socket ", SocketPath("w"),
+                                    " --trust-domain example.org --spiffe-id "
+                                    "spiffe://example.org/web 2>&1"),
+                       &out),
+            0)
+      << out << agent_->Log();
+  EXPECT_THAT(out, HasSubstr("ok 200 concurrent FetchJWTSVID calls on one connection"));
+  EXPECT_THAT(out, HasSubstr("all checks passed"));
+}
+
 }  // namespace
 }  // namespace signet

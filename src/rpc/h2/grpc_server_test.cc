@@ -81,6 +81,26 @@ class GrpcServerTest : public ::testing::Test {
     stub_ = SpiffeWorkloadAPI::NewStub(
         grpc::CreateChannel("unix:" + dir_.File("s.sock"), grpc::InsecureChannelCredentials()));
   }
+  // A plain socket to the server, for bytes no gRPC client would send; -1 on failure.
+  int RawConnect() {
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const std::string path = dir_.File("s.sock");
+    std::copy(path.begin(), path.end(), addr.sun_path);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      close(fd);
+      return -1;
+    }
+    return fd;
+  }
+  void ExpectAUnaryCallWorks() {
+    grpc::ClientContext ctx;
+    JWTSVIDRequest req;
+    req.add_audience("x");
+    JWTSVIDResponse resp;
+    EXPECT_TRUE(stub_->FetchJWTSVID(&ctx, req, &resp).ok());
+  }
   void TearDown() override {
     listener_.reset();
     if (server_ != nullptr) server_->Shutdown(absl::Seconds(1));
@@ -244,33 +264,21 @@ TEST_F(GrpcServerTest, ShutdownEndsOpenStreamsAndRefusesNewConnections) {
 TEST_F(GrpcServerTest, PeersThatHangUpAtOnceDoNotKillTheServer) {
   Start();
   for (int i = 0; i < 50; ++i) {
-    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    const std::string path = dir_.File("s.sock");
-    std::copy(path.begin(), path.end(), addr.sun_path);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    const int fd = RawConnect();
+    ASSERT_GE(fd, 0);
     // Half a client preface, then gone.
     ASSERT_EQ(write(fd, "PRI * HTTP/2.0", 14), 14);
     close(fd);
   }
   absl::SleepFor(absl::Milliseconds(200));
-  grpc::ClientContext ctx;
-  JWTSVIDRequest req;
-  req.add_audience("x");
-  JWTSVIDResponse resp;
-  EXPECT_TRUE(stub_->FetchJWTSVID(&ctx, req, &resp).ok());
+  ExpectAUnaryCallWorks();
 }
 
 // Bytes that are not HTTP/2 close the connection and nothing else.
 TEST_F(GrpcServerTest, GarbageClosesOnlyItsConnection) {
   Start();
-  const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  const std::string path = dir_.File("s.sock");
-  std::copy(path.begin(), path.end(), addr.sun_path);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const int fd = RawConnect();
+  ASSERT_GE(fd, 0);
   const std::string garbage = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   ASSERT_EQ(write(fd, garbage.data(), garbage.size()), static_cast<ssize_t>(garbage.size()));
   char buf[4096];
@@ -279,11 +287,7 @@ TEST_F(GrpcServerTest, GarbageClosesOnlyItsConnection) {
   }
   EXPECT_EQ(n, 0);  // the server hung up
   close(fd);
-  grpc::ClientContext ctx;
-  JWTSVIDRequest req;
-  req.add_audience("x");
-  JWTSVIDResponse resp;
-  EXPECT_TRUE(stub_->FetchJWTSVID(&ctx, req, &resp).ok());
+  ExpectAUnaryCallWorks();
 }
 
 TEST(GrpcTimeoutTest, ParsesEveryUnitAndRefusesMalformedValues) {
