@@ -7,7 +7,9 @@ namespace signet {
 WorkerPool::WorkerPool(size_t max_threads, size_t max_queued)
     : max_threads_(max_threads), max_queued_(max_queued) {}
 
-WorkerPool::~WorkerPool() {
+WorkerPool::~WorkerPool() { Stop(); }
+
+void WorkerPool::Stop() {
   std::vector<std::thread> threads;
   {
     absl::MutexLock lock(&mu_);

@@ -20,7 +20,10 @@ namespace signet {
 class WorkerPool {
  public:
   WorkerPool(size_t max_threads, size_t max_queued);
-  ~WorkerPool();  // runs what is queued, then joins
+  ~WorkerPool();  // Stop()s
+
+  // Refuses new work, runs what is queued, and joins the threads. Idempotent.
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 

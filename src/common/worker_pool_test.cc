@@ -42,5 +42,15 @@ TEST(WorkerPoolTest, ThreadsStartOnlyWhenThereIsWork) {
   EXPECT_EQ(pool.threads(), 1u);
 }
 
+TEST(WorkerPoolTest, StopRunsWhatIsQueuedThenRefuses) {
+  std::atomic<int> done{0};
+  WorkerPool pool(1, 100);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(pool.Submit([&] { done.fetch_add(1); }));
+  pool.Stop();
+  EXPECT_EQ(done.load(), 20);
+  EXPECT_FALSE(pool.Submit([] {}));
+  pool.Stop();  // idempotent
+}
+
 }  // namespace
 }  // namespace signet

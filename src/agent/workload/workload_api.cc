@@ -75,7 +75,12 @@ void WorkloadCallers::Offload(const std::shared_ptr<rpc::h2::Call>& call,
   }
 }
 
-void WorkloadCallers::Stop() { hub_.Stop(); }
+void WorkloadCallers::Stop() {
+  hub_.Stop();
+  // Work still queued runs now (its streams end at once: the hub is stopped); once this returns
+  // nothing but the event loops touches a call, so the server can go.
+  pool_.Stop();
+}
 
 std::optional<absl::StatusOr<WorkloadView>> WorkloadApiService::View(
     const std::vector<spiffe::Selector>& selectors, bool may_block) const {

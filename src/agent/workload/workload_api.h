@@ -71,7 +71,8 @@ class WorkloadCallers {
   void Offload(const std::shared_ptr<rpc::h2::Call>& call, std::function<void()> work);
   StreamHub& hub() { return hub_; }
   bool stopping() const { return deps_.stopping != nullptr && deps_.stopping->load(); }
-  // Ends every stream (Unavailable) and waits for queued work. Before the server shuts down.
+  // Ends every stream (Unavailable) and runs what the workers still have. Before the server
+  // shuts down.
   void Stop();
 
  private:
