@@ -70,8 +70,12 @@ absl::Status SignetAgent::StartWorkloadApi() {
       std::make_unique<SdsService>(workload_service_->deps(), workload_service_->callers());
   // Our own gRPC server (src/rpc/h2): requests are capped at 64 KiB; a call whose answer is
   // cached is answered on its event loop.
-  absl::StatusOr<std::unique_ptr<rpc::h2::Server>> server =
-      rpc::h2::Server::Create({.loops = 2, .max_request_bytes = 64 << 10});
+  // Two descriptors per connection (the socket and the caller's pidfd), with room left for the
+  // agent's own files and server channel.
+  const size_t files = RaiseOpenFileLimit();
+  const size_t max_connections = files > 512 ? std::min<size_t>(4096, (files - 256) / 2) : 128;
+  absl::StatusOr<std::unique_ptr<rpc::h2::Server>> server = rpc::h2::Server::Create(
+      {.loops = 2, .max_request_bytes = 64 << 10, .max_connections = max_connections});
   if (!server.ok()) {
     return absl::Status(server.status().code(),
                         absl::StrCat("agent: Workload API server: ", server.status().message()));

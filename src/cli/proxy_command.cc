@@ -5,7 +5,6 @@
 //       --allow-trust-domain example.org
 //   signet proxy client --listen 127.0.0.1:5432 --connect db.internal:8443 \
 //       --server-id spiffe://example.org/db
-#include <sys/resource.h>
 
 #include <memory>
 #include <string>
@@ -15,6 +14,7 @@
 #include "absl/time/time.h"
 #include "src/cli/admin_commands.h"
 #include "src/cli/output.h"
+#include "src/common/file_util.h"
 #include "src/common/logging.h"
 #include "src/proxy/proxy.h"
 
@@ -60,16 +60,10 @@ int RunProxy(proxy::Mode mode, const ProxyFlags& f) {
   }
   // Two descriptors per connection: raise the soft limit to the hard one, and say so when even
   // that is short of --max-connections.
-  rlimit files{};
-  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
-    files.rlim_cur = files.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &files);
-  }
-  if (getrlimit(RLIMIT_NOFILE, &files) == 0 &&
-      files.rlim_cur < static_cast<rlim_t>(f.max_connections) * 2 + 64) {
-    LogWarn(
-        "proxy: the open-file limit is below what --max-connections needs",
-        {{"limit", static_cast<int64_t>(files.rlim_cur)}, {"max_connections", f.max_connections}});
+  const size_t files = RaiseOpenFileLimit();
+  if (files < static_cast<size_t>(f.max_connections) * 2 + 64) {
+    LogWarn("proxy: the open-file limit is below what --max-connections needs",
+            {{"limit", static_cast<int64_t>(files)}, {"max_connections", f.max_connections}});
   }
   const sigset_t stop_signals = BlockStopSignals();  // before the source starts its thread
   SourceOptions options;

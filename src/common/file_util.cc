@@ -1,6 +1,7 @@
 #include "src/common/file_util.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -173,6 +174,17 @@ absl::Status WriteFilesAtomic(const std::vector<FileToWrite>& files) {
     if (dirs.insert(dir).second) SIGNET_RETURN_IF_ERROR(SyncDir(f.path));
   }
   return absl::OkStatus();
+}
+
+size_t RaiseOpenFileLimit() {
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0) return 1024;
+  if (files.rlim_cur < files.rlim_max) {
+    rlimit raised = files;
+    raised.rlim_cur = files.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) files = raised;
+  }
+  return static_cast<size_t>(files.rlim_cur);
 }
 
 }  // namespace signet

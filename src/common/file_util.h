@@ -35,6 +35,9 @@ struct FileToWrite {
 // it replaced.
 absl::Status WriteFilesAtomic(const std::vector<FileToWrite>& files);
 
+// Raises the soft open-file limit to the hard one; returns the soft limit now in force.
+size_t RaiseOpenFileLimit();
+
 }  // namespace signet
 
 #endif  // SIGNET_COMMON_FILE_UTIL_H_

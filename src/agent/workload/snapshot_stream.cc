@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/time/clock.h"
 #include "src/crypto/signature.h"
 
@@ -13,24 +14,34 @@ StreamHub::StreamHub(const SvidCache* cache, absl::Duration poll)
 StreamHub::~StreamHub() { Stop(); }
 
 void StreamHub::Stop() {
+  std::vector<std::shared_ptr<Pokeable>> streams;
   {
     absl::MutexLock lock(&mu_);
     if (stopped_) return;
     stopped_ = true;
-    for (const auto& s : streams_) s->End(absl::UnavailableError("the agent is shutting down"));
-    streams_.clear();
+    streams.swap(streams_);
   }
+  for (const auto& s : streams) s->End(absl::UnavailableError("the agent is shutting down"));
   stop_.Notify();
   if (thread_.joinable()) thread_.join();
 }
 
 void StreamHub::Add(std::shared_ptr<Pokeable> stream) {
-  absl::MutexLock lock(&mu_);
-  if (stopped_) {
-    stream->End(absl::UnavailableError("the agent is shutting down"));
-    return;
+  // The first poke is made here, outside mu_: an event loop opening a stream never waits for a
+  // sweep of every other stream.
+  const uint64_t version = cache_->version();
+  if (!stream->Poke()) return;
+  bool stopped = false;
+  {
+    absl::MutexLock lock(&mu_);
+    stopped = stopped_;
+    if (!stopped) streams_.push_back(stream);
   }
-  if (stream->Poke()) streams_.push_back(std::move(stream));
+  if (stopped) {
+    stream->End(absl::UnavailableError("the agent is shutting down"));
+  } else if (cache_->version() != version) {
+    stream->Poke();  // a change that the sweep in between may have missed
+  }
 }
 
 size_t StreamHub::size() const {
@@ -42,9 +53,21 @@ void StreamHub::Run() {
   uint64_t seen = cache_->version();
   while (!stop_.HasBeenNotified()) {
     seen = cache_->WaitForChange(seen, absl::Now() + poll_);
+    // Poked outside mu_, from a copy, so that Add never waits for a sweep.
+    std::vector<std::shared_ptr<Pokeable>> streams;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopped_) return;
+      streams = streams_;
+    }
+    absl::flat_hash_set<const Pokeable*> over;
+    for (const auto& s : streams) {
+      if (!s->Poke()) over.insert(s.get());
+    }
+    if (over.empty()) continue;
     absl::MutexLock lock(&mu_);
-    if (stopped_) return;
-    std::erase_if(streams_, [](const std::shared_ptr<Pokeable>& s) { return !s->Poke(); });
+    std::erase_if(streams_,
+                  [&](const std::shared_ptr<Pokeable>& s) { return over.contains(s.get()); });
   }
 }
 

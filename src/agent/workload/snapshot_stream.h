@@ -52,8 +52,7 @@ class StreamHub {
   const SvidCache* cache_;
   const absl::Duration poll_;
   absl::Notification stop_;
-  // Held while poking, so that Stop cannot interleave with a poke.
-  mutable absl::Mutex mu_;
+  mutable absl::Mutex mu_;  // guards the list only: pokes run outside it
   std::vector<std::shared_ptr<Pokeable>> streams_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -63,16 +63,46 @@ void WorkloadCallers::Attest(const std::shared_ptr<rpc::h2::Call>& call, Atteste
   const rpc::PeerCred& cred = call->info().peer;
   WorkloadProcess process{.pid = cred.pid, .uid = cred.uid, .gid = cred.gid, .pidfd = cred.pidfd};
   if (auto cached = attestation_.Cached(process)) return then(*std::move(cached), false);
-  Offload(call, [this, process = std::move(process), then = std::move(then)] {
-    then(attestation_.Attest(*deps_.attestors, process), true);
+  // The pidfd outlives the attestation (the job holds it), so its address is a sound key.
+  const rpc::PidFd* key = process.pidfd.get();
+  {
+    absl::MutexLock lock(&inflight_mu_);
+    std::vector<Waiter>& waiters = inflight_[key];
+    waiters.push_back({call, std::move(then)});
+    if (waiters.size() > 1) return;  // joins the attestation already on its way
+  }
+  const bool queued = pool_.Submit([this, key, process = std::move(process)] {
+    if (stopping()) {
+      return Deliver(key, absl::UnavailableError("the agent is shutting down"));
+    }
+    Deliver(key, attestation_.Attest(*deps_.attestors, process));
   });
+  if (!queued) Deliver(key, absl::UnavailableError("the agent is busy; retry"));
+}
+
+void WorkloadCallers::Deliver(const rpc::PidFd* key,
+                              const absl::StatusOr<SharedSelectors>& result) {
+  std::vector<Waiter> waiters;
+  {
+    absl::MutexLock lock(&inflight_mu_);
+    auto it = inflight_.find(key);
+    if (it == inflight_.end()) return;
+    waiters = std::move(it->second);
+    inflight_.erase(it);
+  }
+  for (Waiter& w : waiters) {
+    if (!w.call->done()) w.then(result, true);
+  }
 }
 
 void WorkloadCallers::Offload(const std::shared_ptr<rpc::h2::Call>& call,
                               std::function<void()> work) {
-  if (!pool_.Submit(std::move(work))) {
-    call->Finish(absl::UnavailableError("the agent is busy; retry"));
-  }
+  const bool queued = pool_.Submit([this, call, work = std::move(work)] {
+    if (call->done()) return;  // cancelled while queued: nothing to do
+    if (stopping()) return call->Finish(absl::UnavailableError("the agent is shutting down"));
+    work();
+  });
+  if (!queued) call->Finish(absl::UnavailableError("the agent is busy; retry"));
 }
 
 void WorkloadCallers::Stop() {

@@ -16,7 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "src/agent/workload/snapshot_stream.h"
 #include "src/agent/workload/svid_cache.h"
@@ -65,9 +68,12 @@ class WorkloadCallers {
       : deps_(deps), attestation_(*deps.clock, deps.attestation_ttl), hub_(deps.cache, deps.poll) {}
 
   // Calls `then` with the caller's selectors: at once when its attestation is cached, else on a
-  // worker. A full worker queue finishes `call` with Unavailable instead.
-  void Attest(const std::shared_ptr<rpc::h2::Call>& call, AttestedFn then);
-  // Runs `work` on a worker; a full queue finishes `call` with Unavailable.
+  // worker, where calls from one process share one attestation. A full worker queue finishes
+  // the calls with Unavailable instead.
+  void Attest(const std::shared_ptr<rpc::h2::Call>& call, AttestedFn then)
+      ABSL_LOCKS_EXCLUDED(inflight_mu_);
+  // Runs `work` on a worker unless `call` is over by then (or the agent is stopping: then
+  // Unavailable); a full queue finishes `call` with Unavailable.
   void Offload(const std::shared_ptr<rpc::h2::Call>& call, std::function<void()> work);
   StreamHub& hub() { return hub_; }
   bool stopping() const { return deps_.stopping != nullptr && deps_.stopping->load(); }
@@ -76,9 +82,21 @@ class WorkloadCallers {
   void Stop();
 
  private:
+  struct Waiter {
+    std::shared_ptr<rpc::h2::Call> call;
+    AttestedFn then;
+  };
+  // Runs the waiters of the attestation of `key` with `result`.
+  void Deliver(const rpc::PidFd* key, const absl::StatusOr<SharedSelectors>& result)
+      ABSL_LOCKS_EXCLUDED(inflight_mu_);
+
   const WorkloadApiDeps& deps_;
   AttestationCache attestation_;
   StreamHub hub_;
+  absl::Mutex inflight_mu_;
+  // Calls waiting for an attestation on its way, by the process's pidfd.
+  absl::flat_hash_map<const rpc::PidFd*, std::vector<Waiter>> inflight_
+      ABSL_GUARDED_BY(inflight_mu_);
   WorkerPool pool_{16, 4096};
 };
 

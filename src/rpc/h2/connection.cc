@@ -20,6 +20,11 @@ nghttp2_nv Header(absl::string_view name, absl::string_view value) {
                     value.size(), NGHTTP2_NV_FLAG_NONE};
 }
 
+// grpc-message, percent-encoded and cut at 1 KiB: the header block must fit what nghttp2 sends.
+std::string StatusMessage(const absl::Status& status) {
+  return PercentEncode(status.message().substr(0, 1024));
+}
+
 uint32_t ReadBigEndian32(const char* p) {
   const auto* u = reinterpret_cast<const uint8_t*>(p);
   return (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | u[3];
@@ -49,6 +54,7 @@ struct Connection::Stream {
   bool finishing = false;  // trailers follow once `out` is sent
   bool deferred = false;   // nghttp2 waits for ResumeData
   bool has_deadline = false;
+  absl::Time partial_since = absl::InfiniteFuture();  // when `in` last became non-empty
   absl::Status status;
 };
 
@@ -70,13 +76,14 @@ Connection::Connection(const ConnectionConfig& config, PeerCred peer, uint64_t i
   nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, OnFrameSend);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, OnDataChunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, OnStreamClose);
+  nghttp2_session_callbacks_set_on_frame_not_send_callback(callbacks, OnFrameNotSend);
   nghttp2_option* option = nullptr;
   if (nghttp2_option_new(&option) == 0) {
     nghttp2_option_set_max_send_header_block_length(option, 16 << 10);
     // A Workload API client may well open a stream, take its first message and cancel, again
-    // and again (nghttp2's default, 1,000 then 33/s, is for the open internet): allow that
-    // at any pace a local process can sustain, and still end a flood.
-    nghttp2_option_set_stream_reset_rate_limit(option, 20000, 20000);
+    // and again (nghttp2's default, 1,000 then 33/s, is for the open internet): allow bursts
+    // of 10,000 and 1,000/s, and still end a flood.
+    nghttp2_option_set_stream_reset_rate_limit(option, 10000, 1000);
   }
   if (nghttp2_session_server_new2(&session_, callbacks, this, option) != 0) session_ = nullptr;
   nghttp2_option_del(option);
@@ -131,17 +138,26 @@ void Connection::CancelAll() {
     if (stream->call != nullptr && stream->call->MarkDone()) stream->handler->OnCancel();
   }
   deadline_streams_ = 0;
+  partial_streams_ = 0;
+  queued_ = 0;
 }
 
 void Connection::ExpireDeadlines(absl::Time now) {
   std::vector<Stream*> expired;
+  std::vector<Stream*> stalled;
   for (auto& [id, stream] : streams_) {
-    if (stream->has_deadline && stream->call != nullptr && !stream->call->done() &&
-        stream->call->info().deadline <= now) {
+    if (stream->call == nullptr || stream->call->done()) continue;
+    if (stream->has_deadline && stream->call->info().deadline <= now) {
       expired.push_back(stream.get());
+    } else if (stream->partial_since + config_.partial_message_timeout <= now) {
+      stalled.push_back(stream.get());
     }
   }
   for (Stream* stream : expired) Abort(*stream, absl::DeadlineExceededError("deadline exceeded"));
+  for (Stream* stream : stalled) {
+    Abort(*stream,
+          absl::DeadlineExceededError("the request message stayed incomplete for too long"));
+  }
 }
 
 bool Connection::PostWrite(int32_t stream_id, std::string framed) {
@@ -153,15 +169,15 @@ bool Connection::PostFinish(int32_t stream_id, absl::Status status) {
 }
 
 bool Connection::Post(Op op) {
-  bool schedule = false;
-  {
-    absl::MutexLock lock(&mu_);
-    if (closed_) return false;
-    ops_.push_back(std::move(op));
-    schedule = !scheduled_;
+  // Scheduled under mu_: once CancelAll has set closed_, no thread is inside the loop's
+  // Schedule any more, so the loop may go away.
+  absl::MutexLock lock(&mu_);
+  if (closed_) return false;
+  ops_.push_back(std::move(op));
+  if (!scheduled_) {
     scheduled_ = true;
+    owner_->Schedule(shared_from_this());
   }
-  if (schedule) owner_->Schedule(shared_from_this());
   return true;
 }
 
@@ -224,10 +240,14 @@ int Connection::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uin
 
 int Connection::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* self) {
   auto* c = static_cast<Connection*>(self);
+  c->heard_ = true;
   if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
   Stream* stream = c->Find(frame->hd.stream_id);
   if (stream == nullptr) return 0;
-  if (frame->hd.type == NGHTTP2_HEADERS && !stream->dispatched) c->Dispatch(*stream);
+  if (frame->hd.type == NGHTTP2_HEADERS && !stream->dispatched) {
+    c->Dispatch(*stream);
+    stream->header_bytes = 0;  // client trailers, if any, are a block of their own
+  }
   if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) c->HalfClose(*stream);
   return 0;
 }
@@ -250,8 +270,16 @@ int Connection::OnDataChunk(nghttp2_session*, uint8_t, int32_t stream_id, const 
   auto* c = static_cast<Connection*>(self);
   Stream* stream = c->Find(stream_id);
   if (stream == nullptr || stream->call == nullptr || stream->call->done()) return 0;
+  if (stream->in.empty() && len > 0) {
+    ++c->partial_streams_;
+    stream->partial_since = absl::Now();
+  }
   stream->in.append(reinterpret_cast<const char*>(data), len);
   c->ParseMessages(*stream);
+  if (stream->in.empty() && stream->partial_since != absl::InfiniteFuture()) {
+    --c->partial_streams_;
+    stream->partial_since = absl::InfiniteFuture();
+  }
   return 0;
 }
 
@@ -261,8 +289,24 @@ int Connection::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t, voi
   if (it == c->streams_.end()) return 0;
   std::unique_ptr<Stream> stream = std::move(it->second);
   c->streams_.erase(it);
-  if (stream->has_deadline) --c->deadline_streams_;
+  c->Forget(*stream);
   if (stream->call != nullptr && stream->call->MarkDone()) stream->handler->OnCancel();
+  return 0;
+}
+
+void Connection::Forget(Stream& stream) {
+  if (stream.has_deadline) --deadline_streams_;
+  if (!stream.in.empty()) --partial_streams_;
+  queued_ -= stream.out.size() - stream.out_sent;
+}
+
+int Connection::OnFrameNotSend(nghttp2_session* session, const nghttp2_frame* frame, int, void*) {
+  // A response or trailer nghttp2 refused to send (too large, say): end the stream rather than
+  // leave the client waiting.
+  if (frame->hd.type == NGHTTP2_HEADERS) {
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                              NGHTTP2_INTERNAL_ERROR);
+  }
   return 0;
 }
 
@@ -275,6 +319,7 @@ ssize_t Connection::ReadData(nghttp2_session* session, int32_t stream_id, uint8_
   const size_t n = std::min(length, stream->out.size() - stream->out_sent);
   std::memcpy(buf, stream->out.data() + stream->out_sent, n);
   stream->out_sent += n;
+  c->queued_ -= n;
   if (stream->out_sent == stream->out.size()) {
     // Freed, not cleared: an idle stream should not keep its last message's capacity.
     std::string().swap(stream->out);
@@ -283,7 +328,7 @@ ssize_t Connection::ReadData(nghttp2_session* session, int32_t stream_id, uint8_
       *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
       std::vector<nghttp2_nv> trailers;
       const std::string code = absl::StrCat(static_cast<int>(stream->status.code()));
-      const std::string message = PercentEncode(stream->status.message());
+      const std::string message = StatusMessage(stream->status);
       trailers.push_back(Header("grpc-status", code));
       if (!message.empty()) trailers.push_back(Header("grpc-message", message));
       nghttp2_submit_trailer(session, stream_id, trailers.data(), trailers.size());
@@ -350,7 +395,11 @@ void Connection::ParseMessages(Stream& stream) {
     if (stream.in.size() < 5 + size) return;
     std::string message = stream.in.substr(5, size);
     stream.in.erase(0, 5 + size);
-    if (stream.in.empty()) std::string().swap(stream.in);
+    if (stream.in.empty()) {
+      std::string().swap(stream.in);
+    } else {
+      stream.partial_since = absl::Now();  // a message came whole: the clock starts again
+    }
     stream.handler->OnMessage(std::move(message));
   }
 }
@@ -366,13 +415,29 @@ void Connection::HalfClose(Stream& stream) {
 
 void Connection::Abort(Stream& stream, const absl::Status& status) {
   if (!stream.call->MarkDone()) return;
-  stream.in.clear();
+  if (!stream.in.empty()) --partial_streams_;
+  std::string().swap(stream.in);
+  stream.partial_since = absl::InfiniteFuture();
   ApplyFinish(stream, status);
   stream.handler->OnCancel();
 }
 
 void Connection::ApplyWrite(Stream& stream, std::string framed) {
   if (stream.finishing) return;
+  const size_t pending = stream.out.size() - stream.out_sent;
+  if (pending + framed.size() > config_.max_queued_per_stream ||
+      queued_ + framed.size() > config_.max_queued_per_connection) {
+    // Trailers could not get past the queue either: drop what is queued and reset the stream
+    // (gRPC clients report ENHANCE_YOUR_CALM as RESOURCE_EXHAUSTED).
+    if (stream.call->MarkDone()) stream.handler->OnCancel();
+    queued_ -= pending;
+    std::string().swap(stream.out);
+    stream.out_sent = 0;
+    stream.finishing = true;
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id, NGHTTP2_ENHANCE_YOUR_CALM);
+    return;
+  }
+  queued_ += framed.size();
   if (stream.out.empty()) {
     stream.out = std::move(framed);
   } else {
@@ -411,7 +476,7 @@ void Connection::SubmitTrailersOnly(Stream& stream, const absl::Status& status) 
   stream.headers_sent = true;
   stream.finishing = true;
   const std::string code = absl::StrCat(static_cast<int>(status.code()));
-  const std::string message = PercentEncode(status.message());
+  const std::string message = StatusMessage(status);
   std::vector<nghttp2_nv> headers = {Header(":status", "200"),
                                      Header("content-type", kGrpcContentType),
                                      Header("grpc-status", code)};

@@ -33,8 +33,15 @@ class ConnectionOwner {
 struct ConnectionConfig {
   const absl::flat_hash_map<std::string, HandlerFactory>* methods = nullptr;
   size_t max_request_bytes = 64 << 10;
-  uint32_t max_concurrent_streams = 1024;
+  uint32_t max_concurrent_streams = 256;
   size_t max_header_bytes = 16 << 10;
+  // Responses queued for a client that does not read them (HTTP/2 flow control keeps them
+  // here): past either bound the stream is ended with RESOURCE_EXHAUSTED.
+  size_t max_queued_per_stream = 4 << 20;
+  size_t max_queued_per_connection = 8 << 20;
+  // A request message that stays incomplete this long ends its stream (a client that trickles
+  // or stalls mid-message does not keep the memory).
+  absl::Duration partial_message_timeout = absl::Seconds(10);
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -58,9 +65,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void GoAway();
   // Ends every open call with a cancel (the connection is closing). Later posts are refused.
   void CancelAll();
-  // Ends the calls whose deadline is at or before `now` with DEADLINE_EXCEEDED.
+  // Ends the calls whose deadline is at or before `now` with DEADLINE_EXCEEDED, and those whose
+  // request message has been incomplete for partial_message_timeout.
   void ExpireDeadlines(absl::Time now);
-  bool has_deadlines() const { return deadline_streams_ > 0; }
+  bool has_deadlines() const { return deadline_streams_ > 0 || partial_streams_ > 0; }
+  // True once the client has sent a whole frame (the preface and more).
+  bool heard_from_client() const { return heard_; }
+  size_t queued_bytes() const { return queued_; }
+  uid_t uid() const { return peer_.uid; }
   size_t open_streams() const { return streams_.size(); }
 
   // Any thread: a framed message or the end of a call. False once the connection is closed.
@@ -104,6 +116,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void SubmitHeaders(Stream& stream);
   void SubmitTrailersOnly(Stream& stream, const absl::Status& status);
   void SubmitHttpError(Stream& stream, const char* http_status);
+  void Forget(Stream& stream);  // its share of the counters, when it goes
+  static int OnFrameNotSend(nghttp2_session*, const nghttp2_frame* frame, int error, void* self);
 
   const ConnectionConfig config_;
   const PeerCred peer_;
@@ -112,6 +126,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   nghttp2_session* session_ = nullptr;
   absl::flat_hash_map<int32_t, std::unique_ptr<Stream>> streams_;
   int deadline_streams_ = 0;
+  int partial_streams_ = 0;  // streams holding part of a request message
+  size_t queued_ = 0;        // response bytes not yet handed to nghttp2, all streams
+  bool heard_ = false;
 
   absl::Mutex mu_;
   std::vector<Op> ops_ ABSL_GUARDED_BY(mu_);

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "src/common/logging.h"
 #include "src/rpc/h2/connection.h"
 
 namespace signet::rpc::h2 {
@@ -111,7 +112,9 @@ HandlerFactory SingleRequest(std::function<void(std::shared_ptr<Call>, std::stri
 // One epoll thread and the connections it owns.
 class Server::Loop final : public ConnectionOwner {
  public:
-  static absl::StatusOr<std::unique_ptr<Loop>> Create() {
+  // `closed` runs on the loop thread for every connection it closes.
+  static absl::StatusOr<std::unique_ptr<Loop>> Create(absl::Duration preface_timeout,
+                                                      std::function<void(uid_t)> closed) {
     const int epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) return absl::InternalError(absl::StrCat("epoll_create1: ", strerror(errno)));
     const int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -123,7 +126,7 @@ class Server::Loop final : public ConnectionOwner {
     ev.events = EPOLLIN;
     ev.data.ptr = nullptr;
     epoll_ctl(epfd, EPOLL_CTL_ADD, wake, &ev);
-    return std::unique_ptr<Loop>(new Loop(epfd, wake));
+    return std::unique_ptr<Loop>(new Loop(epfd, wake, preface_timeout, std::move(closed)));
   }
 
   ~Loop() override {
@@ -132,11 +135,14 @@ class Server::Loop final : public ConnectionOwner {
     close(epoll_fd_);
   }
 
-  void Adopt(int fd, std::shared_ptr<Connection> connection) ABSL_LOCKS_EXCLUDED(mu_) {
-    count_.fetch_add(1);
+  // False (and nothing taken) once the loop is stopping.
+  bool Adopt(int fd, std::shared_ptr<Connection> connection) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
+    if (stop_) return false;
+    count_.fetch_add(1);
     adopted_.emplace_back(fd, std::move(connection));
     WakeLocked();
+    return true;
   }
 
   void Schedule(std::shared_ptr<Connection> connection) override ABSL_LOCKS_EXCLUDED(mu_) {
@@ -170,6 +176,7 @@ class Server::Loop final : public ConnectionOwner {
   struct Conn {
     int fd;
     std::shared_ptr<Connection> connection;
+    absl::Time adopted_at;
     std::string out;
     size_t out_sent = 0;
     bool want_out = false;
@@ -177,7 +184,12 @@ class Server::Loop final : public ConnectionOwner {
     bool closed = false;
   };
 
-  Loop(int epfd, int wake) : epoll_fd_(epfd), wake_fd_(wake), thread_([this] { Run(); }) {}
+  Loop(int epfd, int wake, absl::Duration preface_timeout, std::function<void(uid_t)> closed)
+      : epoll_fd_(epfd),
+        wake_fd_(wake),
+        preface_timeout_(preface_timeout),
+        closed_callback_(std::move(closed)),
+        thread_([this] { Run(); }) {}
 
   void WakeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (wake_pending_) return;
@@ -191,7 +203,7 @@ class Server::Loop final : public ConnectionOwner {
     epoll_event events[64];
     absl::Time next_deadline_scan = absl::InfinitePast();
     while (true) {
-      const int timeout = deadline_conns_.empty() ? -1 : 50;
+      const int timeout = !deadline_conns_.empty() ? 50 : !unheard_.empty() ? 1000 : -1;
       const int n = epoll_wait(epoll_fd_, events, std::size(events), timeout);
       if (n < 0 && errno != EINTR) break;
       for (int i = 0; i < n; ++i) {
@@ -221,6 +233,7 @@ class Server::Loop final : public ConnectionOwner {
           }
         }
       }
+      CloseSilent(now);
       RunLocal();
       FlushDirty();
       closed_.clear();
@@ -245,17 +258,20 @@ class Server::Loop final : public ConnectionOwner {
       goaway_ = false;
     }
     for (auto& [fd, connection] : adopted) {
-      auto conn = std::make_unique<Conn>(Conn{.fd = fd, .connection = std::move(connection)});
+      auto conn = std::make_unique<Conn>(
+          Conn{.fd = fd, .connection = std::move(connection), .adopted_at = absl::Now()});
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.ptr = conn.get();
       if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
         close(fd);
+        closed_callback_(conn->connection->uid());
         count_.fetch_sub(1);
         continue;
       }
       Conn* raw = conn.get();
       conns_[raw->connection.get()] = std::move(conn);
+      unheard_.insert(raw);
       if (shutting_down_) raw->connection->GoAway();
       MarkDirty(*raw);  // the server's SETTINGS
     }
@@ -273,6 +289,21 @@ class Server::Loop final : public ConnectionOwner {
       }
     }
     return true;
+  }
+
+  // Connections that never sent a whole frame within preface_timeout.
+  void CloseSilent(absl::Time now) {
+    std::vector<Conn*> silent;
+    for (auto it = unheard_.begin(); it != unheard_.end();) {
+      Conn* conn = *it;
+      if (conn->connection->heard_from_client()) {
+        unheard_.erase(it++);
+      } else {
+        if (now - conn->adopted_at >= preface_timeout_) silent.push_back(conn);
+        ++it;
+      }
+    }
+    for (Conn* conn : silent) Close(conn);
   }
 
   void RunLocal() {
@@ -356,6 +387,7 @@ class Server::Loop final : public ConnectionOwner {
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, conn->fd, nullptr);
     close(conn->fd);
     deadline_conns_.erase(conn);
+    unheard_.erase(conn);
     std::erase(dirty_, conn);
     conn->closed = true;
     std::shared_ptr<Connection> connection = conn->connection;
@@ -363,6 +395,7 @@ class Server::Loop final : public ConnectionOwner {
     closed_.push_back(std::move(it->second));  // kept until the end of this turn
     conns_.erase(it);
     connection->CancelAll();
+    closed_callback_(connection->uid());
     count_.fetch_sub(1);
   }
 
@@ -371,6 +404,7 @@ class Server::Loop final : public ConnectionOwner {
     absl::MutexLock lock(&mu_);
     for (auto& [fd, connection] : adopted_) {
       close(fd);
+      closed_callback_(connection->uid());
       count_.fetch_sub(1);
     }
     adopted_.clear();
@@ -381,6 +415,8 @@ class Server::Loop final : public ConnectionOwner {
 
   const int epoll_fd_;
   const int wake_fd_;
+  const absl::Duration preface_timeout_;
+  const std::function<void(uid_t)> closed_callback_;
   std::atomic<size_t> count_{0};
   absl::Mutex mu_;
   std::vector<std::pair<int, std::shared_ptr<Connection>>> adopted_ ABSL_GUARDED_BY(mu_);
@@ -391,6 +427,7 @@ class Server::Loop final : public ConnectionOwner {
   // The loop thread's own.
   absl::flat_hash_map<const Connection*, std::unique_ptr<Conn>> conns_;
   absl::flat_hash_set<Conn*> deadline_conns_;
+  absl::flat_hash_set<Conn*> unheard_;  // no whole frame from the client yet
   std::vector<Conn*> dirty_;
   std::vector<std::unique_ptr<Conn>> closed_;  // closed this turn; events may still name them
   std::vector<std::shared_ptr<Connection>> local_;
@@ -404,7 +441,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(Options options) {
   if (options.loops < 1) return absl::InvalidArgumentError("h2 server: loops must be >= 1");
   std::unique_ptr<Server> server(new Server(options));
   for (int i = 0; i < options.loops; ++i) {
-    absl::StatusOr<std::unique_ptr<Loop>> loop = Loop::Create();
+    absl::StatusOr<std::unique_ptr<Loop>> loop =
+        Loop::Create(options.preface_timeout, [s = server.get()](uid_t uid) { s->GiveSlot(uid); });
     if (!loop.ok()) return loop.status();
     server->loops_.push_back(*std::move(loop));
   }
@@ -428,6 +466,21 @@ std::vector<std::string> Server::Services() const {
   return {names.begin(), names.end()};
 }
 
+bool Server::TakeSlot(uid_t uid) {
+  absl::MutexLock lock(&slots_mu_);
+  size_t& n = per_uid_[uid];
+  if (n >= options_.max_connections_per_uid) return false;
+  ++n;
+  return true;
+}
+
+void Server::GiveSlot(uid_t uid) {
+  absl::MutexLock lock(&slots_mu_);
+  auto it = per_uid_.find(uid);
+  if (it == per_uid_.end()) return;
+  if (--it->second == 0) per_uid_.erase(it);
+}
+
 void Server::Adopt(int fd, const PeerCred& peer) {
   if (shut_down_.load() || connections() >= options_.max_connections) {
     close(fd);
@@ -435,6 +488,13 @@ void Server::Adopt(int fd, const PeerCred& peer) {
   }
   const int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    close(fd);
+    return;
+  }
+  if (!TakeSlot(peer.uid)) {
+    LogWarn("workload socket: too many connections from one uid; closing the newest",
+            {{"uid", static_cast<int64_t>(peer.uid)},
+             {"limit", static_cast<int64_t>(options_.max_connections_per_uid)}});
     close(fd);
     return;
   }
@@ -452,10 +512,14 @@ void Server::Adopt(int fd, const PeerCred& peer) {
                           .max_header_bytes = options_.max_header_bytes},
                          peer, id, loop);
   if (connection == nullptr) {
+    GiveSlot(peer.uid);
     close(fd);
     return;
   }
-  loop->Adopt(fd, std::move(connection));
+  if (!loop->Adopt(fd, connection)) {
+    GiveSlot(peer.uid);
+    close(fd);
+  }
 }
 
 void Server::Shutdown(absl::Duration grace) {

@@ -28,10 +28,12 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "src/rpc/uds_listener.h"
 
@@ -106,11 +108,14 @@ HandlerFactory SingleRequest(std::function<void(std::shared_ptr<Call>, std::stri
 class Server {
  public:
   struct Options {
-    int loops = 2;                           // event-loop threads
-    size_t max_request_bytes = 64 << 10;     // per request message
-    uint32_t max_concurrent_streams = 1024;  // per connection (SETTINGS)
-    size_t max_header_bytes = 16 << 10;      // per request header block
-    size_t max_connections = 4096;           // more are closed at once
+    int loops = 2;                          // event-loop threads
+    size_t max_request_bytes = 64 << 10;    // per request message
+    uint32_t max_concurrent_streams = 256;  // per connection (SETTINGS)
+    size_t max_header_bytes = 16 << 10;     // per request header block
+    size_t max_connections = 4096;          // more are closed at once
+    size_t max_connections_per_uid = 256;   // so that one user cannot take every slot
+    // A connection that has not sent a whole HTTP/2 frame by then is closed.
+    absl::Duration preface_timeout = absl::Seconds(10);
   };
 
   static absl::StatusOr<std::unique_ptr<Server>> Create(Options options);
@@ -136,8 +141,14 @@ class Server {
   class Loop;
   explicit Server(Options options);
 
+  // Counts connections per uid; false when `uid` has max_connections_per_uid already.
+  bool TakeSlot(uid_t uid);
+  void GiveSlot(uid_t uid);
+
   const Options options_;
   absl::flat_hash_map<std::string, HandlerFactory> methods_;
+  absl::Mutex slots_mu_;
+  absl::flat_hash_map<uid_t, size_t> per_uid_ ABSL_GUARDED_BY(slots_mu_);
   std::vector<std::unique_ptr<Loop>> loops_;
   std::atomic<uint64_t> next_connection_{1};
   std::atomic<bool> shut_down_{false};

@@ -29,8 +29,8 @@ constexpr char kX509[] = "/SpiffeWorkloadAPI/FetchX509SVID";
 
 class GrpcServerTest : public ::testing::Test {
  protected:
-  void Start() {
-    absl::StatusOr<std::unique_ptr<Server>> server = Server::Create({.loops = 2});
+  void Start(Server::Options options = {.loops = 2}) {
+    absl::StatusOr<std::unique_ptr<Server>> server = Server::Create(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     // Unary: answers with the audiences joined and the caller's uid, or the error asked for.
@@ -39,6 +39,9 @@ class GrpcServerTest : public ::testing::Test {
           JWTSVIDRequest req;
           if (!req.ParseFromString(bytes)) {
             return call->Finish(absl::InvalidArgumentError("bad request"));
+          }
+          if (req.spiffe_id() == "fail-long") {
+            return call->Finish(absl::PermissionDeniedError(std::string(20000, 'a')));
           }
           if (req.spiffe_id() == "fail") {
             return call->Finish(absl::PermissionDeniedError("denied:\nnon-ascii é %"));
@@ -288,6 +291,57 @@ TEST_F(GrpcServerTest, GarbageClosesOnlyItsConnection) {
   EXPECT_EQ(n, 0);  // the server hung up
   close(fd);
   ExpectAUnaryCallWorks();
+}
+
+// A status message longer than a header block may be is cut, not left unsent (the client would
+// wait for trailers that never come).
+TEST_F(GrpcServerTest, AVeryLongStatusMessageIsCutAndStillArrives) {
+  Start();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  JWTSVIDRequest req;
+  req.set_spiffe_id("fail-long");
+  JWTSVIDResponse resp;
+  grpc::Status status = stub_->FetchJWTSVID(&ctx, req, &resp);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(status.error_message(), std::string(1024, 'a'));
+}
+
+TEST_F(GrpcServerTest, OneUidCannotTakeEveryConnectionSlot) {
+  Start({.loops = 2, .max_connections_per_uid = 2});
+  const int a = RawConnect();
+  const int b = RawConnect();
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  // The third from the same uid is closed at once.
+  const int c = RawConnect();
+  ASSERT_GE(c, 0);
+  char buf[256];
+  ssize_t n = 0;
+  while ((n = read(c, buf, sizeof(buf))) > 0) {
+  }
+  EXPECT_EQ(n, 0);
+  close(c);
+  // With one slot given back, a gRPC client gets in again.
+  close(a);
+  absl::SleepFor(absl::Milliseconds(300));
+  ExpectAUnaryCallWorks();
+  close(b);
+}
+
+TEST_F(GrpcServerTest, AConnectionThatSaysNothingIsClosedAfterThePrefaceTimeout) {
+  Start({.loops = 1, .preface_timeout = absl::Milliseconds(200)});
+  const int fd = RawConnect();
+  ASSERT_GE(fd, 0);
+  const absl::Time start = absl::Now();
+  char buf[256];
+  ssize_t n = 0;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) {  // the server's SETTINGS, then EOF
+  }
+  EXPECT_EQ(n, 0);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  close(fd);
+  ExpectAUnaryCallWorks();  // a client that speaks stays
 }
 
 TEST(GrpcTimeoutTest, ParsesEveryUnitAndRefusesMalformedValues) {
