@@ -73,7 +73,21 @@ absl::StatusOr<std::shared_ptr<const PidFd>> PidFd::Open(pid_t pid) {
     return errno == ESRCH ? absl::NotFoundError(absl::StrCat("process ", pid, " has exited"))
                           : Errno(absl::StrCat("pidfd_open ", pid));
   }
-  return std::shared_ptr<const PidFd>(new PidFd(static_cast<int>(fd)));
+  return std::shared_ptr<const PidFd>(new PidFd(static_cast<int>(fd), false));
+}
+
+absl::StatusOr<std::shared_ptr<const PidFd>> PidFd::OfPeer(int socket_fd, pid_t pid) {
+#ifndef SO_PEERPIDFD
+  constexpr int SO_PEERPIDFD = 77;  // <asm-generic/socket.h> since Linux 6.5
+#endif
+  int fd = -1;
+  socklen_t len = sizeof(fd);
+  if (getsockopt(socket_fd, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) == 0 && fd >= 0) {
+    return std::shared_ptr<const PidFd>(new PidFd(fd, true));
+  }
+  if (errno == ESRCH) return absl::NotFoundError(absl::StrCat("process ", pid, " has exited"));
+  if (errno != ENOPROTOOPT && errno != EINVAL) return Errno("SO_PEERPIDFD");
+  return Open(pid);  // a kernel before 6.5
 }
 
 PidFd::~PidFd() { close(fd_); }
@@ -194,7 +208,7 @@ void UdsListener::HandOff(int fd) {
     return;
   }
   if (options_.open_pidfd) {
-    absl::StatusOr<std::shared_ptr<const PidFd>> pidfd = PidFd::Open(cred->pid);
+    absl::StatusOr<std::shared_ptr<const PidFd>> pidfd = PidFd::OfPeer(fd, cred->pid);
     if (!pidfd.ok()) {  // gone already: nothing could be attested about it
       close(fd);
       return;

@@ -36,6 +36,11 @@ class PidFd {
  public:
   // NotFound when the process has already exited.
   static absl::StatusOr<std::shared_ptr<const PidFd>> Open(pid_t pid);
+  // The process at the other end of connected Unix socket `socket_fd`, whose SO_PEERCRED pid is
+  // `pid`. From the kernel's SO_PEERPIDFD (Linux 6.5+): the process that connected, even if its
+  // PID has been reused since; on older kernels pidfd_open(pid) at accept time, which a PID
+  // reused between connect and accept could fool.
+  static absl::StatusOr<std::shared_ptr<const PidFd>> OfPeer(int socket_fd, pid_t pid);
   ~PidFd();
   PidFd(const PidFd&) = delete;
   PidFd& operator=(const PidFd&) = delete;
@@ -43,10 +48,13 @@ class PidFd {
   // True while the process this descriptor was opened for has not exited.
   bool Alive() const;
   int fd() const { return fd_; }
+  // True when the kernel named the process (SO_PEERPIDFD), not pidfd_open by number.
+  bool from_socket() const { return from_socket_; }
 
  private:
-  explicit PidFd(int fd) : fd_(fd) {}
+  PidFd(int fd, bool from_socket) : fd_(fd), from_socket_(from_socket) {}
   int fd_;
+  bool from_socket_;
 };
 
 struct PeerCred {

@@ -6,11 +6,16 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <memory>
 #include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "signet/admin/v1/admin.grpc.pb.h"
@@ -167,6 +172,65 @@ TEST_F(UdsListenerTest, RejectsOverlongPathAndMissingRegistry) {
   auto no_registry =
       UdsListener::Start({.path = SocketPath(), .router = [](const PeerCred&) { return nullptr; }});
   EXPECT_EQ(no_registry.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Adopt mode with pidfds: the pidfd names the process that connected, from the kernel
+// (SO_PEERPIDFD) wherever the kernel has it, and stops being alive when that process exits.
+TEST_F(UdsListenerTest, AdoptedConnectionsCarryAPidfdOfTheConnectingProcess) {
+  absl::Mutex mu;
+  std::vector<std::pair<int, PeerCred>> adopted;
+  auto listener = UdsListener::Start({.path = SocketPath(),
+                                      .adopt =
+                                          [&](int fd, const PeerCred& cred) {
+                                            absl::MutexLock lock(&mu);
+                                            adopted.emplace_back(fd, cred);
+                                          },
+                                      .open_pidfd = true});
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  int go[2];
+  ASSERT_EQ(pipe(go), 0);
+  const pid_t child = fork();
+  if (child == 0) {  // connects, then waits to be told to exit
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const std::string path = SocketPath();
+    std::copy(path.begin(), path.end(), addr.sun_path);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) _exit(1);
+    char c;
+    (void)!read(go[0], &c, 1);
+    _exit(0);
+  }
+  PeerCred cred;
+  int fd = -1;
+  for (int i = 0; i < 500 && fd < 0; ++i) {
+    {
+      absl::MutexLock lock(&mu);
+      if (!adopted.empty()) std::tie(fd, cred) = adopted[0];
+    }
+    if (fd < 0) absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(cred.pid, child);
+  ASSERT_NE(cred.pidfd, nullptr);
+  EXPECT_TRUE(cred.pidfd->Alive());
+  // Whether this kernel has SO_PEERPIDFD, asked of a socket pair here: if it has, it was used.
+  int pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+  int probe = -1;
+  socklen_t len = sizeof(probe);
+  const bool kernel_has_it = getsockopt(pair[0], SOL_SOCKET, 77, &probe, &len) == 0;
+  if (probe >= 0) close(probe);
+  close(pair[0]);
+  close(pair[1]);
+  EXPECT_EQ(cred.pidfd->from_socket(), kernel_has_it);
+  ASSERT_EQ(write(go[1], "x", 1), 1);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_FALSE(cred.pidfd->Alive());
+  close(fd);
+  close(go[0]);
+  close(go[1]);
 }
 
 TEST(PeerRegistryTest, LookupParsesGrpcPeerNames) {
