@@ -104,6 +104,16 @@ class GrpcServerTest : public ::testing::Test {
     JWTSVIDResponse resp;
     EXPECT_TRUE(stub_->FetchJWTSVID(&ctx, req, &resp).ok());
   }
+  // Until the handler has parked a "hang" call (at most 5 s).
+  void WaitForTheHangingCall() {
+    for (int i = 0; i < 500; ++i) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (hanging_ != nullptr) return;
+      }
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+  }
   void TearDown() override {
     listener_.reset();
     if (server_ != nullptr) server_->Shutdown(absl::Seconds(1));
@@ -227,13 +237,7 @@ TEST_F(GrpcServerTest, ACancelledStreamIsCancelledOnTheServer) {
   grpc::ClientContext ctx;
   ctx.AddMetadata("hang", "1");
   auto reader = stub_->FetchX509SVID(&ctx, X509SVIDRequest());
-  for (int i = 0; i < 500; ++i) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (hanging_ != nullptr) break;
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  WaitForTheHangingCall();
   ctx.TryCancel();
   EXPECT_TRUE(cancelled_.WaitForNotificationWithTimeout(absl::Seconds(5)));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
@@ -244,13 +248,7 @@ TEST_F(GrpcServerTest, ShutdownEndsOpenStreamsAndRefusesNewConnections) {
   grpc::ClientContext ctx;
   ctx.AddMetadata("hang", "1");
   auto reader = stub_->FetchX509SVID(&ctx, X509SVIDRequest());
-  for (int i = 0; i < 500; ++i) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (hanging_ != nullptr) break;
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  WaitForTheHangingCall();
   std::thread finisher([this] {
     absl::SleepFor(absl::Milliseconds(100));
     absl::MutexLock lock(&mu_);
