@@ -97,6 +97,8 @@ void ReadAgentConfig(ConfigMap& root, AgentConfig* config) {
     root.AddProblem("socket_path", "must be an absolute path of at most 107 bytes");
   }
   root.GetInt("max_cached_svids", &config->max_cached_svids, {.min = 1, .max = 10000000});
+  root.GetInt("max_connections_per_uid", &config->max_connections_per_uid,
+              {.min = 1, .max = 100000});
   root.GetEnum("workload_key_type", &config->workload_key_type,
                {{"ec-p256", crypto::KeyType::kEcP256},
                 {"ec-p384", crypto::KeyType::kEcP384},

@@ -54,6 +54,9 @@ struct AgentConfig {
   // How many workload X509-SVIDs the agent keeps signed; past it, least recently used ones that
   // nobody asked for in the last 10 s are dropped and signed again on demand.
   int64_t max_cached_svids = 10000;
+  // Connections one uid may hold open to the Workload API socket at once (every root process,
+  // every root container without user namespaces, shares uid 0).
+  int64_t max_connections_per_uid = 256;
   // workload_attestors: the catalog is explicit; built so far: `unix` (on by default when the
   // section is absent), `systemd`, `docker` and `k8s`.
   bool unix_attestor = true;

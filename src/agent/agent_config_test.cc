@@ -128,12 +128,14 @@ TEST(AgentConfigTest, WorkloadApiKeys) {
   EXPECT_EQ(c->socket_path, "/run/signet/agent.sock");
   EXPECT_EQ(c->workload_key_type, crypto::KeyType::kEcP256);
   EXPECT_TRUE(c->unix_attestor) << "unix is on when workload_attestors is absent";
+  EXPECT_EQ(c->max_connections_per_uid, 256);
   std::string text = std::string(kGood) +
                      "socket_path: /tmp/s/agent.sock\nworkload_key_type: rsa-2048\n"
                      "workload_attestors:\n  unix:\n    sha256: true\n  systemd: {}\n"
                      "  docker:\n    socket_path: /run/docker.sock\n    env_keys: [APP_ENV]\n"
                      "  k8s:\n    read_only_port: 10255\n    poll_retry_interval: 1s\n"
-                     "allowed_image_registries: [registry.example.com]\n";
+                     "allowed_image_registries: [registry.example.com]\n"
+                     "max_connections_per_uid: 1000\n";
   c = ParseAgentConfig(text);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->socket_path, "/tmp/s/agent.sock");
@@ -148,6 +150,7 @@ TEST(AgentConfigTest, WorkloadApiKeys) {
   EXPECT_TRUE(c->k8s_attestor);
   EXPECT_EQ(c->k8s_attestor_config.read_only_port, 10255);
   EXPECT_EQ(c->k8s_attestor_config.poll_retry_interval, absl::Seconds(1));
+  EXPECT_EQ(c->max_connections_per_uid, 1000);
   c = ParseAgentConfig(std::string(kGood) + "workload_attestors: {}\n");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_FALSE(c->unix_attestor) << "an explicit empty catalog means none";
@@ -156,6 +159,7 @@ TEST(AgentConfigTest, WorkloadApiKeys) {
   };
   const Case cases[] = {
       {"socket_path: relative.sock\n", "socket_path", "absolute path"},
+      {"max_connections_per_uid: 0\n", "max_connections_per_uid", ""},
       {"workload_key_type: dsa\n", "workload_key_type", "must be one of"},
       {"workload_attestors:\n  k8s: {kubelet_url: http://x}\n",
        "workload_attestors.k8s.kubelet_url", "https://"},

@@ -75,7 +75,10 @@ absl::Status SignetAgent::StartWorkloadApi() {
   const size_t files = RaiseOpenFileLimit();
   const size_t max_connections = files > 512 ? std::min<size_t>(4096, (files - 256) / 2) : 128;
   absl::StatusOr<std::unique_ptr<rpc::h2::Server>> server = rpc::h2::Server::Create(
-      {.loops = 2, .max_request_bytes = 64 << 10, .max_connections = max_connections});
+      {.loops = 2,
+       .max_request_bytes = 64 << 10,
+       .max_connections = max_connections,
+       .max_connections_per_uid = static_cast<size_t>(config_.max_connections_per_uid)});
   if (!server.ok()) {
     return absl::Status(server.status().code(),
                         absl::StrCat("agent: Workload API server: ", server.status().message()));
