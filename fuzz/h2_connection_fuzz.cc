@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "src/rpc/h2/connection.h"
@@ -20,6 +21,12 @@ using signet::rpc::h2::HandlerFactory;
 class Owner final : public signet::rpc::h2::ConnectionOwner {
  public:
   void Schedule(std::shared_ptr<Connection> c) override { pending.push_back(std::move(c)); }
+  // What the loop does after each read: applies what calls posted, until nothing is left.
+  void RunAll() {
+    while (!pending.empty()) {
+      for (auto& conn : std::exchange(pending, {})) conn->RunPosted();
+    }
+  }
   std::vector<std::shared_ptr<Connection>> pending;
 };
 
@@ -62,10 +69,12 @@ void CheckFrames(const std::string& out) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Owner owner;
-  std::shared_ptr<Connection> c = Connection::Create(
-      {.methods = &Methods(), .max_request_bytes = 1024, .max_concurrent_streams = 8,
-       .max_header_bytes = 2048},
-      signet::rpc::PeerCred{.pid = 1, .uid = 2, .gid = 3}, 1, &owner);
+  std::shared_ptr<Connection> c =
+      Connection::Create({.methods = &Methods(),
+                          .max_request_bytes = 1024,
+                          .max_concurrent_streams = 8,
+                          .max_header_bytes = 2048},
+                         signet::rpc::PeerCred{.pid = 1, .uid = 2, .gid = 3}, 1, &owner);
   if (c == nullptr) return 0;
   static const std::string kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
   std::string out;
@@ -75,17 +84,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (auto [p, n] : {std::pair{data, half}, std::pair{data + half, size - half}}) {
     if (!ok) break;
     ok = c->Receive(p, n);
-    while (!owner.pending.empty()) {
-      auto pending = std::move(owner.pending);
-      owner.pending.clear();
-      for (auto& conn : pending) conn->RunPosted();
-    }
+    owner.RunAll();
     c->ExpireDeadlines(absl::InfiniteFuture());
-    while (!owner.pending.empty()) {
-      auto pending = std::move(owner.pending);
-      owner.pending.clear();
-      for (auto& conn : pending) conn->RunPosted();
-    }
+    owner.RunAll();
     c->PullOutput(&out, 1 << 20);
   }
   CheckFrames(out);

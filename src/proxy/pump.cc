@@ -88,6 +88,27 @@ Io WritePlain(int fd, Buffer& b, uint64_t* count) {
   return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? Io::kWouldBlock : Io::kError;
 }
 
+// Folds one read's outcome into a direction's state: data (progress), the end of the stream
+// (that side is done and the other gets a shutdown once drained), or nothing yet. False on an
+// error.
+bool TakeRead(Io io, bool* open, bool* shut_other, bool* progress) {
+  switch (io) {
+    case Io::kProgress:
+      *progress = true;
+      return true;
+    case Io::kEnd:
+      *open = false;
+      *shut_other = true;
+      *progress = true;
+      return true;
+    case Io::kError:
+      return false;
+    case Io::kWouldBlock:
+      return true;
+  }
+  return true;
+}
+
 }  // namespace
 
 PumpResult Pump(SSL* ssl, int tls_fd, int plain_fd) {
@@ -106,21 +127,9 @@ PumpResult Pump(SSL* ssl, int tls_fd, int plain_fd) {
   };
   for (;;) {
     bool progress = false;
-    if (tls_open && to_plain.empty()) {
-      switch (ReadTls(ssl, to_plain, &read_wants_write)) {
-        case Io::kProgress:
-          progress = true;
-          break;
-        case Io::kEnd:
-          tls_open = false;
-          shut_plain = true;
-          progress = true;
-          break;
-        case Io::kError:
-          return fail();
-        case Io::kWouldBlock:
-          break;
-      }
+    if (tls_open && to_plain.empty() &&
+        !TakeRead(ReadTls(ssl, to_plain, &read_wants_write), &tls_open, &shut_plain, &progress)) {
+      return fail();
     }
     if (!to_plain.empty()) {
       const Io io = WritePlain(plain_fd, to_plain, &result.from_tls);
@@ -131,21 +140,9 @@ PumpResult Pump(SSL* ssl, int tls_fd, int plain_fd) {
       shutdown(plain_fd, SHUT_WR);
       shut_plain = false;
     }
-    if (plain_open && to_tls.empty()) {
-      switch (ReadPlain(plain_fd, to_tls)) {
-        case Io::kProgress:
-          progress = true;
-          break;
-        case Io::kEnd:
-          plain_open = false;
-          shut_tls = true;
-          progress = true;
-          break;
-        case Io::kError:
-          return fail();
-        case Io::kWouldBlock:
-          break;
-      }
+    if (plain_open && to_tls.empty() &&
+        !TakeRead(ReadPlain(plain_fd, to_tls), &plain_open, &shut_tls, &progress)) {
+      return fail();
     }
     if (!to_tls.empty()) {
       const Io io = WriteTls(ssl, to_tls, &write_wants_read, &result.to_tls);

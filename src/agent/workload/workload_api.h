@@ -113,7 +113,6 @@ class WorkloadApiService {
   void Stop() { callers_.Stop(); }
   const WorkloadApiDeps& deps() const { return deps_; }
   WorkloadCallers& callers() { return callers_; }
-  size_t open_streams() const { return const_cast<WorkloadCallers&>(callers_).hub().size(); }
 
  private:
   // Opens a snapshot stream for an entitled caller; `fill` builds a message from a ready view
