@@ -5,6 +5,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -48,6 +49,14 @@ class Client {
           static_cast<Client*>(self)->closed_with = static_cast<int>(error_code);
           return 0;
         });
+    nghttp2_session_callbacks_set_on_header_callback(
+        cb, [](nghttp2_session*, const nghttp2_frame*, const uint8_t* name, size_t namelen,
+               const uint8_t* value, size_t valuelen, uint8_t, void* self) {
+          static_cast<Client*>(self)
+              ->headers[std::string(reinterpret_cast<const char*>(name), namelen)] =
+              std::string(reinterpret_cast<const char*>(value), valuelen);
+          return 0;
+        });
     nghttp2_session_client_new(&session_, cb, this);
     nghttp2_session_callbacks_del(cb);
     const nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, window}};
@@ -57,17 +66,20 @@ class Client {
 
   // Starts a call to `method`; `body` is the raw DATA (gRPC framing included), sent without
   // END_STREAM.
-  void Start(const std::string& method, std::string body) {
+  void Start(const std::string& method, std::string body, const std::string& http_method = "POST",
+             const std::string& content_type = "application/grpc",
+             const std::string& timeout = "") {
     body_ = std::move(body);
     auto nv = [](const char* n, const std::string& v) {
       return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(n)),
                         reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), strlen(n),
                         v.size(), NGHTTP2_NV_FLAG_NONE};
     };
-    const std::string post = "POST", scheme = "http", authority = "x", type = "application/grpc";
-    const nghttp2_nv headers[] = {nv(":method", post), nv(":scheme", scheme),
-                                  nv(":authority", authority), nv(":path", method),
-                                  nv("content-type", type)};
+    const std::string scheme = "http", authority = "x";
+    std::vector<nghttp2_nv> request = {nv(":method", http_method), nv(":scheme", scheme),
+                                       nv(":authority", authority), nv(":path", method),
+                                       nv("content-type", content_type)};
+    if (!timeout.empty()) request.push_back(nv("grpc-timeout", timeout));
     nghttp2_data_provider provider{};
     provider.source.ptr = this;
     provider.read_callback = [](nghttp2_session*, int32_t, uint8_t* buf, size_t length,
@@ -81,7 +93,7 @@ class Client {
       }
       return static_cast<ssize_t>(n);
     };
-    nghttp2_submit_request(session_, nullptr, headers, std::size(headers), &provider, nullptr);
+    nghttp2_submit_request(session_, nullptr, request.data(), request.size(), &provider, nullptr);
   }
 
   // Moves bytes both ways until neither side has anything to say.
@@ -108,7 +120,8 @@ class Client {
     }
   }
 
-  int closed_with = -1;  // the stream's close error code, once closed
+  int closed_with = -1;                        // the stream's close error code, once closed
+  std::map<std::string, std::string> headers;  // response headers and trailers, last value wins
 
  private:
   nghttp2_session* session_ = nullptr;
@@ -179,6 +192,52 @@ TEST_F(ConnectionTest, AMessageThatStopsHalfwayEndsItsStreamAfterTheTimeout) {
   EXPECT_TRUE(cancelled_);
   EXPECT_FALSE(server->has_deadlines());
   EXPECT_NE(client.closed_with, -1);
+}
+
+// Requests that are not gRPC, or not well-formed gRPC, get a precise answer and start no handler.
+TEST_F(ConnectionTest, MalformedRequestsAreRefusedPrecisely) {
+  struct Case {
+    const char* what;
+    std::string http_method, content_type, timeout, body;
+    std::string status, grpc_status;
+  };
+  std::string compressed = Framed(1, 1);
+  compressed[0] = 1;
+  std::string bad_flag = Framed(1, 1);
+  bad_flag[0] = 7;
+  const Case cases[] = {
+      {"GET", "GET", "application/grpc", "", Framed(1, 1), "405", ""},
+      {"not gRPC", "POST", "text/plain", "", Framed(1, 1), "415", ""},
+      {"application/grpcx", "POST", "application/grpcx", "", Framed(1, 1), "415", ""},
+      {"bad grpc-timeout", "POST", "application/grpc", "soon", Framed(1, 1), "200", "13"},
+      {"compressed", "POST", "application/grpc", "", compressed, "200", "12"},
+      {"bad flag byte", "POST", "application/grpc", "", bad_flag, "200", "13"},
+      {"oversized", "POST", "application/grpc", "", Framed(2000, 1), "200", "8"},
+  };
+  for (const Case& k : cases) {
+    cancelled_ = false;
+    call_ = nullptr;
+    auto server = Make({.max_request_bytes = 1024});
+    Client client(1 << 20);
+    client.Start("/t/Flood", k.body, k.http_method, k.content_type, k.timeout);
+    client.Pump(*server, owner_);
+    EXPECT_EQ(client.headers[":status"], k.status) << k.what;
+    EXPECT_EQ(client.headers["grpc-status"], k.grpc_status) << k.what;
+    if (k.status != "200" || k.what == std::string("bad grpc-timeout")) {
+      EXPECT_EQ(call_, nullptr) << k.what << ": no handler for a refused request";
+    } else {
+      EXPECT_TRUE(cancelled_) << k.what << ": the handler hears its call is over";
+    }
+  }
+}
+
+TEST_F(ConnectionTest, AnUnknownMethodIsUnimplementedWithItsName) {
+  auto server = Make({});
+  Client client(1 << 20);
+  client.Start("/t/Nothing", Framed(1, 1));
+  client.Pump(*server, owner_);
+  EXPECT_EQ(client.headers["grpc-status"], "12");
+  EXPECT_EQ(client.headers["grpc-message"], "unknown method /t/Nothing");
 }
 
 }  // namespace
