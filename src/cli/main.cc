@@ -2,11 +2,18 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "absl/synchronization/mutex.h"
 #include "src/cli/admin_commands.h"
 #include "src/cli/core_commands.h"
 #include "src/cli/output.h"
 
 int main(int argc, char** argv) {
+#ifdef NDEBUG
+  // Debian builds Abseil with its debug checks on, so every absl::Mutex acquisition updates a
+  // lock-order graph (a few % of a cached Workload API call). Debug and sanitizer builds keep
+  // the check, where it finds lock-order inversions in tests; release builds turn it off.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
   CLI::App app{
       "signet: workload identity for services, containers, VMs, CI jobs and AI agents.\n"
       "Implements SPIFFE: X.509 and JWT SVIDs, trust bundles and the Workload API.",

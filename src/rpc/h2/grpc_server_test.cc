@@ -16,6 +16,7 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/rpc/h2/unary_client.h"
 #include "tests/testing/test_ca.h"
 #include "workload.grpc.pb.h"
 
@@ -156,6 +157,33 @@ TEST_F(GrpcServerTest, ErrorsArriveWithTheirCodeAndExactMessage) {
   grpc::Status status = stub_->FetchJWTSVID(&ctx, req, &resp);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(status.error_message(), "denied:\nnon-ascii é %");
+}
+
+// The lean client the Workload API benchmark drives the agent with.
+TEST_F(GrpcServerTest, TheLeanUnaryClientGetsAnswersAndExactErrors) {
+  Start();
+  absl::StatusOr<std::unique_ptr<UnaryClient>> client = UnaryClient::Connect(dir_.File("s.sock"));
+  ASSERT_TRUE(client.ok()) << client.status();
+  JWTSVIDRequest req;
+  req.add_audience("a");
+  req.add_audience(std::string(30000, 'b'));  // larger than one DATA frame
+  for (int i = 0; i < 20; ++i) {              // many calls on one connection
+    absl::StatusOr<std::string> bytes =
+        (*client)->Call(kJwt, req.SerializeAsString(), {{"workload.spiffe.io", "true"}});
+    ASSERT_TRUE(bytes.ok()) << bytes.status();
+    JWTSVIDResponse resp;
+    ASSERT_TRUE(resp.ParseFromString(*bytes));
+    ASSERT_EQ(resp.svids_size(), 1);
+    EXPECT_EQ(resp.svids(0).svid(), "a" + std::string(30000, 'b'));
+    EXPECT_EQ(resp.svids(0).spiffe_id(), std::to_string(getuid()));
+    EXPECT_EQ(resp.svids(0).hint(), "true");
+  }
+  req.set_spiffe_id("fail");
+  absl::StatusOr<std::string> denied = (*client)->Call(kJwt, req.SerializeAsString(), {});
+  EXPECT_EQ(denied.status(), absl::PermissionDeniedError("denied:\nnon-ascii é %"));
+  absl::StatusOr<std::string> unknown = (*client)->Call("/SpiffeWorkloadAPI/Nope", "", {});
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_FALSE(UnaryClient::Connect(dir_.File("nothing.sock")).ok());
 }
 
 TEST_F(GrpcServerTest, AStreamDeliversEveryMessageThenItsStatus) {
