@@ -255,6 +255,7 @@ void Proxy::AcceptLoop() {
 }
 
 void Proxy::Handle(int fd) {
+  const ScopedSigpipeBlock no_sigpipe;  // the handshake writes too (alerts)
   const std::string from = PeerAddress(fd);
   const bool server = options_.mode == Mode::kServer;
   const absl::Time deadline = absl::Now() + options_.handshake_timeout;

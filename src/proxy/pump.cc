@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -111,7 +112,36 @@ bool TakeRead(Io io, bool* open, bool* shut_other, bool* progress) {
 
 }  // namespace
 
+namespace {
+
+sigset_t OnlySigpipe() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  return set;
+}
+
+}  // namespace
+
+ScopedSigpipeBlock::ScopedSigpipeBlock() {
+  const sigset_t pipe = OnlySigpipe();
+  pthread_sigmask(SIG_BLOCK, &pipe, &old_);
+}
+
+ScopedSigpipeBlock::~ScopedSigpipeBlock() {
+  if (sigismember(&old_, SIGPIPE) == 1) return;  // an outer block is still on
+  const sigset_t pipe = OnlySigpipe();
+  const timespec now{};
+  while (sigtimedwait(&pipe, nullptr, &now) == SIGPIPE) {
+  }
+  pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+}
+
 PumpResult Pump(SSL* ssl, int tls_fd, int plain_fd) {
+  const ScopedSigpipeBlock no_sigpipe;
+  // One recv takes a whole TLS record, or several, instead of a header then a body; what it
+  // read beyond one record waits in OpenSSL's buffer (SSL_has_pending).
+  SSL_set_read_ahead(ssl, 1);
   PumpResult result;
   Buffer to_plain;          // read from the TLS peer
   Buffer to_tls;            // read from the plain side
@@ -121,15 +151,21 @@ PumpResult Pump(SSL* ssl, int tls_fd, int plain_fd) {
   bool shut_tls = false;    // the plain side ended: send close_notify once drained
   bool read_wants_write = false;
   bool write_wants_read = false;
+  // Whether a read may find something: after poll said so, or a read that may have left more
+  // (a full buffer, or records OpenSSL holds). A read that would only say EAGAIN is not made:
+  // poll is level-triggered, so nothing that arrives meanwhile is missed.
+  bool tls_readable = true;
+  bool plain_readable = true;
   auto fail = [&result] {
     result.clean = false;
     return result;
   };
   for (;;) {
     bool progress = false;
-    if (tls_open && to_plain.empty() &&
-        !TakeRead(ReadTls(ssl, to_plain, &read_wants_write), &tls_open, &shut_plain, &progress)) {
-      return fail();
+    if (tls_open && to_plain.empty() && tls_readable) {
+      const Io io = ReadTls(ssl, to_plain, &read_wants_write);
+      if (!TakeRead(io, &tls_open, &shut_plain, &progress)) return fail();
+      tls_readable = io == Io::kProgress && SSL_has_pending(ssl) == 1;
     }
     if (!to_plain.empty()) {
       const Io io = WritePlain(plain_fd, to_plain, &result.from_tls);
@@ -140,9 +176,10 @@ PumpResult Pump(SSL* ssl, int tls_fd, int plain_fd) {
       shutdown(plain_fd, SHUT_WR);
       shut_plain = false;
     }
-    if (plain_open && to_tls.empty() &&
-        !TakeRead(ReadPlain(plain_fd, to_tls), &plain_open, &shut_tls, &progress)) {
-      return fail();
+    if (plain_open && to_tls.empty() && plain_readable) {
+      const Io io = ReadPlain(plain_fd, to_tls);
+      if (!TakeRead(io, &plain_open, &shut_tls, &progress)) return fail();
+      plain_readable = io == Io::kProgress && to_tls.len == kBufferSize;
     }
     if (!to_tls.empty()) {
       const Io io = WriteTls(ssl, to_tls, &write_wants_read, &result.to_tls);
@@ -155,7 +192,10 @@ PumpResult Pump(SSL* ssl, int tls_fd, int plain_fd) {
       shut_tls = false;
     }
     if (!tls_open && !plain_open && to_plain.empty() && to_tls.empty()) return result;
-    if (progress || (tls_open && to_plain.empty() && SSL_pending(ssl) > 0)) continue;
+    // Another turn while something moved and there may be more to read, or more to write.
+    const bool can_read = (tls_open && to_plain.empty() && tls_readable) ||
+                          (plain_open && to_tls.empty() && plain_readable);
+    if (progress && can_read) continue;
 
     short tls_events = 0;
     if (tls_open && to_plain.empty()) tls_events |= read_wants_write ? POLLOUT : POLLIN;
@@ -168,6 +208,13 @@ PumpResult Pump(SSL* ssl, int tls_fd, int plain_fd) {
     if (poll(fds, 2, -1) < 0 && errno != EINTR) return fail();
     // An error on a socket we only wait to write to would wake poll at once, forever.
     if ((fds[0].revents | fds[1].revents) & (POLLERR | POLLNVAL)) return fail();
+    // The TLS read runs again when its socket is ready for it (or hung up), or when OpenSSL
+    // holds bytes that poll cannot see (a record read ahead with the one before it). A record
+    // held only in part costs one read that finds nothing more, never a busy loop: poll has
+    // blocked first.
+    const short tls_ready = (read_wants_write ? POLLOUT : POLLIN) | POLLHUP;
+    tls_readable = SSL_has_pending(ssl) == 1 || (fds[0].revents & tls_ready) != 0;
+    plain_readable = (fds[1].revents & (POLLIN | POLLHUP)) != 0;
   }
 }
 

@@ -7,6 +7,7 @@
 #define SIGNET_PROXY_PUMP_H_
 
 #include <openssl/ssl.h>
+#include <signal.h>
 
 #include <cstdint>
 
@@ -19,7 +20,23 @@ struct PumpResult {
 };
 
 // `tls_fd` is the socket under `ssl` (handshake done); both sockets must be non-blocking.
+// SIGPIPE is blocked on the calling thread meanwhile (ScopedSigpipeBlock).
 PumpResult Pump(SSL* ssl, int tls_fd, int plain_fd);
+
+// Blocks SIGPIPE on this thread while it lives. OpenSSL writes to its socket with write(), not
+// send(MSG_NOSIGNAL), so a peer that has gone (an alert after an unexpected EOF, a write after a
+// reset) would otherwise raise SIGPIPE and end the whole process. A SIGPIPE raised meanwhile is
+// discarded when the outermost block ends.
+class ScopedSigpipeBlock {
+ public:
+  ScopedSigpipeBlock();
+  ~ScopedSigpipeBlock();
+  ScopedSigpipeBlock(const ScopedSigpipeBlock&) = delete;
+  ScopedSigpipeBlock& operator=(const ScopedSigpipeBlock&) = delete;
+
+ private:
+  sigset_t old_;
+};
 
 }  // namespace signet::proxy
 
