@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/file_util.h"
+#include "src/common/host_port.h"
 #include "src/common/https_get.h"
 #include "src/common/log_config.h"
 #include "src/common/status_macros.h"
@@ -14,11 +15,15 @@ namespace {
 
 spiffe::TrustDomain UnsetTrustDomain() { return *spiffe::TrustDomain::Parse("unset.invalid"); }
 
-bool ValidHostPort(absl::string_view address) {
-  size_t colon = address.rfind(':');
-  int port = 0;
-  return colon != absl::string_view::npos && colon > 0 &&
-         absl::SimpleAtoi(address.substr(colon + 1), &port) && port > 0 && port < 65536;
+// The server's address: what ParseHostPort accepts (a DNS name, IPv4, or [IPv6]), with a port
+// to dial, so not 0. Empty when valid, else why not.
+std::string ServerAddressProblem(absl::string_view address) {
+  std::string host;
+  uint16_t port = 0;
+  if (absl::Status s = ParseHostPort(address, &host, &port); !s.ok()) {
+    return absl::StrCat("must be host:port: ", s.message());
+  }
+  return port == 0 ? "must be host:port with a port from 1 to 65535" : "";
 }
 
 void ReadAgentConfig(ConfigMap& root, AgentConfig* config) {
@@ -32,8 +37,10 @@ void ReadAgentConfig(ConfigMap& root, AgentConfig* config) {
     }
   }
   if (root.GetString("server_address", &config->server_address, Need::kRequired) &&
-      root.Has("server_address") && !ValidHostPort(config->server_address)) {
-    root.AddProblem("server_address", "must be host:port");
+      root.Has("server_address")) {
+    if (std::string problem = ServerAddressProblem(config->server_address); !problem.empty()) {
+      root.AddProblem("server_address", problem);
+    }
   }
   if (root.GetString("data_dir", &config->data_dir, Need::kRequired) && root.Has("data_dir") &&
       config->data_dir.empty()) {
