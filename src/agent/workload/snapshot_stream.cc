@@ -22,7 +22,8 @@ void StreamHub::Stop() {
     streams.swap(streams_);
   }
   for (const auto& s : streams) s->End(absl::UnavailableError("the agent is shutting down"));
-  stop_.Notify();
+  stop_ = true;
+  cache_->WakeWaiters();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -51,8 +52,8 @@ size_t StreamHub::size() const {
 
 void StreamHub::Run() {
   uint64_t seen = cache_->version();
-  while (!stop_.HasBeenNotified()) {
-    seen = cache_->WaitForChange(seen, absl::Now() + poll_);
+  while (!stop_) {
+    seen = cache_->WaitForChange(seen, absl::Now() + poll_, &stop_);
     // Poked outside mu_, from a copy, so that Add never waits for a sweep.
     std::vector<std::shared_ptr<Pokeable>> streams;
     {

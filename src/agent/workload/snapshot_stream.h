@@ -6,6 +6,7 @@
 #ifndef SIGNET_AGENT_WORKLOAD_SNAPSHOT_STREAM_H_
 #define SIGNET_AGENT_WORKLOAD_SNAPSHOT_STREAM_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -17,7 +18,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "src/agent/workload/svid_cache.h"
 #include "src/rpc/h2/grpc_server.h"
@@ -51,8 +51,8 @@ class StreamHub {
 
   const SvidCache* cache_;
   const absl::Duration poll_;
-  absl::Notification stop_;
-  mutable absl::Mutex mu_;  // guards the list only: pokes run outside it
+  std::atomic<bool> stop_{false};  // ends the notifier's wait on the cache at once
+  mutable absl::Mutex mu_;         // guards the list only: pokes run outside it
   std::vector<std::shared_ptr<Pokeable>> streams_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -214,12 +214,18 @@ uint64_t SvidCache::version() const {
   return version_;
 }
 
-uint64_t SvidCache::WaitForChange(uint64_t seen, absl::Time deadline) const {
+uint64_t SvidCache::WaitForChange(uint64_t seen, absl::Time deadline,
+                                  const std::atomic<bool>* cancel) const {
   absl::MutexLock lock(&mu_);
-  auto changed = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return version_ != seen; };
+  auto changed = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return version_ != seen || (cancel != nullptr && cancel->load());
+  };
   mu_.AwaitWithDeadline(absl::Condition(&changed), deadline);
   return version_;
 }
+
+// absl::Mutex evaluates its waiters' conditions again whenever it is released.
+void SvidCache::WakeWaiters() const { absl::MutexLock lock(&mu_); }
 
 size_t SvidCache::svid_count() const {
   absl::MutexLock lock(&mu_);

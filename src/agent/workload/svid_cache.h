@@ -8,6 +8,7 @@
 #ifndef SIGNET_AGENT_WORKLOAD_SVID_CACHE_H_
 #define SIGNET_AGENT_WORKLOAD_SVID_CACHE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -97,8 +98,12 @@ class SvidCache {
   void Export(::signet::agent::v1::WorkloadCache* out) const;
 
   uint64_t version() const;
-  // Blocks until version() != `seen` or `deadline` (wall time); returns version().
-  uint64_t WaitForChange(uint64_t seen, absl::Time deadline) const;
+  // Blocks until version() != `seen`, `deadline` (wall time), or `*cancel` is true and
+  // WakeWaiters() has been called; returns version().
+  uint64_t WaitForChange(uint64_t seen, absl::Time deadline,
+                         const std::atomic<bool>* cancel = nullptr) const;
+  // Makes every WaitForChange look at its `cancel` again.
+  void WakeWaiters() const;
   size_t svid_count() const;
 
  private:

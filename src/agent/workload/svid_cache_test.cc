@@ -1,9 +1,11 @@
 #include "src/agent/workload/svid_cache.h"
 
+#include <atomic>
 #include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/agent/workload/snapshot_stream.h"
 #include "src/common/clock.h"
 
 namespace signet::agent {
@@ -137,6 +139,27 @@ TEST_F(SvidCacheTest, WaitForChangeWakesOnAChange) {
   writer.join();
   const uint64_t now = cache_.version();
   EXPECT_EQ(cache_.WaitForChange(now, absl::Now() + absl::Milliseconds(20)), now);
+}
+
+TEST_F(SvidCacheTest, WaitForChangeEndsWhenCancelledAndWoken) {
+  std::atomic<bool> cancel{false};
+  std::thread stopper([&] {
+    absl::SleepFor(absl::Milliseconds(50));
+    cancel = true;
+    cache_.WakeWaiters();
+  });
+  const uint64_t seen = cache_.version();
+  // Without the cancel this would wait the hour out (and the test time out).
+  EXPECT_EQ(cache_.WaitForChange(seen, absl::Now() + absl::Hours(1), &cancel), seen);
+  stopper.join();
+}
+
+// The notifier's thread waits on the cache between sweeps; Stop must not wait for the sweep.
+TEST_F(SvidCacheTest, AStreamHubStopsWithoutWaitingOutItsPoll) {
+  StreamHub hub(&cache_, absl::Hours(1));
+  absl::SleepFor(absl::Milliseconds(20));  // the notifier is in its wait
+  hub.Stop();
+  EXPECT_EQ(hub.size(), 0u);
 }
 
 TEST(SvidCacheLruTest, PastTheBoundIdleSvidsGoAndComeBackWhenAskedFor) {
