@@ -156,6 +156,8 @@ class Server {
 
 // gRPC's percent-encoding of grpc-message: bytes outside 0x20..0x7E, and '%', as %XX.
 std::string PercentEncode(absl::string_view message);
+// Its inverse, as a client reads grpc-message: a '%' not followed by two hex digits is kept.
+std::string PercentDecode(absl::string_view message);
 // The grpc-timeout header ("1S", "250m", ...): nullopt when malformed.
 std::optional<absl::Duration> ParseGrpcTimeout(absl::string_view value);
 

@@ -389,5 +389,16 @@ TEST(PercentEncodeTest, EncodesControlBytesNonAsciiAndPercent) {
   EXPECT_EQ(PercentEncode("\xc3\xa9"), "%C3%A9");
 }
 
+TEST(PercentDecodeTest, UndoesTheEncodingAndKeepsStrayPercents) {
+  for (const std::string text : {"plain", "a\nb%", "\xc3\xa9 100%", ""}) {
+    EXPECT_EQ(PercentDecode(PercentEncode(text)), text);
+  }
+  EXPECT_EQ(PercentDecode("%0a%41"), "\nA");
+  EXPECT_EQ(PercentDecode("50% off"), "50% off");
+  EXPECT_EQ(PercentDecode("%4"), "%4");
+  EXPECT_EQ(PercentDecode("%zz%"), "%zz%");
+  EXPECT_EQ(PercentDecode("%+1"), "%+1");
+}
+
 }  // namespace
 }  // namespace signet::rpc::h2

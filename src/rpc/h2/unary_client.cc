@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "src/rpc/h2/grpc_server.h"
 
 namespace signet::rpc::h2 {
 
@@ -65,22 +66,6 @@ nghttp2_nv Nv(absl::string_view name, absl::string_view value) {
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                     reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
                     value.size(), NGHTTP2_NV_FLAG_NONE};
-}
-
-// grpc-message is percent-encoded on the wire (%XX for bytes outside printable ASCII and '%').
-std::string PercentDecode(absl::string_view in) {
-  std::string out;
-  for (size_t i = 0; i < in.size(); ++i) {
-    int byte = 0;
-    if (in[i] == '%' && i + 2 < in.size() && absl::ascii_isxdigit(in[i + 1]) &&
-        absl::ascii_isxdigit(in[i + 2]) && absl::SimpleHexAtoi(in.substr(i + 1, 2), &byte)) {
-      out.push_back(static_cast<char>(byte));
-      i += 2;
-    } else {
-      out.push_back(in[i]);
-    }
-  }
-  return out;
 }
 
 absl::Status Errno(absl::string_view what) {
