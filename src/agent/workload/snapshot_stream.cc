@@ -52,8 +52,10 @@ size_t StreamHub::size() const {
 
 void StreamHub::Run() {
   uint64_t seen = cache_->version();
-  while (!stop_) {
-    seen = cache_->WaitForChange(seen, absl::Now() + poll_, &stop_);
+  for (;;) {
+    const uint64_t epoch = cache_->wake_epoch();  // before stop_: see WakeWaiters
+    if (stop_) return;
+    seen = cache_->WaitForChange(seen, absl::Now() + poll_, epoch);
     // Poked outside mu_, from a copy, so that Add never waits for a sweep.
     std::vector<std::shared_ptr<Pokeable>> streams;
     {

@@ -51,7 +51,7 @@ class StreamHub {
 
   const SvidCache* cache_;
   const absl::Duration poll_;
-  std::atomic<bool> stop_{false};  // ends the notifier's wait on the cache at once
+  std::atomic<bool> stop_{false};  // set before the cache's WakeWaiters ends the notifier's wait
   mutable absl::Mutex mu_;         // guards the list only: pokes run outside it
   std::vector<std::shared_ptr<Pokeable>> streams_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;

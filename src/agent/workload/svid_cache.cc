@@ -215,17 +215,25 @@ uint64_t SvidCache::version() const {
 }
 
 uint64_t SvidCache::WaitForChange(uint64_t seen, absl::Time deadline,
-                                  const std::atomic<bool>* cancel) const {
+                                  std::optional<uint64_t> epoch) const {
   absl::MutexLock lock(&mu_);
+  const uint64_t wakes = epoch.value_or(wakes_);
   auto changed = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return version_ != seen || (cancel != nullptr && cancel->load());
+    return version_ != seen || wakes_ != wakes;
   };
   mu_.AwaitWithDeadline(absl::Condition(&changed), deadline);
   return version_;
 }
 
-// absl::Mutex evaluates its waiters' conditions again whenever it is released.
-void SvidCache::WakeWaiters() const { absl::MutexLock lock(&mu_); }
+void SvidCache::WakeWaiters() const {
+  absl::MutexLock lock(&mu_);
+  ++wakes_;
+}
+
+uint64_t SvidCache::wake_epoch() const {
+  absl::MutexLock lock(&mu_);
+  return wakes_;
+}
 
 size_t SvidCache::svid_count() const {
   absl::MutexLock lock(&mu_);

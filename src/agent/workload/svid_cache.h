@@ -98,12 +98,14 @@ class SvidCache {
   void Export(::signet::agent::v1::WorkloadCache* out) const;
 
   uint64_t version() const;
-  // Blocks until version() != `seen`, `deadline` (wall time), or `*cancel` is true and
-  // WakeWaiters() has been called; returns version().
+  // Blocks until version() != `seen`, `deadline` (wall time), or a WakeWaiters() since
+  // wake_epoch() returned `epoch` (by default: since this call began); returns version().
   uint64_t WaitForChange(uint64_t seen, absl::Time deadline,
-                         const std::atomic<bool>* cancel = nullptr) const;
-  // Makes every WaitForChange look at its `cancel` again.
+                         std::optional<uint64_t> epoch = std::nullopt) const;
+  // Ends every WaitForChange in progress. A waiter with a stop flag reads wake_epoch() before
+  // its flag and passes it on, so that a stop between the two is not missed.
   void WakeWaiters() const;
+  uint64_t wake_epoch() const;
   size_t svid_count() const;
 
  private:
@@ -138,6 +140,7 @@ class SvidCache {
   };
   absl::flat_hash_map<std::string, CachedJwt> jwts_ ABSL_GUARDED_BY(mu_);
   mutable uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable uint64_t wakes_ ABSL_GUARDED_BY(mu_) = 0;  // WakeWaiters calls
 };
 
 }  // namespace signet::agent

@@ -186,6 +186,19 @@ TEST_F(GrpcServerTest, TheLeanUnaryClientGetsAnswersAndExactErrors) {
   EXPECT_FALSE(UnaryClient::Connect(dir_.File("nothing.sock")).ok());
 }
 
+TEST_F(GrpcServerTest, TheLeanClientGivesUpOnASilentServerAndStaysDown) {
+  Start();
+  absl::StatusOr<std::unique_ptr<UnaryClient>> client =
+      UnaryClient::Connect(dir_.File("s.sock"), absl::Milliseconds(200));
+  ASSERT_TRUE(client.ok()) << client.status();
+  absl::StatusOr<std::string> silent = (*client)->Call(kX509, "", {{"hang", "1"}});
+  EXPECT_EQ(silent.status().code(), absl::StatusCode::kDeadlineExceeded) << silent.status();
+  // The unanswered stream is still open: the connection is not used for another call.
+  JWTSVIDRequest req;
+  req.add_audience("a");
+  EXPECT_EQ((*client)->Call(kJwt, req.SerializeAsString(), {}).status(), silent.status());
+}
+
 TEST_F(GrpcServerTest, AStreamDeliversEveryMessageThenItsStatus) {
   Start();
   for (int round = 0; round < 5; ++round) {

@@ -1,10 +1,12 @@
 #include "src/rpc/h2/unary_client.h"
 
 #include <nghttp2/nghttp2.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -74,7 +76,8 @@ absl::Status Errno(absl::string_view what) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<UnaryClient>> UnaryClient::Connect(const std::string& path) {
+absl::StatusOr<std::unique_ptr<UnaryClient>> UnaryClient::Connect(const std::string& path,
+                                                                  absl::Duration reply_timeout) {
   sockaddr_un addr{};
   if (path.size() >= sizeof(addr.sun_path)) {
     return absl::InvalidArgumentError("socket path too long: " + path);
@@ -83,7 +86,7 @@ absl::StatusOr<std::unique_ptr<UnaryClient>> UnaryClient::Connect(const std::str
   std::memcpy(addr.sun_path, path.data(), path.size());
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Errno("socket");
-  std::unique_ptr<UnaryClient> client(new UnaryClient(fd));
+  std::unique_ptr<UnaryClient> client(new UnaryClient(fd, reply_timeout));
   if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
     return Errno("connect " + path);
   }
@@ -91,12 +94,14 @@ absl::StatusOr<std::unique_ptr<UnaryClient>> UnaryClient::Connect(const std::str
   const int rv = nghttp2_session_client_new(&client->session_, cb, client.get());
   nghttp2_session_callbacks_del(cb);
   if (rv != 0) return absl::InternalError(nghttp2_strerror(rv));
-  nghttp2_submit_settings(client->session_, NGHTTP2_FLAG_NONE, nullptr, 0);
+  const nghttp2_settings_entry no_push{NGHTTP2_SETTINGS_ENABLE_PUSH, 0};
+  nghttp2_submit_settings(client->session_, NGHTTP2_FLAG_NONE, &no_push, 1);
   if (absl::Status s = client->Flush(); !s.ok()) return s;
   return client;
 }
 
-UnaryClient::UnaryClient(int fd) : fd_(fd) {}
+UnaryClient::UnaryClient(int fd, absl::Duration reply_timeout)
+    : fd_(fd), reply_timeout_(reply_timeout) {}
 
 UnaryClient::~UnaryClient() {
   if (session_ != nullptr) nghttp2_session_del(session_);
@@ -122,8 +127,20 @@ absl::Status UnaryClient::Flush() {
 
 absl::Status UnaryClient::Pump(const bool& closed) {
   char buf[16384];
-  while (!closed) {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+  for (;;) {
+    if (absl::Status s = Flush(); !s.ok()) return s;  // may itself close the stream
+    if (closed) return Flush();                       // WINDOW_UPDATEs for what was read
+    if (nghttp2_session_want_read(session_) == 0) {
+      return absl::UnavailableError("the connection is ending (GOAWAY)");
+    }
+    pollfd p{fd_, POLLIN, 0};
+    const int ready = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(reply_timeout_)));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return Errno("poll");
+    if (ready == 0) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("no answer within ", absl::FormatDuration(reply_timeout_)));
+    }
     const ssize_t n = read(fd_, buf, sizeof(buf));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Errno("read");
@@ -132,11 +149,11 @@ absl::Status UnaryClient::Pump(const bool& closed) {
         nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf), n);
     if (used < 0) return absl::InternalError(nghttp2_strerror(static_cast<int>(used)));
   }
-  return Flush();  // WINDOW_UPDATEs for what was read
 }
 
 absl::StatusOr<std::string> UnaryClient::Call(absl::string_view method, absl::string_view request,
                                               const Metadata& metadata) {
+  if (!broken_.ok()) return broken_;
   body_.assign(5, '\0');
   const uint32_t len = static_cast<uint32_t>(request.size());
   for (int i = 0; i < 4; ++i) body_[1 + i] = static_cast<char>(len >> (24 - 8 * i));
@@ -166,7 +183,12 @@ absl::StatusOr<std::string> UnaryClient::Call(absl::string_view method, absl::st
   if (id < 0) return absl::InternalError(nghttp2_strerror(id));
   absl::Status pumped = Pump(reply.closed);
   nghttp2_session_set_stream_user_data(session_, id, nullptr);
-  if (!pumped.ok()) return pumped;
+  if (!pumped.ok()) {
+    // The stream may still be open, its data source pointing at body_: this connection is
+    // not used again.
+    broken_ = pumped;
+    return pumped;
+  }
   if (reply.error_code != 0) {
     return absl::UnavailableError(absl::StrCat("stream reset, HTTP/2 error ", reply.error_code));
   }
