@@ -132,7 +132,9 @@ ScopedSigpipeBlock::~ScopedSigpipeBlock() {
   if (sigismember(&old_, SIGPIPE) == 1) return;  // an outer block is still on
   const sigset_t pipe = OnlySigpipe();
   const timespec now{};
-  while (sigtimedwait(&pipe, nullptr, &now) == SIGPIPE) {
+  for (;;) {  // until none is pending (EAGAIN); EINTR is another try, not the end
+    const int taken = sigtimedwait(&pipe, nullptr, &now);
+    if (taken != SIGPIPE && !(taken < 0 && errno == EINTR)) break;
   }
   pthread_sigmask(SIG_SETMASK, &old_, nullptr);
 }
@@ -187,11 +189,15 @@ PumpResult Pump(SSL* ssl, int tls_fd, int plain_fd) {
       progress |= io == Io::kProgress;
     }
     if (shut_tls && to_tls.empty()) {
+      // close_notify: the peer sees our end and may still send. WANT_WRITE: it waits behind
+      // a full socket, and goes out when poll says there is room.
       ERR_clear_error();
-      SSL_shutdown(ssl);  // best effort: the peer sees our end and may still send
-      shut_tls = false;
+      const int rc = SSL_shutdown(ssl);
+      shut_tls = rc < 0 && SSL_get_error(ssl, rc) == SSL_ERROR_WANT_WRITE;
     }
-    if (!tls_open && !plain_open && to_plain.empty() && to_tls.empty()) return result;
+    if (!tls_open && !plain_open && to_plain.empty() && to_tls.empty() && !shut_tls) {
+      return result;
+    }
     // Another turn while something moved and there may be more to read, or more to write.
     const bool can_read = (tls_open && to_plain.empty() && tls_readable) ||
                           (plain_open && to_tls.empty() && plain_readable);
@@ -200,6 +206,7 @@ PumpResult Pump(SSL* ssl, int tls_fd, int plain_fd) {
     short tls_events = 0;
     if (tls_open && to_plain.empty()) tls_events |= read_wants_write ? POLLOUT : POLLIN;
     if (!to_tls.empty()) tls_events |= write_wants_read ? POLLIN : POLLOUT;
+    if (shut_tls && to_tls.empty()) tls_events |= POLLOUT;
     short plain_events = 0;
     if (plain_open && to_tls.empty()) plain_events |= POLLIN;
     if (!to_plain.empty()) plain_events |= POLLOUT;

@@ -126,6 +126,43 @@ TEST_F(PumpTest, RecordsReadAheadAreDeliveredWhileThePeerWaits) {
   EXPECT_EQ(ReadPlain(backend_fd_, 1), "");  // the peer's end reached the backend as EOF
 }
 
+// The backend's end reaches a TLS peer that is slow to read as close_notify, after every byte:
+// with a small socket buffer the alert itself finds the socket full (SSL_shutdown wants to
+// write) and must go out once the peer reads.
+TEST_F(PumpTest, TheBackendsEndReachesASlowPeerAfterEveryByte) {
+  int small = 4096;
+  setsockopt(pumped_fd_, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+  StartPump();
+  const std::string reply(300000, 'r');
+  std::thread backend([&] {
+    for (size_t off = 0; off < reply.size();) {
+      const ssize_t n = write(backend_fd_, reply.data() + off, reply.size() - off);
+      if (n <= 0) return;
+      off += static_cast<size_t>(n);
+    }
+    shutdown(backend_fd_, SHUT_WR);
+  });
+  usleep(200 * 1000);  // the pump fills the peer's socket and waits
+  std::string got;
+  char buf[16384];
+  int n = 0;
+  for (;;) {
+    if (SSL_pending(peer_.get()) == 0) {
+      pollfd p{peer_fd_, POLLIN, 0};
+      if (poll(&p, 1, 5000) <= 0) break;  // stalled: no close_notify came
+    }
+    n = SSL_read(peer_.get(), buf, sizeof(buf));
+    if (n <= 0) break;
+    got.append(buf, n);
+  }
+  backend.join();
+  EXPECT_EQ(got.size(), reply.size());
+  EXPECT_EQ(SSL_get_error(peer_.get(), n), SSL_ERROR_ZERO_RETURN);
+  SSL_shutdown(peer_.get());
+  pump_.join();
+  EXPECT_TRUE(result_.clean);
+}
+
 // A request and its answer at a time, as a client on a kept connection sends them: each must
 // arrive without waiting for anything that follows.
 TEST_F(PumpTest, EachRequestIsPassedOnWithoutWaitingForTheNext) {
