@@ -20,7 +20,7 @@ spiffe::TrustDomain UnsetTrustDomain() { return *spiffe::TrustDomain::Parse("uns
 std::string ServerAddressProblem(absl::string_view address) {
   std::string host;
   uint16_t port = 0;
-  if (absl::Status s = ParseHostPort(address, &host, &port); !s.ok()) {
+  if (absl::Status s = ParseHostPort(address, &host, &port, HostNames::kDial); !s.ok()) {
     return absl::StrCat("must be host:port: ", s.message());
   }
   return port == 0 ? "must be host:port with a port from 1 to 65535" : "";

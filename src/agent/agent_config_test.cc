@@ -37,6 +37,17 @@ TEST(AgentConfigTest, ReadsEveryKey) {
   EXPECT_EQ(c->log_format, LogFormat::kJson);
 }
 
+TEST(AgentConfigTest, ServerAddressesAsResolversServeThem) {
+  for (const std::string address :
+       {"signet-server:8081", "signet_server:8081", "10.0.0.5:443", "[fd00::5]:8081"}) {
+    std::string text = kGood;
+    text.replace(text.find("127.0.0.1:8081"), 14, "\"" + address + "\"");
+    absl::StatusOr<AgentConfig> c = ParseAgentConfig(text);
+    ASSERT_TRUE(c.ok()) << address << ": " << c.status();
+    EXPECT_EQ(c->server_address, address);
+  }
+}
+
 TEST(AgentConfigTest, ReportsEachProblemWithItsLine) {
   struct Case {
     std::string from, to;
@@ -52,6 +63,8 @@ TEST(AgentConfigTest, ReportsEachProblemWithItsLine) {
        "nor a host name"},
       {"server_address: 127.0.0.1:8081", "server_address: \"::1:8081\"", 2, "server_address",
        "in brackets"},
+      {"server_address: 127.0.0.1:8081", "server_address: \"dns:///signet:8081\"", 2,
+       "server_address", "not a URL or gRPC target"},
       {"server_address: 127.0.0.1:8081", "server_address: \"h:+81\"", 2, "server_address",
        "port must be a number"},
       {"trust_bundle_path: /etc/signet/bundle.pem",

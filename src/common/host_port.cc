@@ -13,8 +13,9 @@
 namespace signet {
 namespace {
 
-// A DNS name as a listener host: letters, digits, hyphens and dots, labels of 1-63 bytes.
-bool IsHostName(absl::string_view host) {
+// A DNS name: letters, digits, hyphens and dots (and underscores for kDial), labels of 1-63
+// bytes.
+bool IsHostName(absl::string_view host, HostNames names) {
   if (host.empty() || host.size() > 253) {
     return false;
   }
@@ -25,7 +26,7 @@ bool IsHostName(absl::string_view host) {
         return false;
       }
       label = 0;
-    } else if (absl::ascii_isalnum(c) || c == '-') {
+    } else if (absl::ascii_isalnum(c) || c == '-' || (c == '_' && names == HostNames::kDial)) {
       if (++label > 63) {
         return false;
       }
@@ -38,7 +39,12 @@ bool IsHostName(absl::string_view host) {
 
 }  // namespace
 
-absl::Status ParseHostPort(absl::string_view text, std::string* host, uint16_t* port) {
+absl::Status ParseHostPort(absl::string_view text, std::string* host, uint16_t* port,
+                           HostNames names) {
+  if (absl::StrContains(text, '/')) {
+    return absl::InvalidArgumentError(absl::StrCat("want host:port, not a URL or gRPC target: \"",
+                                                   text, "\" (e.g. 10.0.0.5:8081)"));
+  }
   absl::string_view host_part;
   absl::string_view port_part;
   bool bracketed = false;
@@ -76,7 +82,7 @@ absl::Status ParseHostPort(absl::string_view text, std::string* host, uint16_t* 
     }
   } else if (host_part.empty()) {
     return absl::InvalidArgumentError("host is empty (use 0.0.0.0 to listen on every address)");
-  } else if (inet_pton(AF_INET, host_string.c_str(), &v4) != 1 && !IsHostName(host_part)) {
+  } else if (inet_pton(AF_INET, host_string.c_str(), &v4) != 1 && !IsHostName(host_part, names)) {
     return absl::InvalidArgumentError(
         absl::StrCat("\"", host_part, "\" is neither an IPv4 address nor a host name"));
   }

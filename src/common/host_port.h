@@ -11,8 +11,13 @@
 
 namespace signet {
 
+// Which host names pass: kListen, RFC 1123 names only (letters, digits, '-', '.'); kDial, also
+// '_', which resolvers such as Docker's serve (service names like "signet_server").
+enum class HostNames { kListen, kDial };
+
 // Splits "host:port" / "[v6]:port" and checks both halves; InvalidArgument saying what is wrong.
-absl::Status ParseHostPort(absl::string_view text, std::string* host, uint16_t* port);
+absl::Status ParseHostPort(absl::string_view text, std::string* host, uint16_t* port,
+                           HostNames names = HostNames::kListen);
 
 }  // namespace signet
 

@@ -26,9 +26,10 @@ namespace signet::proxy {
 namespace {
 
 // ParseHostPort with the address named in the error.
-absl::Status SplitHostPort(const std::string& address, std::string* host, std::string* port) {
+absl::Status SplitHostPort(const std::string& address, HostNames names, std::string* host,
+                           std::string* port) {
   uint16_t number = 0;
-  if (absl::Status s = ParseHostPort(address, host, &number); !s.ok()) {
+  if (absl::Status s = ParseHostPort(address, host, &number, names); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("address \"", address, "\": ", s.message()));
   }
   *port = absl::StrCat(number);
@@ -43,7 +44,11 @@ absl::StatusOr<std::unique_ptr<addrinfo, AddrInfoFree>> Resolve(const std::strin
                                                                 bool passive) {
   std::string host;
   std::string port;
-  if (absl::Status s = SplitHostPort(address, &host, &port); !s.ok()) return s;
+  if (absl::Status s =
+          SplitHostPort(address, passive ? HostNames::kListen : HostNames::kDial, &host, &port);
+      !s.ok()) {
+    return s;
+  }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -176,7 +181,10 @@ absl::StatusOr<std::unique_ptr<Proxy>> Proxy::Start(ProxyOptions options) {
   if (options.source == nullptr) return absl::InvalidArgumentError("proxy: no X509Source");
   std::string host;
   std::string port_text;
-  if (absl::Status s = SplitHostPort(options.target, &host, &port_text); !s.ok()) return s;
+  if (absl::Status s = SplitHostPort(options.target, HostNames::kDial, &host, &port_text);
+      !s.ok()) {
+    return s;
+  }
   Authorizer authorize = options.allow.AsAuthorizer();
   absl::StatusOr<SslCtxPtr> ctx = options.mode == Mode::kServer
                                       ? NewMtlsServerContext(options.source, std::move(authorize))
