@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "src/cli/admin_commands.h"
@@ -79,10 +80,14 @@ int RunProxy(proxy::Mode mode, const ProxyFlags& f) {
                            .max_connections = f.max_connections,
                            .handshake_timeout = *handshake});
   if (!p.ok()) return Fail(p.status());
-  const std::string host = f.listen.substr(0, f.listen.rfind(':'));
+  // The address as bound: a TCP port 0 becomes the port picked.
+  const std::string address =
+      absl::StartsWith(f.listen, "unix:")
+          ? f.listen
+          : absl::StrCat(f.listen.substr(0, f.listen.rfind(':')), ":", (*p)->port());
   LogInfo("proxy: listening",
           {{"mode", mode == proxy::Mode::kServer ? "server" : "client"},
-           {"address", absl::StrCat(host, ":", (*p)->port())},
+           {"address", address},
            {"target", f.target},
            {"spiffe_id", (*source)->Svid().ok() ? (*source)->Svid()->spiffe_id : ""},
            {"allow", allow->Describe()}});
@@ -128,8 +133,13 @@ void RegisterProxyCommands(CLI::App& app, int* exit_code) {
   auto server_flags = std::make_shared<ProxyFlags>();
   CLI::App* server = proxy->add_subcommand(
       "server", "Terminate mTLS from allowed SPIFFE peers and forward plaintext to --backend");
-  server->add_option("--listen", server_flags->listen, "host:port to accept mTLS on")->required();
-  server->add_option("--backend", server_flags->target, "host:port of the plaintext backend")
+  server
+      ->add_option("--listen", server_flags->listen,
+                   "host:port (or unix:/path, mode 0600) to accept mTLS on")
+      ->required();
+  server
+      ->add_option("--backend", server_flags->target,
+                   "host:port, or unix:/path, of the plaintext backend")
       ->required();
   AddCommonFlags(server, server_flags.get());
   server->callback([=] { *exit_code = RunProxy(proxy::Mode::kServer, *server_flags); });
@@ -137,9 +147,15 @@ void RegisterProxyCommands(CLI::App& app, int* exit_code) {
   auto client_flags = std::make_shared<ProxyFlags>();
   CLI::App* client = proxy->add_subcommand(
       "client", "Accept plaintext locally and open mTLS to --connect with this workload's SVID");
-  client->add_option("--listen", client_flags->listen, "host:port to accept plaintext on")
+  client
+      ->add_option(
+          "--listen", client_flags->listen,
+          "host:port, or unix:/path (created mode 0600: only this uid), to accept plaintext on")
       ->required();
-  client->add_option("--connect", client_flags->target, "host:port of the mTLS server")->required();
+  client
+      ->add_option("--connect", client_flags->target,
+                   "host:port (or unix:/path) of the mTLS server")
+      ->required();
   client->add_option("--server-id", client_flags->server_ids,
                      "The SPIFFE ID the server must have (same as --allow-id)");
   AddCommonFlags(client, client_flags.get());

@@ -20,131 +20,11 @@
 #include "src/common/host_port.h"
 #include "src/common/logging.h"
 #include "src/crypto/ossl.h"
+#include "src/proxy/endpoint.h"
 #include "src/proxy/pump.h"
 
 namespace signet::proxy {
 namespace {
-
-// ParseHostPort with the address named in the error.
-absl::Status SplitHostPort(const std::string& address, HostNames names, std::string* host,
-                           std::string* port) {
-  uint16_t number = 0;
-  if (absl::Status s = ParseHostPort(address, host, &number, names); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("address \"", address, "\": ", s.message()));
-  }
-  *port = absl::StrCat(number);
-  return absl::OkStatus();
-}
-
-struct AddrInfoFree {
-  void operator()(addrinfo* a) const { freeaddrinfo(a); }
-};
-
-absl::StatusOr<std::unique_ptr<addrinfo, AddrInfoFree>> Resolve(const std::string& address,
-                                                                bool passive) {
-  std::string host;
-  std::string port;
-  if (absl::Status s =
-          SplitHostPort(address, passive ? HostNames::kListen : HostNames::kDial, &host, &port);
-      !s.ok()) {
-    return s;
-  }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = passive ? AI_PASSIVE : 0;
-  addrinfo* result = nullptr;
-  if (int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &result); rc != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("address \"", address, "\": ", gai_strerror(rc)));
-  }
-  return std::unique_ptr<addrinfo, AddrInfoFree>(result);
-}
-
-absl::StatusOr<int> ListenOn(const std::string& address, int* port) {
-  auto ai = Resolve(address, true);
-  if (!ai.ok()) return ai.status();
-  const addrinfo* a = ai->get();
-  const int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (fd < 0 || bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 512) != 0) {
-    const int err = errno;
-    if (fd >= 0) close(fd);
-    return absl::UnavailableError(absl::StrCat("listen on ", address, ": ", strerror(err)));
-  }
-  sockaddr_storage bound{};
-  socklen_t len = sizeof(bound);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-  *port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  return fd;
-}
-
-// Waits until `fd` is ready for `events` or `deadline`; false on timeout or error.
-bool WaitFor(int fd, short events, absl::Time deadline) {
-  for (;;) {
-    const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) return false;
-    pollfd p{fd, events, 0};
-    const int rc = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
-    if (rc > 0) return true;
-    if (rc < 0 && errno != EINTR) return false;
-  }
-}
-
-void TuneSocket(int fd) {
-  const int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));  // dead peers end in the end
-}
-
-// A non-blocking socket connected to `address` by `deadline`, or -1 with *error set.
-int ConnectTo(const std::string& address, absl::Time deadline, std::string* error) {
-  auto ai = Resolve(address, false);
-  if (!ai.ok()) {
-    *error = std::string(ai.status().message());
-    return -1;
-  }
-  *error = absl::StrCat("connect to ", address, ": no address");
-  for (const addrinfo* a = ai->get(); a != nullptr; a = a->ai_next) {
-    const int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-      *error = absl::StrCat("connect to ", address, ": socket: ", strerror(errno));
-      continue;
-    }
-    int err = connect(fd, a->ai_addr, a->ai_addrlen) == 0 ? 0 : errno;
-    if (err == EINPROGRESS) {
-      if (!WaitFor(fd, POLLOUT, deadline)) {
-        err = ETIMEDOUT;
-      } else {
-        socklen_t len = sizeof(err);
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-      }
-    }
-    if (err == 0) {
-      TuneSocket(fd);
-      error->clear();
-      return fd;
-    }
-    *error =
-        absl::StrCat("connect to ", address, ": ", err == ETIMEDOUT ? "timed out" : strerror(err));
-    close(fd);
-  }
-  return -1;
-}
-
-std::string PeerAddress(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  char host[NI_MAXHOST] = "?";
-  char port[NI_MAXSERV] = "?";
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof(host), port, sizeof(port),
-                NI_NUMERICHOST | NI_NUMERICSERV);
-  }
-  return absl::StrCat(host, ":", port);
-}
 
 // OpenSSL's first queued reason, and an empty queue.
 std::string SslFailure(absl::string_view what) {
@@ -179,12 +59,7 @@ struct SslFree {
 
 absl::StatusOr<std::unique_ptr<Proxy>> Proxy::Start(ProxyOptions options) {
   if (options.source == nullptr) return absl::InvalidArgumentError("proxy: no X509Source");
-  std::string host;
-  std::string port_text;
-  if (absl::Status s = SplitHostPort(options.target, HostNames::kDial, &host, &port_text);
-      !s.ok()) {
-    return s;
-  }
+  if (absl::Status s = CheckAddress(options.target, HostNames::kDial); !s.ok()) return s;
   Authorizer authorize = options.allow.AsAuthorizer();
   absl::StatusOr<SslCtxPtr> ctx = options.mode == Mode::kServer
                                       ? NewMtlsServerContext(options.source, std::move(authorize))
@@ -216,6 +91,7 @@ Proxy::Proxy(ProxyOptions options, SslCtxPtr ctx, int listen_fd, int wake_fd, in
 Proxy::~Proxy() {
   Stop(absl::ZeroDuration());
   close(listen_fd_);
+  RemoveListenSocket(options_.listen);
   close(wake_fd_);
 }
 

@@ -4,7 +4,10 @@
 // across 10 s SVID rotations with none failing while a connection opened before them carries on.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -43,9 +46,31 @@ int Listen(int* port) {
   return fd;
 }
 
-// A plain TCP line client with a 5 s receive timeout.
+sockaddr_un UnixAddr(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::copy(path.begin(), path.end(), addr.sun_path);
+  return addr;
+}
+
+int ListenUnix(const std::string& path) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const sockaddr_un addr = UnixAddr(path);
+  bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+  listen(fd, 64);
+  return fd;
+}
+
+// A plain TCP (or Unix socket) line client with a 5 s receive timeout.
 class LineClient {
  public:
+  explicit LineClient(const std::string& unix_path)
+      : fd_(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    const sockaddr_un addr = UnixAddr(unix_path);
+    timeval tv{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    connected_ = connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
+  }
   explicit LineClient(int port) : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -77,6 +102,8 @@ class LineClient {
 class EchoServer {
  public:
   EchoServer() : fd_(Listen(&port_)), thread_([this] { Run(); }) {}
+  explicit EchoServer(const std::string& unix_path)
+      : fd_(ListenUnix(unix_path)), thread_([this] { Run(); }) {}
   ~EchoServer() {
     stop_ = true;
     shutdown(fd_, SHUT_RDWR);
@@ -143,6 +170,16 @@ class ProxyCliTest : public AgentCliTest {
         absl::Seconds(20));
     proxies_.push_back(std::move(p));
     return port;
+  }
+  // Starts a proxy whose --listen is a unix: address; true once it listens.
+  bool StartUnixProxy(const std::string& name, const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {SIGNET_BINARY, "proxy"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--socket", SocketPath("w")});
+    proxies_.push_back(std::make_unique<Subprocess>(argv, dir_.File(name + ".log")));
+    Subprocess* p = proxies_.back().get();
+    return WaitFor([&] { return p->Log().find("address=unix:") != std::string::npos; },
+                   absl::Seconds(20));
   }
   std::string ProxyLog(size_t i) { return proxies_[i]->Log(); }
   // The SVID files of the test's uid, for the openssl CLI.
@@ -227,6 +264,51 @@ TEST_F(ProxyCliTest, PeersOffTheAllowListAreDeniedAndLogged) {
                  &out),
       1);
   EXPECT_THAT(out, HasSubstr("address \"127.0.0.1\": want host:port"));
+}
+
+// Unix sockets on the plaintext sides (a sidecar's app, a backend that only listens on one):
+// the client proxy's socket is mode 0600 and replaces a stale one; a live listener, a file
+// that is not a socket and a relative path are refused; the socket goes when the proxy stops.
+TEST_F(ProxyCliTest, UnixSocketsOnThePlaintextSides) {
+  CreateEntry();
+  EchoServer echo(dir_.File("b.sock"));
+  const int server = StartProxy("server", {"server", "--listen", "127.0.0.1:0", "--backend",
+                                           "unix:" + dir_.File("b.sock"), "--allow-id", kWeb});
+  ASSERT_GT(server, 0) << ProxyLog(0);
+  const std::string path = dir_.File("c.sock");
+  close(ListenUnix(path));  // a socket left by a process that has gone
+  const std::vector<std::string> client = {
+      "client",      "--listen", "unix:" + path, "--connect", absl::StrCat("127.0.0.1:", server),
+      "--server-id", kWeb};
+  ASSERT_TRUE(StartUnixProxy("client", client)) << ProxyLog(1);
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  LineClient c(path);
+  EXPECT_EQ(c.Ask("hello"), "hello");
+  EXPECT_EQ(c.Ask(std::string(40000, 'u')), std::string(40000, 'u'));
+  EXPECT_THAT(ProxyLog(1), HasSubstr(absl::StrCat("from=\"unix:uid=", getuid(), "\"")));
+
+  auto refused = [&](const std::string& listen) {
+    std::string out;
+    EXPECT_EQ(RunCommand(absl::StrCat(SIGNET_BINARY, " proxy client --listen ", listen,
+                                      " --connect 127.0.0.1:", server, " --server-id ", kWeb,
+                                      " --socket ", SocketPath("w"), " 2>&1"),
+                         &out),
+              1)
+        << listen;
+    return out;
+  };
+  EXPECT_THAT(refused("unix:" + path), HasSubstr("another process is listening there"));
+  testing::WriteTestFile(dir_.File("plain"), "x");
+  EXPECT_THAT(refused("unix:" + dir_.File("plain")), HasSubstr("exists and is not a socket"));
+  EXPECT_THAT(refused("unix:c.sock"), HasSubstr("want unix:/absolute/path"));
+  EXPECT_EQ(stat(path.c_str(), &st), 0) << "a refused proxy leaves the live socket alone";
+
+  proxies_[1]->Signal(SIGTERM);
+  EXPECT_EQ(proxies_[1]->Wait(), 0);
+  EXPECT_NE(stat(path.c_str(), &st), 0) << "the socket goes with the proxy";
 }
 
 // A peer that connects and never finishes its handshake is cut after --handshake-timeout, so
