@@ -2,7 +2,7 @@
 // direct mutual-TLS connection between the same two endpoints.
 //
 //   build/release/bench/proxy/proxy_bench [--threads=T] [--seconds=S] [--bytes=B] [--rounds=R]
-//       [--signet=PATH] [--keep]
+//       [--plain-unix] [--signet=PATH] [--keep]
 //
 // Setup: `signet dev` (server + agent) and one entry for this process's uid. The endpoints live
 // in this process: a load generator with T client threads and an echo backend (thread per
@@ -16,11 +16,14 @@
 // of the same run. Target: with reuse, proxied >= 0.8 x direct (<= 20 % overhead).
 // --work-us=W makes the backend spend W µs of CPU on each request (0, a bare echo, by default):
 // the proxy's fixed cost per request against a backend that does some work.
+// --plain-unix runs the two plaintext hops (load generator -> proxy client, proxy server ->
+// backend) over Unix sockets, as a sidecar can; the mTLS hop and the direct path stay TCP.
 // Exits 1 when the target is missed, 2 on bad flags, 3 when the run itself fails.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -57,6 +60,7 @@ struct Options {
   int bytes = 1024;
   int work_us = 0;  // CPU time the backend spends on each request (a busy loop)
   int rounds = 3;
+  bool plain_unix = false;  // the plaintext hops over Unix sockets instead of TCP
   bool keep = false;
   std::string signet = SIGNET_BINARY;
 };
@@ -72,10 +76,14 @@ std::optional<Options> ParseFlags(int argc, char** argv) {
         IntFlag(arg, "--work-us=", 0, 1000000, &o.work_us)) {
       continue;
     }
+    if (arg == "--plain-unix") {
+      o.plain_unix = true;
+      continue;
+    }
     if (RunFlag(arg, &o.keep, &o.signet)) continue;
     std::fprintf(stderr,
                  "usage: %s [--threads=T] [--seconds=S] [--bytes=B] [--rounds=R] [--work-us=W] "
-                 "[--signet=PATH] [--keep]\n",
+                 "[--plain-unix] [--signet=PATH] [--keep]\n",
                  argv[0]);
     return std::nullopt;
   }
@@ -127,17 +135,34 @@ void NoDelay(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-std::unique_ptr<Conn> Dial(int port, SSL_CTX* ctx) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+// Where a connection goes: 127.0.0.1:port, or a Unix socket when `unix_path` is set.
+struct Endpoint {
+  int port = 0;
+  std::string unix_path;
+};
+
+sockaddr_un UnixAddr(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::copy(path.begin(), path.end(), addr.sun_path);
+  return addr;
+}
+
+std::unique_ptr<Conn> Dial(const Endpoint& to, SSL_CTX* ctx) {
+  const bool unix_socket = !to.unix_path.empty();
+  const int fd = socket(unix_socket ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in in{};
+  in.sin_family = AF_INET;
+  in.sin_port = htons(static_cast<uint16_t>(to.port));
+  in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const sockaddr_un un = UnixAddr(to.unix_path);
+  const int rc = unix_socket ? connect(fd, reinterpret_cast<const sockaddr*>(&un), sizeof(un))
+                             : connect(fd, reinterpret_cast<const sockaddr*>(&in), sizeof(in));
+  if (rc != 0) {
     close(fd);
     return nullptr;
   }
-  NoDelay(fd);
+  if (!unix_socket) NoDelay(fd);
   SSL* ssl = nullptr;
   if (ctx != nullptr) {
     ssl = SSL_new(ctx);
@@ -152,19 +177,27 @@ std::unique_ptr<Conn> Dial(int port, SSL_CTX* ctx) {
 }
 
 // The backend: answers every `bytes`-byte request with as many bytes; TLS when `ctx` is given.
+// It listens on 127.0.0.1, or on the Unix socket `unix_path` when that is set.
 class EchoServer {
  public:
-  EchoServer(SSL_CTX* ctx, int bytes, int work_us)
+  EchoServer(SSL_CTX* ctx, int bytes, int work_us, const std::string& unix_path = "")
       : ctx_(ctx), bytes_(bytes), work_(std::chrono::microseconds(work_us)) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    if (!unix_path.empty()) {
+      fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      const sockaddr_un addr = UnixAddr(unix_path);
+      bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+      endpoint_.unix_path = unix_path;
+    } else {
+      fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+      socklen_t len = sizeof(addr);
+      getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+      endpoint_.port = ntohs(addr.sin_port);
+    }
     listen(fd_, 1024);
-    socklen_t len = sizeof(addr);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
     thread_ = std::thread([this] { Accept(); });
   }
   ~EchoServer() {
@@ -173,14 +206,19 @@ class EchoServer {
     thread_.join();
     close(fd_);
   }
-  int port() const { return port_; }
+  const Endpoint& endpoint() const { return endpoint_; }
+  // As --backend takes it.
+  std::string address() const {
+    return endpoint_.unix_path.empty() ? absl::StrCat("127.0.0.1:", endpoint_.port)
+                                       : "unix:" + endpoint_.unix_path;
+  }
 
  private:
   void Accept() {
     while (!stop_) {
       const int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) continue;
-      NoDelay(c);
+      if (endpoint_.unix_path.empty()) NoDelay(c);
       std::thread([this, c] { Serve(c); }).detach();
     }
   }
@@ -210,7 +248,7 @@ class EchoServer {
   const int bytes_;
   const std::chrono::nanoseconds work_;
   int fd_ = -1;
-  int port_ = 0;
+  Endpoint endpoint_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
@@ -221,8 +259,8 @@ struct Load {
   int failures = 0;
 };
 
-// `threads` clients for `seconds` against `port`, reusing one connection each or not.
-Load RunLoad(const Options& o, int port, SSL_CTX* ctx, bool reuse) {
+// `threads` clients for `seconds` against `to`, reusing one connection each or not.
+Load RunLoad(const Options& o, const Endpoint& to, SSL_CTX* ctx, bool reuse) {
   std::vector<Latencies> per_thread(static_cast<size_t>(o.threads));
   std::vector<int> failures(static_cast<size_t>(o.threads), 0);
   const auto start = SteadyClock::now();
@@ -235,7 +273,7 @@ Load RunLoad(const Options& o, int port, SSL_CTX* ctx, bool reuse) {
       std::unique_ptr<Conn> conn;
       while (SteadyClock::now() < end) {
         const auto t0 = SteadyClock::now();
-        if (conn == nullptr) conn = Dial(port, ctx);
+        if (conn == nullptr) conn = Dial(to, ctx);
         const bool ok = conn != nullptr && conn->WriteAll(out.data(), o.bytes) &&
                         conn->ReadExact(in.data(), o.bytes) && in == out;
         if (!ok) {
@@ -256,11 +294,13 @@ Load RunLoad(const Options& o, int port, SSL_CTX* ctx, bool reuse) {
   return load;
 }
 
-// The port a `signet proxy` child logged ("address=127.0.0.1:PORT"), waiting up to 20 s.
+// The port a `signet proxy` child logged ("address=127.0.0.1:PORT"), waiting up to 20 s; 0
+// once it logs that it listens on a Unix socket.
 absl::StatusOr<int> ProxyPort(const std::string& log) {
   const auto start = SteadyClock::now();
   while (SecondsSince(start) < 20) {
     const std::string text = ReadSmallFile(log);
+    if (text.find("address=unix:") != std::string::npos) return 0;
     const size_t at = text.find("address=127.0.0.1:");
     int port = 0;
     if (at != std::string::npos &&
@@ -358,25 +398,28 @@ absl::Status Run(const Options& o, const TempDir& dir, Pair* reuse, Pair* fresh)
   SIGNET_ASSIGN_OR_RETURN(SslCtxPtr client_ctx,
                           NewMtlsClientContext(source, AuthorizeId(kBenchId)));
   EchoServer tls_echo(server_ctx.get(), o.bytes, o.work_us);
-  EchoServer plain_echo(nullptr, o.bytes, o.work_us);
-  ServerProcess proxy_server(
-      {o.signet, "proxy", "server", "--listen", "127.0.0.1:0", "--backend",
-       absl::StrCat("127.0.0.1:", plain_echo.port()), "--allow-trust-domain", "example.org",
-       "--socket", dev.workload_socket, "--max-connections", "10000"},
-      dir.File("proxy-server.log"));
-  SIGNET_ASSIGN_OR_RETURN(int server_port, ProxyPort(dir.File("proxy-server.log")));
-  ServerProcess proxy_client({o.signet, "proxy", "client", "--listen", "127.0.0.1:0", "--connect",
-                              absl::StrCat("127.0.0.1:", server_port), "--server-id", kBenchId,
+  EchoServer plain_echo(nullptr, o.bytes, o.work_us, o.plain_unix ? dir.File("echo.sock") : "");
+  ServerProcess proxy_server({o.signet, "proxy", "server", "--listen", "127.0.0.1:0", "--backend",
+                              plain_echo.address(), "--allow-trust-domain", "example.org",
                               "--socket", dev.workload_socket, "--max-connections", "10000"},
-                             dir.File("proxy-client.log"));
-  SIGNET_ASSIGN_OR_RETURN(int client_port, ProxyPort(dir.File("proxy-client.log")));
+                             dir.File("proxy-server.log"));
+  SIGNET_ASSIGN_OR_RETURN(int server_port, ProxyPort(dir.File("proxy-server.log")));
+  Endpoint client_side;
+  if (o.plain_unix) client_side.unix_path = dir.File("client.sock");
+  ServerProcess proxy_client(
+      {o.signet, "proxy", "client", "--listen",
+       o.plain_unix ? "unix:" + client_side.unix_path : "127.0.0.1:0", "--connect",
+       absl::StrCat("127.0.0.1:", server_port), "--server-id", kBenchId, "--socket",
+       dev.workload_socket, "--max-connections", "10000"},
+      dir.File("proxy-client.log"));
+  SIGNET_ASSIGN_OR_RETURN(client_side.port, ProxyPort(dir.File("proxy-client.log")));
 
   for (bool with_reuse : {true, false}) {
     std::vector<Load> direct;
     std::vector<Load> proxied;
     for (int r = 0; r < o.rounds; ++r) {
-      direct.push_back(RunLoad(o, tls_echo.port(), client_ctx.get(), with_reuse));
-      proxied.push_back(RunLoad(o, client_port, nullptr, with_reuse));
+      direct.push_back(RunLoad(o, tls_echo.endpoint(), client_ctx.get(), with_reuse));
+      proxied.push_back(RunLoad(o, client_side, nullptr, with_reuse));
       std::fprintf(stderr, "%s round %d: direct %.0f/s, proxied %.0f/s\n",
                    with_reuse ? "reuse" : "new connections", r + 1, direct.back().rps,
                    proxied.back().rps);
@@ -409,8 +452,8 @@ void PrintPair(const char* name, const Pair& p) {
 int Report(const Options& o, const Pair& reuse, const Pair& fresh) {
   std::printf(
       "\n%d client threads, %d-byte requests and answers, %d us of backend CPU per request, "
-      "%d x %d s rounds per path\n",
-      o.threads, o.bytes, o.work_us, o.rounds, o.seconds);
+      "%d x %d s rounds per path; plaintext hops over %s\n",
+      o.threads, o.bytes, o.work_us, o.rounds, o.seconds, o.plain_unix ? "Unix sockets" : "TCP");
   std::printf("%-38s %12s %12s %7s\n", "", "direct mTLS", "via proxies", "ratio");
   PrintPair("connection reuse: requests", reuse);
   PrintPair("new connection per request", fresh);
