@@ -17,6 +17,7 @@
 #include "src/cli/output.h"
 #include "src/common/file_util.h"
 #include "src/common/logging.h"
+#include "src/proxy/endpoint.h"
 #include "src/proxy/proxy.h"
 
 namespace signet::cli {
@@ -32,6 +33,7 @@ struct ProxyFlags {
   std::vector<std::string> allow_prefixes;
   std::string handshake_timeout = "10s";
   std::string drain_timeout = "5s";
+  std::string listen_mode;  // unset: 0600
   int max_connections = 1024;
 };
 
@@ -56,6 +58,15 @@ int RunProxy(proxy::Mode mode, const ProxyFlags& f) {
   if (!handshake.ok()) return Fail(handshake.status());
   absl::StatusOr<absl::Duration> drain = ParseDurationFlag("--drain-timeout", f.drain_timeout);
   if (!drain.ok()) return Fail(drain.status());
+  unsigned listen_mode = 0600;
+  if (!f.listen_mode.empty()) {
+    if (!absl::StartsWith(f.listen, "unix:")) {
+      return Fail(absl::InvalidArgumentError("--listen-mode applies only to a unix: --listen"));
+    }
+    absl::StatusOr<unsigned> parsed = proxy::ParseSocketMode(f.listen_mode);
+    if (!parsed.ok()) return Fail(parsed.status());
+    listen_mode = *parsed;
+  }
   if (f.max_connections < 1) {
     return Fail(absl::InvalidArgumentError("--max-connections: at least 1"));
   }
@@ -74,6 +85,7 @@ int RunProxy(proxy::Mode mode, const ProxyFlags& f) {
   absl::StatusOr<std::unique_ptr<proxy::Proxy>> p =
       proxy::Proxy::Start({.mode = mode,
                            .listen = f.listen,
+                           .listen_mode = listen_mode,
                            .target = f.target,
                            .allow = *allow,
                            .source = *source,
@@ -110,6 +122,9 @@ void AddCommonFlags(CLI::App* cmd, ProxyFlags* f) {
   cmd->add_option("--socket", f->socket,
                   "Workload API address (default: $SPIFFE_ENDPOINT_SOCKET, else "
                   "/run/signet/agent.sock)");
+  cmd->add_option("--listen-mode", f->listen_mode,
+                  "File mode of a unix: --listen socket, octal (default 0600: only this uid; "
+                  "0660 adds this process's group)");
   cmd->add_option("--max-connections", f->max_connections,
                   "Open connections at most; more are closed at once")
       ->default_val(1024);
@@ -135,7 +150,7 @@ void RegisterProxyCommands(CLI::App& app, int* exit_code) {
       "server", "Terminate mTLS from allowed SPIFFE peers and forward plaintext to --backend");
   server
       ->add_option("--listen", server_flags->listen,
-                   "host:port (or unix:/path, mode 0600) to accept mTLS on")
+                   "host:port (or unix:/path: see --listen-mode) to accept mTLS on")
       ->required();
   server
       ->add_option("--backend", server_flags->target,
@@ -148,9 +163,8 @@ void RegisterProxyCommands(CLI::App& app, int* exit_code) {
   CLI::App* client = proxy->add_subcommand(
       "client", "Accept plaintext locally and open mTLS to --connect with this workload's SVID");
   client
-      ->add_option(
-          "--listen", client_flags->listen,
-          "host:port, or unix:/path (created mode 0600: only this uid), to accept plaintext on")
+      ->add_option("--listen", client_flags->listen,
+                   "host:port, or unix:/path (see --listen-mode), to accept plaintext on")
       ->required();
   client
       ->add_option("--connect", client_flags->target,

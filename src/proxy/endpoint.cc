@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -107,7 +108,7 @@ absl::Status ClearStaleSocket(const sockaddr_un& addr, const std::string& addres
   return absl::OkStatus();
 }
 
-absl::StatusOr<int> ListenOnUnix(const std::string& address) {
+absl::StatusOr<int> ListenOnUnix(const std::string& address, unsigned mode) {
   absl::StatusOr<sockaddr_un> addr = UnixAddress(address);
   if (!addr.ok()) return addr.status();
   if (absl::Status s = ClearStaleSocket(*addr, address); !s.ok()) return s;
@@ -116,7 +117,7 @@ absl::StatusOr<int> ListenOnUnix(const std::string& address) {
   // Nobody can connect between bind and listen (connect is refused), so the mode is set
   // before anyone could.
   if (bind(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) != 0 ||
-      chmod(addr->sun_path, 0600) != 0 || listen(fd, 512) != 0) {
+      chmod(addr->sun_path, mode) != 0 || listen(fd, 512) != 0) {
     const int err = errno;
     close(fd);
     return Errno("listen on", address, err);
@@ -155,10 +156,29 @@ void RemoveListenSocket(const std::string& address) {
   if (absl::StatusOr<sockaddr_un> addr = UnixAddress(address); addr.ok()) unlink(addr->sun_path);
 }
 
-absl::StatusOr<int> ListenOn(const std::string& address, int* port) {
+absl::StatusOr<unsigned> ParseSocketMode(absl::string_view text) {
+  unsigned mode = 0;
+  const bool octal =
+      !text.empty() && text.size() <= 4 &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '7'; });
+  if (octal) {
+    for (char c : text) mode = mode * 8 + static_cast<unsigned>(c - '0');
+  }
+  if (!octal || mode > 0777) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen-mode \"", text, "\": want an octal file mode such as 0600 or 0660"));
+  }
+  if ((mode & 0600) != 0600) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--listen-mode \"", text, "\": the owner must be able to read and write (06xx)"));
+  }
+  return mode;
+}
+
+absl::StatusOr<int> ListenOn(const std::string& address, unsigned unix_mode, int* port) {
   if (IsUnix(address)) {
     *port = 0;
-    return ListenOnUnix(address);
+    return ListenOnUnix(address, unix_mode);
   }
   auto ai = Resolve(address, true);
   if (!ai.ok()) return ai.status();

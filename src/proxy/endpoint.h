@@ -18,10 +18,13 @@ namespace signet::proxy {
 absl::Status CheckAddress(const std::string& address, HostNames names);
 
 // A listening socket on `address`. TCP: *port is the bound port (port 0 picks one). unix:
-// *port is 0; the socket file is created mode 0600, so only this uid (and root) can connect;
-// a socket left at the path by a process that has gone is replaced, anything else there (a
-// live listener, a file that is not a socket) is an error.
-absl::StatusOr<int> ListenOn(const std::string& address, int* port);
+// *port is 0; the socket file gets `unix_mode` (0600: only this uid, and root, can connect)
+// before anyone can connect; a socket left at the path by a process that has gone is
+// replaced, anything else there (a live listener, a file that is not a socket) is an error.
+absl::StatusOr<int> ListenOn(const std::string& address, unsigned unix_mode, int* port);
+
+// A --listen-mode: octal, at most 0777, and readable and writable by the owner.
+absl::StatusOr<unsigned> ParseSocketMode(absl::string_view text);
 
 // Removes the socket file of a unix: address that ListenOn created; nothing for TCP.
 void RemoveListenSocket(const std::string& address);

@@ -68,7 +68,7 @@ absl::StatusOr<std::unique_ptr<Proxy>> Proxy::Start(ProxyOptions options) {
   // Non-blocking sockets: a write may be retried from a moved buffer, and may be partial.
   SSL_CTX_set_mode(ctx->get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
   int port = 0;
-  absl::StatusOr<int> fd = ListenOn(options.listen, &port);
+  absl::StatusOr<int> fd = ListenOn(options.listen, options.listen_mode, &port);
   if (!fd.ok()) return fd.status();
   const int wake = eventfd(0, EFD_CLOEXEC);
   if (wake < 0) {

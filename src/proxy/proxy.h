@@ -33,7 +33,8 @@ enum class Mode { kServer, kClient };
 
 struct ProxyOptions {
   Mode mode = Mode::kServer;
-  std::string listen;  // host:port; port 0 picks one (see Proxy::port())
+  std::string listen;           // host:port (port 0 picks one: see Proxy::port()) or unix:/path
+  unsigned listen_mode = 0600;  // of a unix: listen socket's file
   std::string target;  // host:port: the backend (server mode) or the mTLS server (client mode)
   AllowList allow;
   std::shared_ptr<X509Source> source;

@@ -309,6 +309,18 @@ TEST_F(ProxyCliTest, UnixSocketsOnThePlaintextSides) {
   proxies_[1]->Signal(SIGTERM);
   EXPECT_EQ(proxies_[1]->Wait(), 0);
   EXPECT_NE(stat(path.c_str(), &st), 0) << "the socket goes with the proxy";
+
+  // --listen-mode: a group may be let in; the owner keeps access; TCP has no mode.
+  std::vector<std::string> grouped = client;
+  grouped.insert(grouped.end(), {"--listen-mode", "0660"});
+  ASSERT_TRUE(StartUnixProxy("grouped", grouped)) << ProxyLog(2);
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  EXPECT_EQ(LineClient(path).Ask("again"), "again");
+  EXPECT_THAT(refused(dir_.File("x.sock").insert(0, "unix:") + " --listen-mode 0400"),
+              HasSubstr("the owner must be able to read and write"));
+  EXPECT_THAT(refused("127.0.0.1:0 --listen-mode 0660"),
+              HasSubstr("--listen-mode applies only to a unix: --listen"));
 }
 
 // A peer that connects and never finishes its handshake is cut after --handshake-timeout, so
