@@ -66,6 +66,14 @@ int RunProxy(proxy::Mode mode, const ProxyFlags& f) {
     absl::StatusOr<unsigned> parsed = proxy::ParseSocketMode(f.listen_mode);
     if (!parsed.ok()) return Fail(parsed.status());
     listen_mode = *parsed;
+    // Connecting takes write permission. In client mode whoever connects has TLS opened with
+    // this workload's SVID: not for every local user.
+    if (mode == proxy::Mode::kClient && (listen_mode & 0002) != 0) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("--listen-mode ", f.listen_mode,
+                       ": in client mode others may not write (connect), or every local user "
+                       "could use this workload's identity")));
+    }
   }
   if (f.max_connections < 1) {
     return Fail(absl::InvalidArgumentError("--max-connections: at least 1"));

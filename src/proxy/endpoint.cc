@@ -61,85 +61,52 @@ constexpr char kUnixPrefix[] = "unix:";
 
 bool IsUnix(absl::string_view address) { return absl::StartsWith(address, kUnixPrefix); }
 
-// The sockaddr of "unix:/absolute/path", or InvalidArgument.
+absl::string_view UnixPath(absl::string_view address) {
+  return address.substr(sizeof(kUnixPrefix) - 1);
+}
+
+// The sockaddr of "unix:/absolute/path", or InvalidArgument naming the address.
 absl::StatusOr<sockaddr_un> UnixAddress(absl::string_view address) {
-  const absl::string_view path = address.substr(sizeof(kUnixPrefix) - 1);
-  sockaddr_un addr{};
+  const absl::string_view path = UnixPath(address);
   if (!absl::StartsWith(path, "/")) {
     return absl::InvalidArgumentError(
         absl::StrCat("address \"", address, "\": want unix:/absolute/path"));
   }
-  if (path.size() >= sizeof(addr.sun_path) || absl::StrContains(path, '\0')) {
-    return absl::InvalidArgumentError(absl::StrCat("address \"", address,
-                                                   "\": the path must be under ",
-                                                   sizeof(addr.sun_path), " bytes, without NUL"));
+  absl::StatusOr<sockaddr_un> addr = UnixSocketAddress(path);
+  if (!addr.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("address \"", address, "\": ", addr.status().message()));
   }
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.data(), path.size());
   return addr;
 }
 
-absl::Status Errno(absl::string_view what, const std::string& address, int err) {
-  return absl::UnavailableError(absl::StrCat(what, " ", address, ": ", strerror(err)));
-}
-
-// What is at the path before a listener is bound there: nothing (fine), a socket nobody
-// listens on any more (removed), or anything else (an error).
-absl::Status ClearStaleSocket(const sockaddr_un& addr, const std::string& address) {
-  struct stat st {};
-  if (lstat(addr.sun_path, &st) != 0) {
-    return errno == ENOENT ? absl::OkStatus() : Errno("listen on", address, errno);
-  }
-  if (!S_ISSOCK(st.st_mode)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("listen on ", address, ": the path exists and is not a socket"));
-  }
-  const int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const bool live =
-      probe >= 0 && connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
-  const int err = errno;
-  if (probe >= 0) close(probe);
-  if (live) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("listen on ", address, ": another process is listening there"));
-  }
-  if (err != ECONNREFUSED) return Errno("listen on", address, err);
-  if (unlink(addr.sun_path) != 0 && errno != ENOENT) return Errno("listen on", address, errno);
-  return absl::OkStatus();
-}
-
-absl::StatusOr<int> ListenOnUnix(const std::string& address, unsigned mode) {
-  absl::StatusOr<sockaddr_un> addr = UnixAddress(address);
-  if (!addr.ok()) return addr.status();
-  if (absl::Status s = ClearStaleSocket(*addr, address); !s.ok()) return s;
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Errno("listen on", address, errno);
-  // Nobody can connect between bind and listen (connect is refused), so the mode is set
-  // before anyone could.
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) != 0 ||
-      chmod(addr->sun_path, mode) != 0 || listen(fd, 512) != 0) {
-    const int err = errno;
-    close(fd);
-    return Errno("listen on", address, err);
-  }
-  return fd;
-}
-
-int ConnectToUnix(const std::string& address, std::string* error) {
+// A Unix connect completes at once or fails; EAGAIN (the listener's backlog is full) is tried
+// again until the deadline, as a TCP connect would wait for its handshake.
+int ConnectToUnix(const std::string& address, absl::Time deadline, std::string* error) {
   absl::StatusOr<sockaddr_un> addr = UnixAddress(address);
   if (!addr.ok()) {
     *error = std::string(addr.status().message());
     return -1;
   }
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  // A Unix connect completes at once or fails (EAGAIN: the listener's backlog is full).
-  if (fd < 0 || connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) != 0) {
-    *error = absl::StrCat("connect to ", address, ": ", strerror(errno));
-    if (fd >= 0) close(fd);
-    return -1;
+  for (;;) {
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+      *error = absl::StrCat("connect to ", address, ": socket: ", strerror(errno));
+      return -1;
+    }
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) == 0) {
+      error->clear();
+      return fd;
+    }
+    const int err = errno;
+    close(fd);
+    if (err != EAGAIN || absl::Now() >= deadline) {
+      *error = absl::StrCat("connect to ", address, ": ",
+                            err == EAGAIN ? "the listener's backlog is full" : strerror(err));
+      return -1;
+    }
+    absl::SleepFor(absl::Milliseconds(5));
   }
-  error->clear();
-  return fd;
 }
 
 }  // namespace
@@ -151,9 +118,8 @@ absl::Status CheckAddress(const std::string& address, HostNames names) {
   return SplitHostPort(address, names, &host, &port);
 }
 
-void RemoveListenSocket(const std::string& address) {
-  if (!IsUnix(address)) return;
-  if (absl::StatusOr<sockaddr_un> addr = UnixAddress(address); addr.ok()) unlink(addr->sun_path);
+void RemoveListenSocket(const Listener& listener) {
+  if (!listener.unix_path.empty()) RemoveUnixSocket(listener.unix_path, listener.unix_file);
 }
 
 absl::StatusOr<unsigned> ParseSocketMode(absl::string_view text) {
@@ -175,28 +141,37 @@ absl::StatusOr<unsigned> ParseSocketMode(absl::string_view text) {
   return mode;
 }
 
-absl::StatusOr<int> ListenOn(const std::string& address, unsigned unix_mode, int* port) {
+absl::StatusOr<Listener> ListenOn(const std::string& address, unsigned unix_mode) {
+  Listener l;
   if (IsUnix(address)) {
-    *port = 0;
-    return ListenOnUnix(address, unix_mode);
+    if (absl::Status s = UnixAddress(address).status(); !s.ok()) return s;
+    l.unix_path = std::string(UnixPath(address));
+    absl::StatusOr<UnixListener> bound = ListenUnix(l.unix_path, unix_mode, 0, 512);
+    if (!bound.ok()) {
+      return absl::Status(bound.status().code(),
+                          absl::StrCat("listen on ", address, ": ", bound.status().message()));
+    }
+    l.unix_file = *bound;
+    l.fd = bound->fd;
+    return l;
   }
   auto ai = Resolve(address, true);
   if (!ai.ok()) return ai.status();
   const addrinfo* a = ai->get();
-  const int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  l.fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (fd < 0 || bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 512) != 0) {
+  setsockopt(l.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (l.fd < 0 || bind(l.fd, a->ai_addr, a->ai_addrlen) != 0 || listen(l.fd, 512) != 0) {
     const int err = errno;
-    if (fd >= 0) close(fd);
+    if (l.fd >= 0) close(l.fd);
     return absl::UnavailableError(absl::StrCat("listen on ", address, ": ", strerror(err)));
   }
   sockaddr_storage bound{};
   socklen_t len = sizeof(bound);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-  *port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  return fd;
+  getsockname(l.fd, reinterpret_cast<sockaddr*>(&bound), &len);
+  l.port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                             : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  return l;
 }
 
 bool WaitFor(int fd, short events, absl::Time deadline) {
@@ -222,7 +197,7 @@ void TuneSocket(int fd) {
 }
 
 int ConnectTo(const std::string& address, absl::Time deadline, std::string* error) {
-  if (IsUnix(address)) return ConnectToUnix(address, error);
+  if (IsUnix(address)) return ConnectToUnix(address, deadline, error);
   auto ai = Resolve(address, false);
   if (!ai.ok()) {
     *error = std::string(ai.status().message());

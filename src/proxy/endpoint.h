@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "src/common/host_port.h"
+#include "src/common/unix_socket.h"
 
 namespace signet::proxy {
 
@@ -17,17 +18,25 @@ namespace signet::proxy {
 // unix:/absolute/path.
 absl::Status CheckAddress(const std::string& address, HostNames names);
 
-// A listening socket on `address`. TCP: *port is the bound port (port 0 picks one). unix:
-// *port is 0; the socket file gets `unix_mode` (0600: only this uid, and root, can connect)
-// before anyone can connect; a socket left at the path by a process that has gone is
+// A listening socket: TCP with the port bound (port 0 picks one), or unix: with its file.
+struct Listener {
+  int fd = -1;
+  int port = 0;
+  std::string unix_path;  // empty for TCP
+  UnixListener unix_file;
+};
+
+// Listens on `address`. unix: the socket file gets `unix_mode` at bind time (0600: only this
+// uid, and root, can connect); a socket left at the path by a process that has gone is
 // replaced, anything else there (a live listener, a file that is not a socket) is an error.
-absl::StatusOr<int> ListenOn(const std::string& address, unsigned unix_mode, int* port);
+absl::StatusOr<Listener> ListenOn(const std::string& address, unsigned unix_mode);
 
 // A --listen-mode: octal, at most 0777, and readable and writable by the owner.
 absl::StatusOr<unsigned> ParseSocketMode(absl::string_view text);
 
-// Removes the socket file of a unix: address that ListenOn created; nothing for TCP.
-void RemoveListenSocket(const std::string& address);
+// Removes a unix: listener's socket file while it is still the one ListenOn bound; nothing for
+// TCP. Call before closing the listener's descriptor.
+void RemoveListenSocket(const Listener& listener);
 
 // Waits until `fd` is ready for `events` or `deadline`; false on timeout or error.
 bool WaitFor(int fd, short events, absl::Time deadline);

@@ -67,31 +67,33 @@ absl::StatusOr<std::unique_ptr<Proxy>> Proxy::Start(ProxyOptions options) {
   if (!ctx.ok()) return ctx.status();
   // Non-blocking sockets: a write may be retried from a moved buffer, and may be partial.
   SSL_CTX_set_mode(ctx->get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
-  int port = 0;
-  absl::StatusOr<int> fd = ListenOn(options.listen, options.listen_mode, &port);
-  if (!fd.ok()) return fd.status();
+  absl::StatusOr<Listener> listener = ListenOn(options.listen, options.listen_mode);
+  if (!listener.ok()) return listener.status();
   const int wake = eventfd(0, EFD_CLOEXEC);
   if (wake < 0) {
-    close(*fd);
-    return absl::InternalError(absl::StrCat("proxy: eventfd: ", strerror(errno)));
+    const int err = errno;
+    RemoveListenSocket(*listener);
+    close(listener->fd);
+    return absl::InternalError(absl::StrCat("proxy: eventfd: ", strerror(err)));
   }
   auto proxy =
-      std::unique_ptr<Proxy>(new Proxy(std::move(options), *std::move(ctx), *fd, wake, port));
+      std::unique_ptr<Proxy>(new Proxy(std::move(options), *std::move(ctx), *listener, wake));
   proxy->acceptor_ = std::thread([p = proxy.get()] { p->AcceptLoop(); });
   return proxy;
 }
 
-Proxy::Proxy(ProxyOptions options, SslCtxPtr ctx, int listen_fd, int wake_fd, int port)
+Proxy::Proxy(ProxyOptions options, SslCtxPtr ctx, Listener listener, int wake_fd)
     : options_(std::move(options)),
       ctx_(std::move(ctx)),
-      listen_fd_(listen_fd),
+      listener_(std::move(listener)),
+      listen_fd_(listener_.fd),
       wake_fd_(wake_fd),
-      port_(port) {}
+      port_(listener_.port) {}
 
 Proxy::~Proxy() {
   Stop(absl::ZeroDuration());
+  RemoveListenSocket(listener_);  // before close: the path is still ours
   close(listen_fd_);
-  RemoveListenSocket(options_.listen);
   close(wake_fd_);
 }
 

@@ -26,6 +26,7 @@
 #include "signet/tls.h"
 #include "signet/workload.h"
 #include "src/proxy/allow_list.h"
+#include "src/proxy/endpoint.h"
 
 namespace signet::proxy {
 
@@ -60,7 +61,7 @@ class Proxy {
   ProxyStats stats() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  Proxy(ProxyOptions options, SslCtxPtr ctx, int listen_fd, int wake_fd, int port);
+  Proxy(ProxyOptions options, SslCtxPtr ctx, Listener listener, int wake_fd);
   void AcceptLoop();
   void Handle(int fd) ABSL_LOCKS_EXCLUDED(mu_);
   // Records the connection's second socket, so that Stop() can cut both.
@@ -69,6 +70,7 @@ class Proxy {
 
   const ProxyOptions options_;
   const SslCtxPtr ctx_;
+  const Listener listener_;
   const int listen_fd_;
   const int wake_fd_;  // eventfd: wakes the accept loop for Stop()
   const int port_;

@@ -20,49 +20,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "src/common/status_macros.h"
+#include "src/common/unix_socket.h"
 
 namespace signet::rpc {
 namespace {
 
 absl::Status Errno(absl::string_view what) {
   return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(errno)));
-}
-
-absl::StatusOr<sockaddr_un> MakeAddress(absl::string_view path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.empty()) return absl::InvalidArgumentError("socket path: empty");
-  if (path.size() >= sizeof(addr.sun_path)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("socket path: longer than ", sizeof(addr.sun_path) - 1, " bytes: ", path));
-  }
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  return addr;
-}
-
-// Removes a socket file nobody listens on; refuses to touch anything else.
-absl::Status ClearStaleSocket(const std::string& path, const sockaddr_un& addr) {
-  struct stat st {};
-  if (lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return absl::OkStatus();
-    return Errno(absl::StrCat("socket path ", path));
-  }
-  if (!S_ISSOCK(st.st_mode)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("socket path ", path, " exists and is not a socket; not removing it"));
-  }
-  int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (probe < 0) return Errno("socket");
-  // Only a refused connection proves that nobody listens; any other error leaves the file alone.
-  bool refused = connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0 &&
-                 errno == ECONNREFUSED;
-  close(probe);
-  if (!refused) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("socket ", path, " is already in use by another process"));
-  }
-  if (unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("removing stale socket");
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -125,38 +89,23 @@ absl::StatusOr<std::unique_ptr<UdsListener>> UdsListener::Start(Options options)
     return absl::InvalidArgumentError(
         "uds listener: give either a registry and a router, or an adopter");
   }
-  SIGNET_ASSIGN_OR_RETURN(sockaddr_un addr, MakeAddress(options.path));
-  SIGNET_RETURN_IF_ERROR(ClearStaleSocket(options.path, addr));
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return Errno("socket");
-  // The socket file gets its mode from the umask at bind time: no chmod afterwards, which could
-  // follow a symlink planted in its place.
-  mode_t old_mask = umask(~options.mode & 0777);
-  int bound = bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
-  umask(old_mask);
-  if (bound != 0) {
-    absl::Status status = Errno(absl::StrCat("bind ", options.path));
-    close(fd);
-    return status;
-  }
-  if (listen(fd, 128) != 0) {
-    absl::Status status = Errno(absl::StrCat("listen ", options.path));
-    close(fd);
-    unlink(options.path.c_str());
-    return status;
-  }
+  SIGNET_ASSIGN_OR_RETURN(UnixListener listener,
+                          ListenUnix(options.path, options.mode, SOCK_NONBLOCK, 128));
   int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake < 0) {
     absl::Status status = Errno("eventfd");
-    close(fd);
-    unlink(options.path.c_str());
+    RemoveUnixSocket(options.path, listener);
+    close(listener.fd);
     return status;
   }
-  return std::unique_ptr<UdsListener>(new UdsListener(std::move(options), fd, wake));
+  return std::unique_ptr<UdsListener>(new UdsListener(std::move(options), listener, wake));
 }
 
-UdsListener::UdsListener(Options options, int listen_fd, int wake_fd)
-    : options_(std::move(options)), listen_fd_(listen_fd), wake_fd_(wake_fd) {
+UdsListener::UdsListener(Options options, const UnixListener& listener, int wake_fd)
+    : options_(std::move(options)),
+      listener_(listener),
+      listen_fd_(listener.fd),
+      wake_fd_(wake_fd) {
   thread_ = std::thread([this] { AcceptLoop(); });
 }
 
@@ -174,8 +123,8 @@ void UdsListener::Stop() {
   uint64_t one = 1;
   (void)!write(wake_fd_, &one, sizeof(one));
   if (thread_.joinable()) thread_.join();
+  RemoveUnixSocket(options_.path, listener_);  // before close: the path is still ours
   close(listen_fd_);
-  unlink(options_.path.c_str());
 }
 
 void UdsListener::AcceptLoop() {

@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "src/common/unix_socket.h"
 
 namespace grpc {
 class Server;
@@ -108,11 +109,12 @@ class UdsListener {
   const std::string& path() const { return options_.path; }
 
  private:
-  UdsListener(Options options, int listen_fd, int wake_fd);
+  UdsListener(Options options, const UnixListener& listener, int wake_fd);
   void AcceptLoop();
   void HandOff(int fd);
 
   Options options_;
+  const UnixListener listener_;  // the socket file, to remove only while it is ours
   int listen_fd_;
   int wake_fd_;
   std::thread thread_;

@@ -49,15 +49,16 @@ int Listen(int* port) {
 sockaddr_un UnixAddr(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  std::copy(path.begin(), path.end(), addr.sun_path);
+  EXPECT_LT(path.size(), sizeof(addr.sun_path)) << path;
+  std::copy_n(path.begin(), std::min(path.size(), sizeof(addr.sun_path) - 1), addr.sun_path);
   return addr;
 }
 
 int ListenUnix(const std::string& path) {
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const sockaddr_un addr = UnixAddr(path);
-  bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
-  listen(fd, 64);
+  EXPECT_EQ(bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0) << path;
+  EXPECT_EQ(listen(fd, 64), 0);
   return fd;
 }
 
@@ -280,7 +281,10 @@ TEST_F(ProxyCliTest, UnixSocketsOnThePlaintextSides) {
   const std::vector<std::string> client = {
       "client",      "--listen", "unix:" + path, "--connect", absl::StrCat("127.0.0.1:", server),
       "--server-id", kWeb};
-  ASSERT_TRUE(StartUnixProxy("client", client)) << ProxyLog(1);
+  const mode_t old_mask = umask(0);  // the proxy inherits it: 0600 must come from the proxy
+  const bool started = StartUnixProxy("client", client);
+  umask(old_mask);
+  ASSERT_TRUE(started) << ProxyLog(1);
   struct stat st {};
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
@@ -300,11 +304,14 @@ TEST_F(ProxyCliTest, UnixSocketsOnThePlaintextSides) {
         << listen;
     return out;
   };
-  EXPECT_THAT(refused("unix:" + path), HasSubstr("another process is listening there"));
+  const ino_t live = st.st_ino;
+  EXPECT_THAT(refused("unix:" + path), HasSubstr("is already in use by another process"));
   testing::WriteTestFile(dir_.File("plain"), "x");
   EXPECT_THAT(refused("unix:" + dir_.File("plain")), HasSubstr("exists and is not a socket"));
   EXPECT_THAT(refused("unix:c.sock"), HasSubstr("want unix:/absolute/path"));
-  EXPECT_EQ(stat(path.c_str(), &st), 0) << "a refused proxy leaves the live socket alone";
+  ASSERT_EQ(stat(path.c_str(), &st), 0) << "a refused proxy leaves the live socket alone";
+  EXPECT_EQ(st.st_ino, live) << "and does not replace it";
+  EXPECT_EQ(LineClient(path).Ask("still"), "still");
 
   proxies_[1]->Signal(SIGTERM);
   EXPECT_EQ(proxies_[1]->Wait(), 0);
@@ -321,6 +328,8 @@ TEST_F(ProxyCliTest, UnixSocketsOnThePlaintextSides) {
               HasSubstr("the owner must be able to read and write"));
   EXPECT_THAT(refused("127.0.0.1:0 --listen-mode 0660"),
               HasSubstr("--listen-mode applies only to a unix: --listen"));
+  EXPECT_THAT(refused(dir_.File("y.sock").insert(0, "unix:") + " --listen-mode 0666"),
+              HasSubstr("every local user could use this workload's identity"));
 }
 
 // A peer that connects and never finishes its handshake is cut after --handshake-timeout, so
