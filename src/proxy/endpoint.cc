@@ -186,11 +186,6 @@ bool WaitFor(int fd, short events, absl::Time deadline) {
 }
 
 void TuneSocket(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || addr.ss_family == AF_UNIX) {
-    return;
-  }
   const int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));  // dead peers end in the end

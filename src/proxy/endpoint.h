@@ -41,7 +41,7 @@ void RemoveListenSocket(const Listener& listener);
 // Waits until `fd` is ready for `events` or `deadline`; false on timeout or error.
 bool WaitFor(int fd, short events, absl::Time deadline);
 
-// TCP_NODELAY and keepalive on a TCP socket; nothing on a Unix one.
+// TCP_NODELAY and keepalive, for TCP sockets only.
 void TuneSocket(int fd);
 
 // A non-blocking socket connected to `address` by `deadline`, or -1 with *error set.

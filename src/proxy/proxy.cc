@@ -145,7 +145,7 @@ void Proxy::Handle(int fd) {
   const std::string from = PeerAddress(fd);
   const bool server = options_.mode == Mode::kServer;
   const absl::Time deadline = absl::Now() + options_.handshake_timeout;
-  TuneSocket(fd);
+  if (listener_.unix_path.empty()) TuneSocket(fd);
   std::string error;
   bool denied = false;
   // Server mode: TLS on the accepted socket, plaintext to the backend. Client mode: the other

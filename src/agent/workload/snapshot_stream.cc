@@ -22,8 +22,7 @@ void StreamHub::Stop() {
     streams.swap(streams_);
   }
   for (const auto& s : streams) s->End(absl::UnavailableError("the agent is shutting down"));
-  stop_ = true;
-  cache_->WakeWaiters();
+  cache_->WakeWaiters();  // after stopped_: see Run
   if (thread_.joinable()) thread_.join();
 }
 
@@ -53,8 +52,12 @@ size_t StreamHub::size() const {
 void StreamHub::Run() {
   uint64_t seen = cache_->version();
   for (;;) {
-    const uint64_t epoch = cache_->wake_epoch();  // before stop_: see WakeWaiters
-    if (stop_) return;
+    // The epoch is read before stopped_: a Stop in between wakes the wait below.
+    const uint64_t epoch = cache_->wake_epoch();
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopped_) return;
+    }
     seen = cache_->WaitForChange(seen, absl::Now() + poll_, epoch);
     // Poked outside mu_, from a copy, so that Add never waits for a sweep.
     std::vector<std::shared_ptr<Pokeable>> streams;

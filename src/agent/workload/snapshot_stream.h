@@ -6,7 +6,6 @@
 #ifndef SIGNET_AGENT_WORKLOAD_SNAPSHOT_STREAM_H_
 #define SIGNET_AGENT_WORKLOAD_SNAPSHOT_STREAM_H_
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -51,8 +50,7 @@ class StreamHub {
 
   const SvidCache* cache_;
   const absl::Duration poll_;
-  std::atomic<bool> stop_{false};  // set before the cache's WakeWaiters ends the notifier's wait
-  mutable absl::Mutex mu_;         // guards the list only: pokes run outside it
+  mutable absl::Mutex mu_;  // guards the list only: pokes run outside it
   std::vector<std::shared_ptr<Pokeable>> streams_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
