@@ -35,6 +35,7 @@ struct ProxyFlags {
   std::string drain_timeout = "5s";
   std::string listen_mode;  // unset: 0600
   int max_connections = 1024;
+  int threads = 0;  // PumpLoops; 0: one per CPU, up to 8
 };
 
 absl::StatusOr<absl::Duration> ParseDurationFlag(const char* flag, const std::string& text) {
@@ -78,6 +79,9 @@ int RunProxy(proxy::Mode mode, const ProxyFlags& f) {
   if (f.max_connections < 1) {
     return Fail(absl::InvalidArgumentError("--max-connections: at least 1"));
   }
+  if (f.threads < 0 || f.threads > 256) {
+    return Fail(absl::InvalidArgumentError("--threads: from 1 to 256, or 0 for one per CPU"));
+  }
   // Two descriptors per connection: raise the soft limit to the hard one, and say so when even
   // that is short of --max-connections.
   const size_t files = RaiseOpenFileLimit();
@@ -98,6 +102,7 @@ int RunProxy(proxy::Mode mode, const ProxyFlags& f) {
                            .allow = *allow,
                            .source = *source,
                            .max_connections = f.max_connections,
+                           .pump_threads = f.threads,
                            .handshake_timeout = *handshake});
   if (!p.ok()) return Fail(p.status());
   // The address as bound: a TCP port 0 becomes the port picked.
@@ -136,6 +141,10 @@ void AddCommonFlags(CLI::App* cmd, ProxyFlags* f) {
   cmd->add_option("--max-connections", f->max_connections,
                   "Open connections at most; more are closed at once")
       ->default_val(1024);
+  cmd->add_option("--threads", f->threads,
+                  "Threads that carry the bytes of established connections, each for many "
+                  "(0: one per CPU, up to 8; handshakes run on threads of their own)")
+      ->default_val(0);
   cmd->add_option("--handshake-timeout", f->handshake_timeout, "How long a TLS handshake may take")
       ->default_val("10s");
   cmd->add_option("--drain-timeout", f->drain_timeout,

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -51,15 +52,27 @@ bool Handshake(SSL* ssl, int fd, bool server, absl::Time deadline, std::string* 
   return false;
 }
 
-struct SslFree {
-  void operator()(SSL* s) const { SSL_free(s); }
-};
+// The PumpLoops to start: as asked, or one per CPU, up to 8.
+int PumpThreads(int asked) {
+  if (asked > 0) return asked;
+  const int cpus = static_cast<int>(std::thread::hardware_concurrency());
+  return std::clamp(cpus, 1, 8);
+}
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Proxy>> Proxy::Start(ProxyOptions options) {
   if (options.source == nullptr) return absl::InvalidArgumentError("proxy: no X509Source");
   if (absl::Status s = CheckAddress(options.target, HostNames::kDial); !s.ok()) return s;
+  if (options.pump_threads < 0 || options.pump_threads > 256) {
+    return absl::InvalidArgumentError("proxy: pump threads must be from 1 to 256 (0: one per CPU)");
+  }
+  std::vector<std::unique_ptr<PumpLoop>> loops;
+  for (int i = PumpThreads(options.pump_threads); i > 0; --i) {
+    absl::StatusOr<std::unique_ptr<PumpLoop>> loop = PumpLoop::Start();
+    if (!loop.ok()) return loop.status();
+    loops.push_back(*std::move(loop));
+  }
   Authorizer authorize = options.allow.AsAuthorizer();
   absl::StatusOr<SslCtxPtr> ctx = options.mode == Mode::kServer
                                       ? NewMtlsServerContext(options.source, std::move(authorize))
@@ -76,19 +89,21 @@ absl::StatusOr<std::unique_ptr<Proxy>> Proxy::Start(ProxyOptions options) {
     close(listener->fd);
     return absl::InternalError(absl::StrCat("proxy: eventfd: ", strerror(err)));
   }
-  auto proxy =
-      std::unique_ptr<Proxy>(new Proxy(std::move(options), *std::move(ctx), *listener, wake));
+  auto proxy = std::unique_ptr<Proxy>(
+      new Proxy(std::move(options), *std::move(ctx), *listener, wake, std::move(loops)));
   proxy->acceptor_ = std::thread([p = proxy.get()] { p->AcceptLoop(); });
   return proxy;
 }
 
-Proxy::Proxy(ProxyOptions options, SslCtxPtr ctx, Listener listener, int wake_fd)
+Proxy::Proxy(ProxyOptions options, SslCtxPtr ctx, Listener listener, int wake_fd,
+             std::vector<std::unique_ptr<PumpLoop>> loops)
     : options_(std::move(options)),
       ctx_(std::move(ctx)),
       listener_(std::move(listener)),
       listen_fd_(listener_.fd),
       wake_fd_(wake_fd),
-      port_(listener_.port) {}
+      port_(listener_.port),
+      loops_(std::move(loops)) {}
 
 Proxy::~Proxy() {
   Stop(absl::ZeroDuration());
@@ -157,7 +172,7 @@ void Proxy::Handle(int fd) {
     plain_fd = fd;
     Pair(fd, tls_fd);
   }
-  std::unique_ptr<SSL, SslFree> ssl;
+  SslPtr ssl;
   if (tls_fd >= 0) {
     ssl.reset(SSL_new(ctx_.get()));
     if (ssl == nullptr || SSL_set_fd(ssl.get(), tls_fd) != 1) {
@@ -177,18 +192,20 @@ void Proxy::Handle(int fd) {
       absl::MutexLock lock(&mu_);
       ++stats_.accepted;
     }
-    const PumpResult bytes = Pump(ssl.get(), tls_fd, plain_fd);
-    LogInfo("proxy: connection closed", {{"peer_id", peer},
-                                         {"from", from},
-                                         {"bytes_from_peer", bytes.from_tls},
-                                         {"bytes_to_peer", bytes.to_tls},
-                                         {"clean", bytes.clean}});
-  } else {
-    if (error.empty()) error = "no connection";
-    const std::string who = !peer.empty() ? peer : ssl != nullptr ? RefusedPeerId(ssl.get()) : "";
-    Log(denied ? LogLevel::kWarn : LogLevel::kError,
-        denied ? "proxy: connection denied" : "proxy: connection failed",
-        {{"peer_id", who}, {"from", from}, {"target", options_.target}, {"error", error}});
+    const int other = server ? plain_fd : tls_fd;
+    PumpLoop& loop = *loops_[next_loop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()];
+    loop.Add(std::move(ssl), tls_fd, plain_fd,
+             [this, fd, other, peer, from](const PumpResult& bytes) {
+               Closed(fd, other, peer, from, bytes);
+             });
+    return;
+  }
+  if (error.empty()) error = "no connection";
+  const std::string who = !peer.empty() ? peer : ssl != nullptr ? RefusedPeerId(ssl.get()) : "";
+  Log(denied ? LogLevel::kWarn : LogLevel::kError,
+      denied ? "proxy: connection denied" : "proxy: connection failed",
+      {{"peer_id", who}, {"from", from}, {"target", options_.target}, {"error", error}});
+  {
     absl::MutexLock lock(&mu_);
     ++(denied ? stats_.denied : stats_.failed);
   }
@@ -196,6 +213,18 @@ void Proxy::Handle(int fd) {
   Pair(fd, -1);  // before the second socket's number can be reused
   if (tls_fd >= 0 && tls_fd != fd) close(tls_fd);
   if (plain_fd >= 0 && plain_fd != fd) close(plain_fd);
+  Finish(fd);
+}
+
+void Proxy::Closed(int fd, int other, const std::string& peer, const std::string& from,
+                   const PumpResult& bytes) {
+  LogInfo("proxy: connection closed", {{"peer_id", peer},
+                                       {"from", from},
+                                       {"bytes_from_peer", bytes.from_tls},
+                                       {"bytes_to_peer", bytes.to_tls},
+                                       {"clean", bytes.clean}});
+  Pair(fd, -1);  // before the second socket's number can be reused
+  close(other);
   Finish(fd);
 }
 

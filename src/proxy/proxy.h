@@ -6,8 +6,10 @@
 //   client mode: accepts plaintext locally, opens mTLS to `target` with the workload's SVID and
 //                lets the bytes through only if the server's SPIFFE ID is on the allow list.
 //
-// Each connection gets its own thread; the handshake presents the source's current SVID, so
-// rotated SVIDs serve new connections while open ones carry on. Every accepted and denied
+// Each new connection gets a thread for its connect and TLS handshake; once established it is
+// handed to one of a few PumpLoops (epoll, pump_loop.h), which carry the bytes of all
+// connections. The handshake presents the source's current SVID, so rotated SVIDs serve new
+// connections while open ones carry on. Every accepted and denied
 // connection is logged with the peer's SPIFFE ID (or why it had none).
 #ifndef SIGNET_PROXY_PROXY_H_
 #define SIGNET_PROXY_PROXY_H_
@@ -17,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -27,6 +30,7 @@
 #include "signet/workload.h"
 #include "src/proxy/allow_list.h"
 #include "src/proxy/endpoint.h"
+#include "src/proxy/pump_loop.h"
 
 namespace signet::proxy {
 
@@ -40,6 +44,7 @@ struct ProxyOptions {
   AllowList allow;
   std::shared_ptr<X509Source> source;
   int max_connections = 1024;  // more are closed at once (and logged)
+  int pump_threads = 0;        // PumpLoops for established connections; 0: one per CPU, up to 8
   absl::Duration handshake_timeout = absl::Seconds(10);
 };
 
@@ -61,12 +66,17 @@ class Proxy {
   ProxyStats stats() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  Proxy(ProxyOptions options, SslCtxPtr ctx, Listener listener, int wake_fd);
+  Proxy(ProxyOptions options, SslCtxPtr ctx, Listener listener, int wake_fd,
+        std::vector<std::unique_ptr<PumpLoop>> loops);
   void AcceptLoop();
   void Handle(int fd) ABSL_LOCKS_EXCLUDED(mu_);
   // Records the connection's second socket, so that Stop() can cut both.
   void Pair(int fd, int other) ABSL_LOCKS_EXCLUDED(mu_);
   void Finish(int fd) ABSL_LOCKS_EXCLUDED(mu_);
+  // After the connection on accepted socket `fd` has ended: logs it, closes its second socket
+  // and Finish()es.
+  void Closed(int fd, int other, const std::string& peer, const std::string& from,
+              const PumpResult& bytes) ABSL_LOCKS_EXCLUDED(mu_);
 
   const ProxyOptions options_;
   const SslCtxPtr ctx_;
@@ -80,6 +90,9 @@ class Proxy {
   absl::flat_hash_map<int, int> open_ ABSL_GUARDED_BY(mu_);
   ProxyStats stats_ ABSL_GUARDED_BY(mu_);
   std::thread acceptor_;
+  // Last: destroyed first, while what their connections' Done calls is still there.
+  const std::vector<std::unique_ptr<PumpLoop>> loops_;
+  std::atomic<size_t> next_loop_{0};
 };
 
 }  // namespace signet::proxy

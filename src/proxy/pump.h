@@ -1,14 +1,18 @@
-// Pump: copies bytes both ways between a TLS connection and a plain socket until both
+// Pumping: copies bytes both ways between a TLS connection and a plain socket until both
 // directions have ended. Both sockets are non-blocking and each direction has its own buffer,
 // so a peer that is not reading never stops the other direction (no deadlock when both sides
 // write at once). A clean end on one side is passed on as a half-close (close_notify to the TLS
 // peer, shutdown(SHUT_WR) to the plain one); an error on either side ends both.
+//
+// PumpState is the state machine, driven by whoever waits for the sockets: Pump() below with
+// poll() on the calling thread, or a PumpLoop (pump_loop.h) with epoll for many connections.
 #ifndef SIGNET_PROXY_PUMP_H_
 #define SIGNET_PROXY_PUMP_H_
 
 #include <openssl/ssl.h>
 #include <signal.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace signet::proxy {
@@ -19,8 +23,83 @@ struct PumpResult {
   bool clean = true;      // false when it ended on an error rather than two clean ends
 };
 
-// `tls_fd` is the socket under `ssl` (handshake done); both sockets must be non-blocking.
-// SIGPIPE is blocked on the calling thread meanwhile (ScopedSigpipeBlock).
+// One connection's two directions. Not thread-safe; SIGPIPE must be blocked on the thread that
+// calls Step() (ScopedSigpipeBlock).
+class PumpState {
+ public:
+  enum class Outcome { kWait, kDone, kFailed };
+  // The poll events (POLLIN, POLLOUT) to wait for on each socket; 0 means none.
+  struct Interest {
+    short tls = 0;
+    short plain = 0;
+  };
+
+  // `tls_fd` is the socket under `ssl` (handshake done); both sockets must be non-blocking.
+  // Neither is owned.
+  PumpState(SSL* ssl, int tls_fd, int plain_fd);
+  PumpState(const PumpState&) = delete;
+  PumpState& operator=(const PumpState&) = delete;
+
+  // Moves whatever can move without blocking. kWait: wait for interest(), then report what
+  // happened with Ready() and step again. kDone/kFailed: both directions have ended (or one
+  // failed); result() is final.
+  Outcome Step();
+  Interest interest() const;
+  // What the wait saw on each socket (poll revents; 0 for a socket it did not report). An
+  // error on either socket fails the connection at the next Step().
+  void Ready(short tls_revents, short plain_revents);
+
+  int tls_fd() const { return tls_fd_; }
+  int plain_fd() const { return plain_fd_; }
+  const PumpResult& result() const { return result_; }
+
+ private:
+  static constexpr size_t kBufferSize = 16 * 1024;  // one TLS record
+
+  // Bytes waiting to be written, read from the other side.
+  struct Buffer {
+    char data[kBufferSize];
+    size_t len = 0;
+    size_t off = 0;
+    bool empty() const { return off == len; }
+    void Fill(size_t n) {
+      len = n;
+      off = 0;
+    }
+  };
+  enum class Io { kProgress, kWouldBlock, kEnd, kError };
+
+  // One pass over both directions; false on an error. *progress: something moved.
+  bool Pass(bool* progress);
+  bool CanRead() const;
+  bool Finished() const;
+  Io ReadTls();
+  Io WriteTls();
+  Io ReadPlain();
+  Io WritePlain();
+
+  SSL* const ssl_;
+  const int tls_fd_;
+  const int plain_fd_;
+  PumpResult result_;
+  Buffer to_plain_;          // read from the TLS peer
+  Buffer to_tls_;            // read from the plain side
+  bool tls_open_ = true;     // the TLS peer may still send
+  bool plain_open_ = true;   // the plain side may still send
+  bool shut_plain_ = false;  // the TLS peer ended: shut the plain side's write half once drained
+  bool shut_tls_ = false;    // the plain side ended: send close_notify once drained
+  bool read_wants_write_ = false;
+  bool write_wants_read_ = false;
+  bool socket_error_ = false;  // a wait saw POLLERR/POLLNVAL
+  // Whether a read may find something: after a wait said so, or a read that may have left more
+  // (a full buffer, or records OpenSSL holds). A read that would only say EAGAIN is not made:
+  // the waits are level-triggered, so nothing that arrives meanwhile is missed.
+  bool tls_readable_ = true;
+  bool plain_readable_ = true;
+};
+
+// Runs a PumpState to its end on the calling thread, waiting with poll(); SIGPIPE is blocked
+// meanwhile (ScopedSigpipeBlock).
 PumpResult Pump(SSL* ssl, int tls_fd, int plain_fd);
 
 // Blocks SIGPIPE on this thread while it lives. OpenSSL writes to its socket with write(), not

@@ -1,4 +1,5 @@
-// Pump between a TLS peer and a plain socket, both over socketpairs in this process.
+// Pumping between a TLS peer and a plain socket, both over socketpairs in this process: each
+// test runs with Pump() on a thread of its own and with a PumpLoop.
 #include "src/proxy/pump.h"
 
 #include <fcntl.h>
@@ -10,8 +11,13 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "src/proxy/pump_loop.h"
 #include "tests/testing/test_ca.h"
 
 namespace signet::proxy {
@@ -19,9 +25,6 @@ namespace {
 
 struct SslCtxFree {
   void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
-};
-struct SslFree {
-  void operator()(SSL* s) const { SSL_free(s); }
 };
 
 void NonBlocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
@@ -40,62 +43,122 @@ std::string ReadPlain(int fd, size_t want) {
   return got;
 }
 
-class PumpTest : public ::testing::Test {
- protected:
-  void SetUp() override {
+// One connection to pump: a TLS peer <-> the pumped TLS end (handshake done), and the pumped
+// plain end <-> a backend. The pumped ends are non-blocking, the peer's and backend's blocking.
+struct Connection {
+  SslPtr pumped;
+  SslPtr peer;
+  int peer_fd = -1;
+  int pumped_fd = -1;
+  int backend_fd = -1;
+  int plain_fd = -1;
+
+  void Close() {
+    for (int* fd : {&peer_fd, &pumped_fd, &backend_fd, &plain_fd}) {
+      if (*fd >= 0) close(*fd);
+      *fd = -1;
+    }
+  }
+};
+
+// A server (the pumped side) and a client context, and connections between them.
+class Endpoints {
+ public:
+  Endpoints() {
     server_ctx_.reset(SSL_CTX_new(TLS_server_method()));
     client_ctx_.reset(SSL_CTX_new(TLS_client_method()));
-    ASSERT_EQ(SSL_CTX_use_certificate(server_ctx_.get(), svid_.leaf().get()), 1);
-    ASSERT_EQ(SSL_CTX_use_PrivateKey(server_ctx_.get(), svid_.key().get()), 1);
-    int tls[2];
-    int plain[2];
-    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, tls), 0);
-    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, plain), 0);
-    peer_fd_ = tls[0];
-    pumped_fd_ = tls[1];
-    backend_fd_ = plain[0];
-    plain_fd_ = plain[1];
-    // The pumped side's TLS handshake on its own thread, the peer's here (both blocking).
-    server_.reset(SSL_new(server_ctx_.get()));
-    SSL_set_fd(server_.get(), pumped_fd_);
-    std::thread accept([this] { accepted_ = SSL_accept(server_.get()); });
-    peer_.reset(SSL_new(client_ctx_.get()));
-    SSL_set_fd(peer_.get(), peer_fd_);
-    ASSERT_EQ(SSL_connect(peer_.get()), 1);
-    accept.join();
-    ASSERT_EQ(accepted_, 1);
-    NonBlocking(pumped_fd_);
-    NonBlocking(plain_fd_);
-    SSL_set_mode(server_.get(),
-                 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
-  }
-  void TearDown() override {
-    if (pump_.joinable()) pump_.join();
-    for (int fd : {peer_fd_, pumped_fd_, backend_fd_, plain_fd_}) close(fd);
-  }
-  void StartPump() {
-    pump_ = std::thread([this] { result_ = Pump(server_.get(), pumped_fd_, plain_fd_); });
+    SSL_CTX_use_certificate(server_ctx_.get(), svid_.leaf().get());
+    SSL_CTX_use_PrivateKey(server_ctx_.get(), svid_.key().get());
   }
 
+  // False (with a test failure) when the sockets or the handshake fail.
+  bool Connect(Connection* c) {
+    int tls[2];
+    int plain[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, tls) != 0) return false;
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, plain) != 0) return false;
+    c->peer_fd = tls[0];
+    c->pumped_fd = tls[1];
+    c->backend_fd = plain[0];
+    c->plain_fd = plain[1];
+    // The pumped side's TLS handshake on its own thread, the peer's here (both blocking).
+    c->pumped.reset(SSL_new(server_ctx_.get()));
+    SSL_set_fd(c->pumped.get(), c->pumped_fd);
+    int accepted = 0;
+    std::thread accept([&] { accepted = SSL_accept(c->pumped.get()); });
+    c->peer.reset(SSL_new(client_ctx_.get()));
+    SSL_set_fd(c->peer.get(), c->peer_fd);
+    const int connected = SSL_connect(c->peer.get());
+    accept.join();
+    EXPECT_EQ(connected, 1);
+    EXPECT_EQ(accepted, 1);
+    NonBlocking(c->pumped_fd);
+    NonBlocking(c->plain_fd);
+    SSL_set_mode(c->pumped.get(),
+                 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
+    return connected == 1 && accepted == 1;
+  }
+
+ private:
   testing::TestCa ca_{"example.org", crypto::KeyType::kEcP256, absl::Now()};
   spiffe::X509Svid svid_ = ca_.MintSvid("/pumped");
   std::unique_ptr<SSL_CTX, SslCtxFree> server_ctx_;
   std::unique_ptr<SSL_CTX, SslCtxFree> client_ctx_;
-  std::unique_ptr<SSL, SslFree> server_;
-  std::unique_ptr<SSL, SslFree> peer_;
-  int accepted_ = 0;
+};
+
+class PumpTest : public ::testing::TestWithParam<bool> {  // true: a PumpLoop
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(endpoints_.Connect(&c_));
+    server_ = c_.pumped.get();
+    peer_ = std::move(c_.peer);
+    peer_fd_ = c_.peer_fd;
+    pumped_fd_ = c_.pumped_fd;
+    backend_fd_ = c_.backend_fd;
+    plain_fd_ = c_.plain_fd;
+  }
+  void TearDown() override {
+    if (pump_.joinable()) pump_.join();
+    loop_.reset();
+    c_.Close();
+  }
+  void StartPump() {
+    if (!GetParam()) {
+      pump_ = std::thread([this] {
+        result_ = Pump(server_, pumped_fd_, plain_fd_);
+        ended_.Notify();
+      });
+      return;
+    }
+    absl::StatusOr<std::unique_ptr<PumpLoop>> loop = PumpLoop::Start();
+    ASSERT_TRUE(loop.ok()) << loop.status();
+    loop_ = *std::move(loop);
+    loop_->Add(std::move(c_.pumped), pumped_fd_, plain_fd_, [this](const PumpResult& r) {
+      result_ = r;
+      ended_.Notify();
+    });
+  }
+  // Waits (5 s at most) for the pump to end; false if it did not.
+  bool AwaitPump() { return ended_.WaitForNotificationWithTimeout(absl::Seconds(5)); }
+
+  Endpoints endpoints_;
+  Connection c_;
+  SSL* server_ = nullptr;  // the pumped end
+  SslPtr peer_;
   int peer_fd_ = -1;
   int pumped_fd_ = -1;
   int backend_fd_ = -1;
   int plain_fd_ = -1;
   std::thread pump_;
+  std::unique_ptr<PumpLoop> loop_;
+  absl::Notification ended_;
   PumpResult result_;
 };
 
 // Many small records arrive in one read while the backend is not yet reading: the records
 // OpenSSL holds must still be delivered although poll never sees them. The peer keeps the
 // connection open until they have all arrived, so nothing else wakes the pump.
-TEST_F(PumpTest, RecordsReadAheadAreDeliveredWhileThePeerWaits) {
+TEST_P(PumpTest, RecordsReadAheadAreDeliveredWhileThePeerWaits) {
   int small = 4096;
   setsockopt(plain_fd_, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
   std::string sent;
@@ -119,7 +182,7 @@ TEST_F(PumpTest, RecordsReadAheadAreDeliveredWhileThePeerWaits) {
   EXPECT_EQ(got, reply);
   EXPECT_EQ(SSL_get_error(peer_.get(), n), SSL_ERROR_ZERO_RETURN);  // close_notify
   SSL_shutdown(peer_.get());
-  pump_.join();
+  ASSERT_TRUE(AwaitPump());
   EXPECT_TRUE(result_.clean);
   EXPECT_EQ(result_.from_tls, sent.size());
   EXPECT_EQ(result_.to_tls, reply.size());
@@ -129,7 +192,7 @@ TEST_F(PumpTest, RecordsReadAheadAreDeliveredWhileThePeerWaits) {
 // The backend's end reaches a TLS peer that is slow to read as close_notify, after every byte:
 // with a small socket buffer the alert itself finds the socket full (SSL_shutdown wants to
 // write) and must go out once the peer reads.
-TEST_F(PumpTest, TheBackendsEndReachesASlowPeerAfterEveryByte) {
+TEST_P(PumpTest, TheBackendsEndReachesASlowPeerAfterEveryByte) {
   int small = 4096;
   setsockopt(pumped_fd_, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
   StartPump();
@@ -159,13 +222,13 @@ TEST_F(PumpTest, TheBackendsEndReachesASlowPeerAfterEveryByte) {
   EXPECT_EQ(got.size(), reply.size());
   EXPECT_EQ(SSL_get_error(peer_.get(), n), SSL_ERROR_ZERO_RETURN);
   SSL_shutdown(peer_.get());
-  pump_.join();
+  ASSERT_TRUE(AwaitPump());
   EXPECT_TRUE(result_.clean);
 }
 
 // A request and its answer at a time, as a client on a kept connection sends them: each must
 // arrive without waiting for anything that follows.
-TEST_F(PumpTest, EachRequestIsPassedOnWithoutWaitingForTheNext) {
+TEST_P(PumpTest, EachRequestIsPassedOnWithoutWaitingForTheNext) {
   StartPump();
   for (int i = 0; i < 200; ++i) {
     const std::string request = "request " + std::to_string(i);
@@ -180,9 +243,134 @@ TEST_F(PumpTest, EachRequestIsPassedOnWithoutWaitingForTheNext) {
     ASSERT_EQ(std::string(buf, n > 0 ? n : 0), answer);
   }
   shutdown(peer_fd_, SHUT_RDWR);  // the peer vanishes without close_notify
-  pump_.join();
+  ASSERT_TRUE(AwaitPump());
   EXPECT_FALSE(result_.clean);
 }
+
+// A PumpLoop's own rules, with many connections on one loop.
+class PumpLoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<PumpLoop>> loop = PumpLoop::Start();
+    ASSERT_TRUE(loop.ok()) << loop.status();
+    loop_ = *std::move(loop);
+  }
+  void TearDown() override {
+    loop_.reset();
+    for (Connection& c : conns_) c.Close();
+  }
+  // Opens `n` connections and hands each to the loop; ended_[i] counts connection i's Done.
+  void AddConnections(int n) {
+    conns_.resize(static_cast<size_t>(n));
+    results_.resize(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      Connection& c = conns_[static_cast<size_t>(i)];
+      ASSERT_TRUE(endpoints_.Connect(&c));
+      loop_->Add(std::move(c.pumped), c.pumped_fd, c.plain_fd, [this, i](const PumpResult& r) {
+        absl::MutexLock lock(&mu_);
+        results_[static_cast<size_t>(i)] = r;
+        ++ended_;
+      });
+    }
+  }
+  bool AwaitEnded(int n) {
+    absl::MutexLock lock(&mu_);
+    auto done = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ended_ == n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(5));
+  }
+
+  Endpoints endpoints_;
+  std::unique_ptr<PumpLoop> loop_;
+  std::vector<Connection> conns_;
+  absl::Mutex mu_;
+  std::vector<PumpResult> results_ ABSL_GUARDED_BY(mu_);
+  int ended_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Requests on every connection are in flight at once, then every answer: each arrives on its
+// own connection, and each connection's clean end (close_notify one way, EOF the other) runs
+// its Done once with its own byte counts.
+TEST_F(PumpLoopTest, ManyConnectionsShareOneThread) {
+  constexpr int kConns = 40;
+  AddConnections(kConns);
+  auto text = [](const char* what, int i) { return absl::StrCat(what, " ", i, "\n"); };
+  for (int i = 0; i < kConns; ++i) {
+    const std::string request = text("request", i);
+    ASSERT_EQ(SSL_write(conns_[i].peer.get(), request.data(), static_cast<int>(request.size())),
+              static_cast<int>(request.size()));
+  }
+  for (int i = 0; i < kConns; ++i) {
+    const std::string request = text("request", i);
+    ASSERT_EQ(ReadPlain(conns_[i].backend_fd, request.size()), request);
+    const std::string answer = text("the answer to", i);
+    ASSERT_EQ(write(conns_[i].backend_fd, answer.data(), answer.size()),
+              static_cast<ssize_t>(answer.size()));
+  }
+  for (int i = 0; i < kConns; ++i) {
+    const std::string answer = text("the answer to", i);
+    char buf[64];
+    const int n = SSL_read(conns_[i].peer.get(), buf, sizeof(buf));
+    ASSERT_EQ(std::string(buf, n > 0 ? n : 0), answer);
+    SSL_shutdown(conns_[i].peer.get());                 // close_notify
+    EXPECT_EQ(ReadPlain(conns_[i].backend_fd, 1), "");  // ...reaches the backend as EOF
+    shutdown(conns_[i].backend_fd, SHUT_WR);            // and the backend's end goes back
+    EXPECT_EQ(SSL_read(conns_[i].peer.get(), buf, sizeof(buf)), 0);
+    EXPECT_EQ(SSL_get_error(conns_[i].peer.get(), 0), SSL_ERROR_ZERO_RETURN);
+  }
+  ASSERT_TRUE(AwaitEnded(kConns));
+  absl::MutexLock lock(&mu_);
+  for (int i = 0; i < kConns; ++i) {
+    EXPECT_TRUE(results_[i].clean) << i;
+    EXPECT_EQ(results_[i].from_tls, text("request", i).size()) << i;
+    EXPECT_EQ(results_[i].to_tls, text("the answer to", i).size()) << i;
+  }
+}
+
+// A socket with nothing more to say is taken off the epoll set: a backend that has gone (its
+// socket hangs up, which a level-triggered epoll would report again and again) while the TLS
+// peer lingers leaves the loop asleep.
+TEST_F(PumpLoopTest, AHungUpSocketDoesNotKeepTheLoopAwake) {
+  AddConnections(1);
+  Connection& c = conns_[0];
+  // A round trip first: the loop is then waiting on both sockets.
+  ASSERT_EQ(SSL_write(c.peer.get(), "ping", 4), 4);
+  ASSERT_EQ(ReadPlain(c.backend_fd, 4), "ping");
+  close(c.backend_fd);
+  c.backend_fd = -1;
+  char buf[16];
+  EXPECT_EQ(SSL_read(c.peer.get(), buf, sizeof(buf)), 0);  // the backend's end: close_notify
+  EXPECT_EQ(SSL_get_error(c.peer.get(), 0), SSL_ERROR_ZERO_RETURN);
+  const uint64_t before = loop_->wakeups();
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_LE(loop_->wakeups() - before, 2u);  // a loop woken by the hang-up spins: thousands
+  SSL_shutdown(c.peer.get());
+  ASSERT_TRUE(AwaitEnded(1));
+  absl::MutexLock lock(&mu_);
+  EXPECT_TRUE(results_[0].clean);
+}
+
+// A loop destroyed while connections are open ends each of them (Done, not clean) and leaves
+// closing their sockets to Done.
+TEST_F(PumpLoopTest, DestroyingTheLoopCutsTheOpenConnections) {
+  AddConnections(3);
+  const std::string request = "unanswered";
+  ASSERT_EQ(SSL_write(conns_[1].peer.get(), request.data(), static_cast<int>(request.size())),
+            static_cast<int>(request.size()));
+  ASSERT_EQ(ReadPlain(conns_[1].backend_fd, request.size()), request);
+  loop_.reset();
+  absl::MutexLock lock(&mu_);
+  EXPECT_EQ(ended_, 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(results_[i].clean) << i;
+    EXPECT_NE(fcntl(conns_[i].pumped_fd, F_GETFD), -1) << i;  // still open: Done's to close
+  }
+  EXPECT_EQ(results_[1].from_tls, request.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(Drivers, PumpTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "PumpLoop" : "PollThread";
+                         });
 
 }  // namespace
 }  // namespace signet::proxy
