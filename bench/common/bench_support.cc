@@ -193,7 +193,8 @@ ServerProcess::Usage ServerProcess::GetUsage() const {
   const std::string status = ReadSmallFile(absl::StrCat("/proc/", pid_, "/status"));
   for (absl::string_view line : absl::StrSplit(status, '\n')) {
     for (auto [prefix, out] :
-         {std::pair{"VmRSS:", &usage.rss_kb}, std::pair{"RssAnon:", &usage.rss_anon_kb}}) {
+         {std::pair{"VmRSS:", &usage.rss_kb}, std::pair{"RssAnon:", &usage.rss_anon_kb},
+          std::pair{"Threads:", &usage.threads}}) {
       if (absl::ConsumePrefix(&line, prefix)) {
         line = absl::StripAsciiWhitespace(line);
         (void)absl::SimpleAtoi(line.substr(0, line.find(' ')), out);

@@ -93,6 +93,7 @@ class ServerProcess {
     int64_t write_bytes = 0;
     int64_t rss_kb = 0;       // resident set size now
     int64_t rss_anon_kb = 0;  // of which anonymous memory (not file pages mapped from the cache)
+    int64_t threads = 0;
   };
   Usage GetUsage() const;
 

@@ -2,7 +2,7 @@
 // direct mutual-TLS connection between the same two endpoints.
 //
 //   build/release/bench/proxy/proxy_bench [--threads=T] [--seconds=S] [--bytes=B] [--rounds=R]
-//       [--plain-unix] [--signet=PATH] [--keep]
+//       [--idle=N] [--plain-unix] [--signet=PATH] [--keep]
 //
 // Setup: `signet dev` (server + agent) and one entry for this process's uid. The endpoints live
 // in this process: a load generator with T client threads and an echo backend (thread per
@@ -16,12 +16,15 @@
 // of the same run. Target: with reuse, proxied >= 0.8 x direct (<= 20 % overhead).
 // --work-us=W makes the backend spend W µs of CPU on each request (0, a bare echo, by default):
 // the proxy's fixed cost per request against a backend that does some work.
+// --idle=N (default 1000) then opens N connections through the proxies, each carrying one
+// request, and reports the proxies' threads and resident memory while they stay open.
 // --plain-unix runs the two plaintext hops (load generator -> proxy client, proxy server ->
 // backend) over Unix sockets, as a sidecar can; the mTLS hop and the direct path stay TCP.
 // Exits 1 when the target is missed, 2 on bad flags, 3 when the run itself fails.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -33,6 +36,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -60,6 +64,7 @@ struct Options {
   int bytes = 1024;
   int work_us = 0;  // CPU time the backend spends on each request (a busy loop)
   int rounds = 3;
+  int idle = 1000;          // connections held open at the end, for the proxies' memory and threads
   bool plain_unix = false;  // the plaintext hops over Unix sockets instead of TCP
   bool keep = false;
   std::string signet = SIGNET_BINARY;
@@ -73,7 +78,8 @@ std::optional<Options> ParseFlags(int argc, char** argv) {
         IntFlag(arg, "--seconds=", 1, 600, &o.seconds) ||
         IntFlag(arg, "--bytes=", 1, 1 << 20, &o.bytes) ||
         IntFlag(arg, "--rounds=", 1, 50, &o.rounds) ||
-        IntFlag(arg, "--work-us=", 0, 1000000, &o.work_us)) {
+        IntFlag(arg, "--work-us=", 0, 1000000, &o.work_us) ||
+        IntFlag(arg, "--idle=", 0, 100000, &o.idle)) {
       continue;
     }
     if (arg == "--plain-unix") {
@@ -83,7 +89,7 @@ std::optional<Options> ParseFlags(int argc, char** argv) {
     if (RunFlag(arg, &o.keep, &o.signet)) continue;
     std::fprintf(stderr,
                  "usage: %s [--threads=T] [--seconds=S] [--bytes=B] [--rounds=R] [--work-us=W] "
-                 "[--plain-unix] [--signet=PATH] [--keep]\n",
+                 "[--idle=N] [--plain-unix] [--signet=PATH] [--keep]\n",
                  argv[0]);
     return std::nullopt;
   }
@@ -368,6 +374,33 @@ absl::StatusOr<std::shared_ptr<X509Source>> AwaitSource(const Dev& dev) {
   return X509Source::Create(options);
 }
 
+// The proxies' resources before and while `open` idle connections go through them.
+struct Idle {
+  int open = 0;
+  ServerProcess::Usage client_before, server_before, client, server;
+};
+
+// Opens up to o.idle connections through the proxies at `to`, each carrying one request, and
+// reads what the two proxy processes hold while they stay open.
+void HoldIdle(const Options& o, const Endpoint& to, const ServerProcess& client,
+              const ServerProcess& server, Idle* out) {
+  out->client_before = client.GetUsage();
+  out->server_before = server.GetUsage();
+  std::vector<std::unique_ptr<Conn>> conns;
+  std::vector<char> buf(static_cast<size_t>(o.bytes), 'i');
+  for (int i = 0; i < o.idle; ++i) {
+    std::unique_ptr<Conn> c = Dial(to, nullptr);
+    if (c == nullptr || !c->WriteAll(buf.data(), o.bytes) || !c->ReadExact(buf.data(), o.bytes)) {
+      break;
+    }
+    conns.push_back(std::move(c));
+  }
+  out->open = static_cast<int>(conns.size());
+  absl::SleepFor(absl::Milliseconds(200));  // threads that served only a handshake have ended
+  out->client = client.GetUsage();
+  out->server = server.GetUsage();
+}
+
 struct Pair {
   Load direct;
   Load proxied;
@@ -389,7 +422,7 @@ Load Combine(const std::vector<Load>& rounds) {
   return out;
 }
 
-absl::Status Run(const Options& o, const TempDir& dir, Pair* reuse, Pair* fresh) {
+absl::Status Run(const Options& o, const TempDir& dir, Pair* reuse, Pair* fresh, Idle* idle) {
   SIGNET_ASSIGN_OR_RETURN(Dev dev, StartDev(o, dir));
   SIGNET_RETURN_IF_ERROR(CreateEntry(dev));
   SIGNET_ASSIGN_OR_RETURN(std::shared_ptr<X509Source> source, AwaitSource(dev));
@@ -433,6 +466,7 @@ absl::Status Run(const Options& o, const TempDir& dir, Pair* reuse, Pair* fresh)
                        " failures)\n", LogTail(dir.File("proxy-client.log"), "proxy client log")));
     }
   }
+  if (o.idle > 0) HoldIdle(o, client_side, proxy_client, proxy_server, idle);
   SIGNET_RETURN_IF_ERROR(proxy_client.Stop(10));
   SIGNET_RETURN_IF_ERROR(proxy_server.Stop(10));
   return dev.process->Stop(30);
@@ -449,7 +483,18 @@ void PrintPair(const char* name, const Pair& p) {
   std::printf("  %-36s %10d %10d\n", "failed requests", p.direct.failures, p.proxied.failures);
 }
 
-int Report(const Options& o, const Pair& reuse, const Pair& fresh) {
+void PrintIdle(const Options& o, const Idle& idle) {
+  if (o.idle == 0) return;
+  std::printf("%d of %d idle connections open through the proxies:\n", idle.open, o.idle);
+  for (auto [name, before, with] : {std::tuple{"proxy client", idle.client_before, idle.client},
+                                    std::tuple{"proxy server", idle.server_before, idle.server}}) {
+    std::printf("  %-36s threads %lld -> %lld, RSS %.1f -> %.1f MB\n", name,
+                static_cast<long long>(before.threads), static_cast<long long>(with.threads),
+                static_cast<double>(before.rss_kb) / 1024, static_cast<double>(with.rss_kb) / 1024);
+  }
+}
+
+int Report(const Options& o, const Pair& reuse, const Pair& fresh, const Idle& idle) {
   std::printf(
       "\n%d client threads, %d-byte requests and answers, %d us of backend CPU per request, "
       "%d x %d s rounds per path; plaintext hops over %s\n",
@@ -457,6 +502,7 @@ int Report(const Options& o, const Pair& reuse, const Pair& fresh) {
   std::printf("%-38s %12s %12s %7s\n", "", "direct mTLS", "via proxies", "ratio");
   PrintPair("connection reuse: requests", reuse);
   PrintPair("new connection per request", fresh);
+  PrintIdle(o, idle);
   const double ratio = reuse.proxied.rps / reuse.direct.rps;
   const bool met = ratio >= kReuseRatioTarget && reuse.proxied.failures == 0;
   std::printf("%-38s %7.3f  >= %.1f  %s\n", "target: proxied/direct with reuse", ratio,
@@ -478,10 +524,17 @@ int main(int argc, char** argv) {
   }
   signet::bench::Pair reuse;
   signet::bench::Pair fresh;
-  absl::Status status = signet::bench::Run(*o, *dir, &reuse, &fresh);
+  signet::bench::Idle idle;
+  // Each idle connection takes two descriptors here (its client and the backend's end).
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+  absl::Status status = signet::bench::Run(*o, *dir, &reuse, &fresh, &idle);
   if (!status.ok()) {
     std::fprintf(stderr, "error: %s\n", status.ToString().c_str());
     return 3;
   }
-  return signet::bench::Report(*o, reuse, fresh);
+  return signet::bench::Report(*o, reuse, fresh, idle);
 }

@@ -35,7 +35,7 @@ struct ProxyFlags {
   std::string drain_timeout = "5s";
   std::string listen_mode;  // unset: 0600
   int max_connections = 1024;
-  int threads = 0;  // PumpLoops; 0: one per CPU, up to 8
+  int threads = 0;  // PumpLoops; 0: 2 per CPU, 4 to 16
 };
 
 absl::StatusOr<absl::Duration> ParseDurationFlag(const char* flag, const std::string& text) {
@@ -80,7 +80,7 @@ int RunProxy(proxy::Mode mode, const ProxyFlags& f) {
     return Fail(absl::InvalidArgumentError("--max-connections: at least 1"));
   }
   if (f.threads < 0 || f.threads > 256) {
-    return Fail(absl::InvalidArgumentError("--threads: from 1 to 256, or 0 for one per CPU"));
+    return Fail(absl::InvalidArgumentError("--threads: from 1 to 256, or 0 for two per CPU"));
   }
   // Two descriptors per connection: raise the soft limit to the hard one, and say so when even
   // that is short of --max-connections.
@@ -143,7 +143,7 @@ void AddCommonFlags(CLI::App* cmd, ProxyFlags* f) {
       ->default_val(1024);
   cmd->add_option("--threads", f->threads,
                   "Threads that carry the bytes of established connections, each for many "
-                  "(0: one per CPU, up to 8; handshakes run on threads of their own)")
+                  "(0: two per CPU, from 4 to 16; handshakes run on threads of their own)")
       ->default_val(0);
   cmd->add_option("--handshake-timeout", f->handshake_timeout, "How long a TLS handshake may take")
       ->default_val("10s");

@@ -52,11 +52,16 @@ bool Handshake(SSL* ssl, int fd, bool server, absl::Time deadline, std::string* 
   return false;
 }
 
-// The PumpLoops to start: as asked, or one per CPU, up to 8.
+// The PumpLoops to start: as asked, or two per CPU, from 4 to 16. A loop's thread does the
+// kernel's work for what it sends (on loopback, the receiver's side too), so a loop is busy for
+// longer than its own code runs; and on a shared machine a proxy with fewer threads than busy
+// connections gets less of the CPU than the application's threads. bench/proxy with 4 busy
+// connections on 2 CPUs: one loop carried ~60 % of what a thread per connection did, four as
+// much (docs/benchmarks.md).
 int PumpThreads(int asked) {
   if (asked > 0) return asked;
   const int cpus = static_cast<int>(std::thread::hardware_concurrency());
-  return std::clamp(cpus, 1, 8);
+  return std::clamp(2 * cpus, 4, 16);
 }
 
 }  // namespace
@@ -65,7 +70,7 @@ absl::StatusOr<std::unique_ptr<Proxy>> Proxy::Start(ProxyOptions options) {
   if (options.source == nullptr) return absl::InvalidArgumentError("proxy: no X509Source");
   if (absl::Status s = CheckAddress(options.target, HostNames::kDial); !s.ok()) return s;
   if (options.pump_threads < 0 || options.pump_threads > 256) {
-    return absl::InvalidArgumentError("proxy: pump threads must be from 1 to 256 (0: one per CPU)");
+    return absl::InvalidArgumentError("proxy: pump threads must be from 1 to 256 (0: two per CPU)");
   }
   std::vector<std::unique_ptr<PumpLoop>> loops;
   for (int i = PumpThreads(options.pump_threads); i > 0; --i) {
@@ -78,8 +83,10 @@ absl::StatusOr<std::unique_ptr<Proxy>> Proxy::Start(ProxyOptions options) {
                                       ? NewMtlsServerContext(options.source, std::move(authorize))
                                       : NewMtlsClientContext(options.source, std::move(authorize));
   if (!ctx.ok()) return ctx.status();
-  // Non-blocking sockets: a write may be retried from a moved buffer, and may be partial.
-  SSL_CTX_set_mode(ctx->get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
+  // Non-blocking sockets: a write may be retried from a moved buffer, and may be partial. An
+  // idle connection gives its record buffers back (~8 KB less each, as nginx does).
+  SSL_CTX_set_mode(ctx->get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                   SSL_MODE_RELEASE_BUFFERS);
   absl::StatusOr<Listener> listener = ListenOn(options.listen, options.listen_mode);
   if (!listener.ok()) return listener.status();
   const int wake = eventfd(0, EFD_CLOEXEC);

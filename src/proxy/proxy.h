@@ -44,7 +44,7 @@ struct ProxyOptions {
   AllowList allow;
   std::shared_ptr<X509Source> source;
   int max_connections = 1024;  // more are closed at once (and logged)
-  int pump_threads = 0;        // PumpLoops for established connections; 0: one per CPU, up to 8
+  int pump_threads = 0;        // PumpLoops for established connections; 0: 2 per CPU, 4 to 16
   absl::Duration handshake_timeout = absl::Seconds(10);
 };
 

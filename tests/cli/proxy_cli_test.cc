@@ -12,13 +12,16 @@
 
 #include <algorithm>
 #include <atomic>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/cli/agent_cli_fixture.h"
@@ -330,6 +333,69 @@ TEST_F(ProxyCliTest, UnixSocketsOnThePlaintextSides) {
               HasSubstr("--listen-mode applies only to a unix: --listen"));
   EXPECT_THAT(refused(dir_.File("y.sock").insert(0, "unix:") + " --listen-mode 0666"),
               HasSubstr("every local user could use this workload's identity"));
+}
+
+// The threads of process `pid` (/proc), -1 when unreadable.
+int ThreadCount(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    absl::string_view rest = line;
+    int n = 0;
+    if (absl::ConsumePrefix(&rest, "Threads:") &&
+        absl::SimpleAtoi(absl::StripAsciiWhitespace(rest), &n)) {
+      return n;
+    }
+  }
+  return -1;
+}
+
+// Established connections share the --threads pump loops: 60 open at once all keep answering,
+// while each proxy's thread count goes back to what it was with none (a thread per connection
+// would add 60). Bad --threads values are refused.
+TEST_F(ProxyCliTest, OpenConnectionsShareAFewThreads) {
+  CreateEntry();
+  EchoServer echo;
+  const int server = StartProxy(
+      "server", {"server", "--listen", "127.0.0.1:0", "--backend",
+                 absl::StrCat("127.0.0.1:", echo.port()), "--allow-id", kWeb, "--threads", "1"});
+  ASSERT_GT(server, 0) << ProxyLog(0);
+  const int client = StartProxy(
+      "client", {"client", "--listen", "127.0.0.1:0", "--connect",
+                 absl::StrCat("127.0.0.1:", server), "--server-id", kWeb, "--threads", "2"});
+  ASSERT_GT(client, 0) << ProxyLog(1);
+  LineClient warm(client);  // any thread started on first use exists before the count
+  ASSERT_EQ(warm.Ask("warm"), "warm");
+  const int server_threads = ThreadCount(proxies_[0]->pid());
+  const int client_threads = ThreadCount(proxies_[1]->pid());
+  ASSERT_GT(server_threads, 0);
+  std::vector<std::unique_ptr<LineClient>> open;
+  for (int i = 0; i < 60; ++i) {
+    open.push_back(std::make_unique<LineClient>(client));
+    ASSERT_EQ(open.back()->Ask(absl::StrCat("first ", i)), absl::StrCat("first ", i));
+  }
+  for (int i = 0; i < 60; ++i) {
+    ASSERT_EQ(open[i]->Ask(absl::StrCat("second ", i)), absl::StrCat("second ", i));
+  }
+  // The threads that made the handshakes end once their connection is handed over. (A few
+  // more may start meanwhile: gRPC's, as the Workload API stream needs them.)
+  constexpr int kSlack = 5;
+  EXPECT_TRUE(WaitFor([&] { return ThreadCount(proxies_[0]->pid()) <= server_threads + kSlack; }))
+      << ThreadCount(proxies_[0]->pid()) << " threads, " << server_threads << " before";
+  EXPECT_TRUE(WaitFor([&] { return ThreadCount(proxies_[1]->pid()) <= client_threads + kSlack; }))
+      << ThreadCount(proxies_[1]->pid()) << " threads, " << client_threads << " before";
+  EXPECT_EQ(open[59]->Ask("still"), "still");
+
+  for (const char* bad : {"-1", "257"}) {
+    std::string out;
+    EXPECT_EQ(RunCommand(absl::StrCat(SIGNET_BINARY, " proxy server --listen 127.0.0.1:0",
+                                      " --backend 127.0.0.1:1 --allow-id ", kWeb, " --socket ",
+                                      SocketPath("w"), " --threads ", bad, " 2>&1"),
+                         &out),
+              1)
+        << bad;
+    EXPECT_THAT(out, HasSubstr("--threads: from 1 to 256, or 0 for two per CPU")) << bad;
+  }
 }
 
 // A peer that connects and never finishes its handshake is cut after --handshake-timeout, so
