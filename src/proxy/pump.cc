@@ -7,9 +7,16 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstring>
+#include <utility>
 
 namespace signet::proxy {
 namespace {
+
+// Where reads land, a TLS record's worth; what is not written on at once is copied out
+// (Buffer::Keep).
+constexpr size_t kReadSize = 16 * 1024;
+thread_local char scratch[kReadSize];
 
 bool WouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
 
@@ -22,18 +29,35 @@ sigset_t OnlySigpipe() {
 
 }  // namespace
 
+void PumpState::Buffer::Keep() {
+  if (empty() || data == kept.get()) return;
+  const size_t n = len - off;
+  auto copy = std::make_unique<char[]>(n);
+  std::memcpy(copy.get(), data + off, n);
+  kept = std::move(copy);
+  Fill(kept.get(), n);
+}
+
+void PumpState::Buffer::Written(size_t n) {
+  off += n;
+  if (empty()) kept.reset();
+}
+
 PumpState::PumpState(SSL* ssl, int tls_fd, int plain_fd)
     : ssl_(ssl), tls_fd_(tls_fd), plain_fd_(plain_fd) {
   // One recv takes a whole TLS record, or several, instead of a header then a body; what it
   // read beyond one record waits in OpenSSL's buffer (SSL_has_pending).
   SSL_set_read_ahead(ssl_, 1);
+  // Non-blocking writes: one may be partial, and a retry may come from another place (a kept
+  // copy of the scratch buffer).
+  SSL_set_mode(ssl_, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
 }
 
 PumpState::Io PumpState::ReadTls() {
   ERR_clear_error();
-  const int n = SSL_read(ssl_, to_plain_.data, sizeof(to_plain_.data));
+  const int n = SSL_read(ssl_, scratch, sizeof(scratch));
   if (n > 0) {
-    to_plain_.Fill(static_cast<size_t>(n));
+    to_plain_.Fill(scratch, static_cast<size_t>(n));
     return Io::kProgress;
   }
   switch (SSL_get_error(ssl_, n)) {
@@ -55,7 +79,7 @@ PumpState::Io PumpState::WriteTls() {
   ERR_clear_error();
   const int n = SSL_write(ssl_, b.data + b.off, static_cast<int>(b.len - b.off));
   if (n > 0) {
-    b.off += static_cast<size_t>(n);
+    b.Written(static_cast<size_t>(n));
     result_.to_tls += static_cast<uint64_t>(n);
     return Io::kProgress;
   }
@@ -72,9 +96,9 @@ PumpState::Io PumpState::WriteTls() {
 }
 
 PumpState::Io PumpState::ReadPlain() {
-  const ssize_t n = recv(plain_fd_, to_tls_.data, sizeof(to_tls_.data), 0);
+  const ssize_t n = recv(plain_fd_, scratch, sizeof(scratch), 0);
   if (n > 0) {
-    to_tls_.Fill(static_cast<size_t>(n));
+    to_tls_.Fill(scratch, static_cast<size_t>(n));
     return Io::kProgress;
   }
   if (n == 0) return Io::kEnd;
@@ -85,7 +109,7 @@ PumpState::Io PumpState::WritePlain() {
   Buffer& b = to_plain_;
   const ssize_t n = send(plain_fd_, b.data + b.off, b.len - b.off, MSG_NOSIGNAL);
   if (n > 0) {
-    b.off += static_cast<size_t>(n);
+    b.Written(static_cast<size_t>(n));
     result_.from_tls += static_cast<uint64_t>(n);
     return Io::kProgress;
   }
@@ -113,6 +137,7 @@ bool PumpState::Pass(bool* progress) {
     const Io io = WritePlain();
     if (io == Io::kError) return false;
     *progress |= io == Io::kProgress;
+    to_plain_.Keep();
   }
   if (shut_plain_ && to_plain_.empty()) {
     shutdown(plain_fd_, SHUT_WR);
@@ -121,12 +146,13 @@ bool PumpState::Pass(bool* progress) {
   if (plain_open_ && to_tls_.empty() && plain_readable_) {
     const Io io = ReadPlain();
     if (!take_read(io, &plain_open_, &shut_tls_)) return false;
-    plain_readable_ = io == Io::kProgress && to_tls_.len == kBufferSize;
+    plain_readable_ = io == Io::kProgress && to_tls_.len == kReadSize;
   }
   if (!to_tls_.empty()) {
     const Io io = WriteTls();
     if (io == Io::kError) return false;
     *progress |= io == Io::kProgress;
+    to_tls_.Keep();
   }
   if (shut_tls_ && to_tls_.empty()) {
     // close_notify: the peer sees our end and may still send. WANT_WRITE: it waits behind a

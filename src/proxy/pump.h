@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 namespace signet::proxy {
 
@@ -54,18 +55,23 @@ class PumpState {
   const PumpResult& result() const { return result_; }
 
  private:
-  static constexpr size_t kBufferSize = 16 * 1024;  // one TLS record
-
-  // Bytes waiting to be written, read from the other side.
+  // Bytes read from one side for the other. A read lands in the thread's scratch buffer and is
+  // written on at once; only what the other side did not take is copied into memory of the
+  // connection's own (Keep), freed once written. An idle connection holds no buffer.
   struct Buffer {
-    char data[kBufferSize];
+    const char* data = nullptr;
     size_t len = 0;
     size_t off = 0;
+    std::unique_ptr<char[]> kept;
     bool empty() const { return off == len; }
-    void Fill(size_t n) {
+    void Fill(const char* scratch, size_t n) {
+      data = scratch;
       len = n;
       off = 0;
     }
+    // Before the scratch buffer is read into again.
+    void Keep();
+    void Written(size_t n);
   };
   enum class Io { kProgress, kWouldBlock, kEnd, kError };
 
