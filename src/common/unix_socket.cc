@@ -1,5 +1,7 @@
 #include "src/common/unix_socket.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -8,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace signet {
 namespace {
@@ -41,6 +44,47 @@ absl::Status ClearStaleSocket(const std::string& path, const sockaddr_un& addr) 
   return absl::OkStatus();
 }
 
+// Holds an exclusive flock on the directory a socket is made in, from before the stale check
+// until after listen(). Without it a second process starting at the same moment could find
+// the first's socket bound but not yet listening, take it for stale and remove it. The lock
+// is on the directory itself: no lock file is left behind, and the kernel drops it when a
+// holder dies. A directory this process may not open for reading is not locked.
+class DirectoryLock {
+ public:
+  explicit DirectoryLock(int fd) : fd_(fd) {}
+  DirectoryLock(DirectoryLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  DirectoryLock& operator=(DirectoryLock&&) = delete;
+  ~DirectoryLock() {
+    if (fd_ >= 0) close(fd_);  // releases the lock
+  }
+
+ private:
+  int fd_;
+};
+
+absl::StatusOr<DirectoryLock> LockDirectoryOf(const std::string& path, absl::Duration wait) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return DirectoryLock(-1);  // bind reports a missing directory precisely
+  const absl::Time deadline = absl::Now() + wait;
+  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) break;  // e.g. no locks on this file system
+    if (absl::Now() >= deadline) {
+      close(fd);
+      return absl::UnavailableError(absl::StrCat("socket path ", path,
+                                                 ": another process has been "
+                                                 "creating a socket in ",
+                                                 dir, " for ", absl::FormatDuration(wait),
+                                                 "; try again"));
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return DirectoryLock(fd);
+}
+
 }  // namespace
 
 absl::StatusOr<sockaddr_un> UnixSocketAddress(absl::string_view path) {
@@ -62,6 +106,8 @@ absl::StatusOr<UnixListener> ListenUnix(const std::string& path, mode_t mode, in
                                         int backlog) {
   absl::StatusOr<sockaddr_un> addr = UnixSocketAddress(path);
   if (!addr.ok()) return addr.status();
+  absl::StatusOr<DirectoryLock> lock = LockDirectoryOf(path, kDirectoryLockWait);
+  if (!lock.ok()) return lock.status();
   if (absl::Status s = ClearStaleSocket(path, *addr); !s.ok()) return s;
   UnixListener l;
   l.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace signet {
 
@@ -30,7 +31,10 @@ struct UnixListener {
 // Binds and listens on `path` with permission bits `mode` (`flags`: SOCK_NONBLOCK, ... for
 // socket()). Before binding, what is at the path is checked: nothing, or a socket nobody
 // listens on (removed), or else FailedPrecondition ("in use", "not a socket"). On any failure
-// nothing is left at the path by this call.
+// nothing is left at the path by this call. The check, bind and listen hold an exclusive flock
+// on the path's directory, so two processes starting at once cannot both take the path: the
+// second waits (up to kDirectoryLockWait, then Unavailable) and finds the first listening.
+inline constexpr absl::Duration kDirectoryLockWait = absl::Seconds(2);
 absl::StatusOr<UnixListener> ListenUnix(const std::string& path, mode_t mode, int flags,
                                         int backlog);
 
