@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -60,7 +61,12 @@ bool Handshake(SSL* ssl, int fd, bool server, absl::Time deadline, std::string* 
 // much (docs/benchmarks.md).
 int PumpThreads(int asked) {
   if (asked > 0) return asked;
-  const int cpus = static_cast<int>(std::thread::hardware_concurrency());
+  // The CPUs this process may run on (a container's cpuset), not all the host has.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const int cpus = sched_getaffinity(0, sizeof(set), &set) == 0
+                       ? CPU_COUNT(&set)
+                       : static_cast<int>(std::thread::hardware_concurrency());
   return std::clamp(2 * cpus, 4, 16);
 }
 
@@ -71,12 +77,6 @@ absl::StatusOr<std::unique_ptr<Proxy>> Proxy::Start(ProxyOptions options) {
   if (absl::Status s = CheckAddress(options.target, HostNames::kDial); !s.ok()) return s;
   if (options.pump_threads < 0 || options.pump_threads > 256) {
     return absl::InvalidArgumentError("proxy: pump threads must be from 1 to 256 (0: two per CPU)");
-  }
-  std::vector<std::unique_ptr<PumpLoop>> loops;
-  for (int i = PumpThreads(options.pump_threads); i > 0; --i) {
-    absl::StatusOr<std::unique_ptr<PumpLoop>> loop = PumpLoop::Start();
-    if (!loop.ok()) return loop.status();
-    loops.push_back(*std::move(loop));
   }
   Authorizer authorize = options.allow.AsAuthorizer();
   absl::StatusOr<SslCtxPtr> ctx = options.mode == Mode::kServer
@@ -89,12 +89,25 @@ absl::StatusOr<std::unique_ptr<Proxy>> Proxy::Start(ProxyOptions options) {
                                    SSL_MODE_RELEASE_BUFFERS);
   absl::StatusOr<Listener> listener = ListenOn(options.listen, options.listen_mode);
   if (!listener.ok()) return listener.status();
+  auto unlisten = [&listener] {
+    RemoveListenSocket(*listener);
+    close(listener->fd);
+  };
   const int wake = eventfd(0, EFD_CLOEXEC);
   if (wake < 0) {
     const int err = errno;
-    RemoveListenSocket(*listener);
-    close(listener->fd);
+    unlisten();
     return absl::InternalError(absl::StrCat("proxy: eventfd: ", strerror(err)));
+  }
+  std::vector<std::unique_ptr<PumpLoop>> loops;
+  for (int i = PumpThreads(options.pump_threads); i > 0; --i) {
+    absl::StatusOr<std::unique_ptr<PumpLoop>> loop = PumpLoop::Start();
+    if (!loop.ok()) {
+      unlisten();
+      close(wake);
+      return loop.status();
+    }
+    loops.push_back(*std::move(loop));
   }
   auto proxy = std::unique_ptr<Proxy>(
       new Proxy(std::move(options), *std::move(ctx), *listener, wake, std::move(loops)));
@@ -193,6 +206,8 @@ void Proxy::Handle(int fd) {
     plain_fd = ConnectTo(options_.target, deadline + options_.handshake_timeout, &error);
     Pair(fd, plain_fd);
   }
+  PumpLoop* loop = error.empty() ? PickLoop() : nullptr;
+  if (error.empty() && loop == nullptr) error = "no pump loop is running";
   if (error.empty() && tls_fd >= 0 && plain_fd >= 0) {
     LogInfo("proxy: connection accepted", {{"peer_id", peer}, {"from", from}});
     {
@@ -200,11 +215,10 @@ void Proxy::Handle(int fd) {
       ++stats_.accepted;
     }
     const int other = server ? plain_fd : tls_fd;
-    PumpLoop& loop = *loops_[next_loop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()];
-    loop.Add(std::move(ssl), tls_fd, plain_fd,
-             [this, fd, other, peer, from](const PumpResult& bytes) {
-               Closed(fd, other, peer, from, bytes);
-             });
+    loop->Add(std::move(ssl), tls_fd, plain_fd,
+              [this, fd, other, peer, from](const PumpResult& bytes) {
+                Closed(fd, other, peer, from, bytes);
+              });
     return;
   }
   if (error.empty()) error = "no connection";
@@ -235,6 +249,15 @@ void Proxy::Closed(int fd, int other, const std::string& peer, const std::string
   Finish(fd);
 }
 
+PumpLoop* Proxy::PickLoop() {
+  for (size_t tries = loops_.size(); tries > 0; --tries) {
+    PumpLoop* loop =
+        loops_[next_loop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()].get();
+    if (loop->running()) return loop;
+  }
+  return nullptr;
+}
+
 void Proxy::Pair(int fd, int other) {
   absl::MutexLock lock(&mu_);
   open_[fd] = other;
@@ -260,7 +283,8 @@ void Proxy::Stop(absl::Duration grace) {
   absl::MutexLock lock(&mu_);
   auto none_open = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return open_.empty(); };
   if (!mu_.AwaitWithTimeout(absl::Condition(&none_open), grace)) {
-    // Cut what is left: each thread sees EOF/errors and finishes by itself.
+    // Cut what is left: the handshake threads and the pump loops see EOF or errors and end
+    // each connection by themselves.
     for (const auto& [fd, other] : open_) {
       shutdown(fd, SHUT_RDWR);
       if (other >= 0) shutdown(other, SHUT_RDWR);

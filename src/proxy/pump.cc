@@ -57,6 +57,7 @@ PumpState::Io PumpState::ReadTls() {
   ERR_clear_error();
   const int n = SSL_read(ssl_, scratch, sizeof(scratch));
   if (n > 0) {
+    read_wants_write_ = false;
     to_plain_.Fill(scratch, static_cast<size_t>(n));
     return Io::kProgress;
   }
@@ -79,6 +80,7 @@ PumpState::Io PumpState::WriteTls() {
   ERR_clear_error();
   const int n = SSL_write(ssl_, b.data + b.off, static_cast<int>(b.len - b.off));
   if (n > 0) {
+    write_wants_read_ = false;
     b.Written(static_cast<size_t>(n));
     result_.to_tls += static_cast<uint64_t>(n);
     return Io::kProgress;
@@ -133,12 +135,13 @@ bool PumpState::Pass(bool* progress) {
     if (!take_read(io, &tls_open_, &shut_plain_)) return false;
     tls_readable_ = io == Io::kProgress && SSL_has_pending(ssl_) == 1;
   }
-  if (!to_plain_.empty()) {
+  while (!to_plain_.empty()) {
     const Io io = WritePlain();
     if (io == Io::kError) return false;
-    *progress |= io == Io::kProgress;
-    to_plain_.Keep();
+    if (io != Io::kProgress) break;
+    *progress = true;
   }
+  to_plain_.Keep();
   if (shut_plain_ && to_plain_.empty()) {
     shutdown(plain_fd_, SHUT_WR);
     shut_plain_ = false;
@@ -148,12 +151,15 @@ bool PumpState::Pass(bool* progress) {
     if (!take_read(io, &plain_open_, &shut_tls_)) return false;
     plain_readable_ = io == Io::kProgress && to_tls_.len == kReadSize;
   }
-  if (!to_tls_.empty()) {
+  // A partial write is one record (small ones if the peer asked for a max_fragment_length):
+  // the rest goes out now, not a wait later.
+  while (!to_tls_.empty()) {
     const Io io = WriteTls();
     if (io == Io::kError) return false;
-    *progress |= io == Io::kProgress;
-    to_tls_.Keep();
+    if (io != Io::kProgress) break;
+    *progress = true;
   }
+  to_tls_.Keep();
   if (shut_tls_ && to_tls_.empty()) {
     // close_notify: the peer sees our end and may still send. WANT_WRITE: it waits behind a
     // full socket, and goes out when the wait says there is room.
@@ -174,6 +180,7 @@ bool PumpState::Finished() const {
 }
 
 PumpState::Outcome PumpState::Step() {
+  const uint64_t start = result_.from_tls + result_.to_tls;
   for (;;) {
     bool progress = false;
     if (socket_error_ || !Pass(&progress)) {
@@ -183,6 +190,7 @@ PumpState::Outcome PumpState::Step() {
     if (Finished()) return Outcome::kDone;
     // Another pass while something moved and there may be more to read; else wait.
     if (!progress || !CanRead()) return Outcome::kWait;
+    if (result_.from_tls + result_.to_tls - start >= kStepBytes) return Outcome::kBusy;
   }
 }
 
@@ -227,7 +235,10 @@ ScopedSigpipeBlock::~ScopedSigpipeBlock() {
 PumpResult Pump(SSL* ssl, int tls_fd, int plain_fd) {
   const ScopedSigpipeBlock no_sigpipe;
   PumpState state(ssl, tls_fd, plain_fd);
-  while (state.Step() == PumpState::Outcome::kWait) {
+  for (;;) {
+    const PumpState::Outcome outcome = state.Step();
+    if (outcome == PumpState::Outcome::kBusy) continue;  // nobody else to let go first
+    if (outcome != PumpState::Outcome::kWait) break;
     const PumpState::Interest in = state.interest();
     pollfd fds[2] = {{in.tls != 0 ? tls_fd : -1, in.tls, 0},
                      {in.plain != 0 ? plain_fd : -1, in.plain, 0}};

@@ -28,7 +28,10 @@ struct PumpResult {
 // calls Step() (ScopedSigpipeBlock).
 class PumpState {
  public:
-  enum class Outcome { kWait, kDone, kFailed };
+  // kBusy: more could move now, but the step has moved its share (kStepBytes); step again
+  // soon, before waiting, so that one busy connection does not hold up others on its thread.
+  enum class Outcome { kWait, kBusy, kDone, kFailed };
+  static constexpr uint64_t kStepBytes = 64 * 1024;
   // The poll events (POLLIN, POLLOUT) to wait for on each socket; 0 means none.
   struct Interest {
     short tls = 0;
@@ -41,9 +44,10 @@ class PumpState {
   PumpState(const PumpState&) = delete;
   PumpState& operator=(const PumpState&) = delete;
 
-  // Moves whatever can move without blocking. kWait: wait for interest(), then report what
-  // happened with Ready() and step again. kDone/kFailed: both directions have ended (or one
-  // failed); result() is final.
+  // Moves what can move without blocking, up to kStepBytes. kWait: wait for interest(), then
+  // report what happened with Ready() and step again. kBusy: step again (interest() holds for
+  // whatever else the caller waits on meanwhile). kDone/kFailed: both directions have ended
+  // (or one failed); result() is final.
   Outcome Step();
   Interest interest() const;
   // What the wait saw on each socket (poll revents; 0 for a socket it did not report). An

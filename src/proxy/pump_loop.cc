@@ -96,13 +96,19 @@ void PumpLoop::Add(SslPtr ssl, int tls_fd, int plain_fd, Done done) {
   std::move(conn->done)(cut);
 }
 
+bool PumpLoop::running() const {
+  absl::MutexLock lock(&mu_);
+  return !stopping_;
+}
+
 void PumpLoop::Run() {
   const ScopedSigpipeBlock no_sigpipe;
   constexpr int kMaxEvents = 64;
   epoll_event events[kMaxEvents];
   std::vector<Conn*> turn;
   for (;;) {
-    const int n = epoll_wait(epoll_fd_, events, kMaxEvents, -1);
+    // Busy connections step again at once: only look whether anything else is ready.
+    const int n = epoll_wait(epoll_fd_, events, kMaxEvents, busy_.empty() ? -1 : 0);
     wakeups_.fetch_add(1, std::memory_order_relaxed);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -126,6 +132,13 @@ void PumpLoop::Run() {
         turn.push_back(c);
       }
     }
+    for (Conn* c : busy_) {
+      if (!c->in_turn) {
+        c->in_turn = true;
+        turn.push_back(c);
+      }
+    }
+    busy_.clear();
     for (Conn* c : turn) {
       c->in_turn = false;
       c->state.Ready(c->tls_revents, c->plain_revents);
@@ -157,12 +170,17 @@ bool PumpLoop::TakeIncoming() {
 }
 
 void PumpLoop::Advance(Conn* c) {
-  if (c->state.Step() == PumpState::Outcome::kWait) {
+  const PumpState::Outcome outcome = c->state.Step();
+  if (outcome == PumpState::Outcome::kWait || outcome == PumpState::Outcome::kBusy) {
+    // A busy connection is stepped again next turn whatever epoll says (OpenSSL may hold
+    // records no wait can see); its interest still stands meanwhile.
+    if (outcome == PumpState::Outcome::kBusy) busy_.push_back(c);
     const PumpState::Interest in = c->state.interest();
     if (Watch(&c->tls_side, c->state.tls_fd(), &c->tls_watched, in.tls) &&
         Watch(&c->plain_side, c->state.plain_fd(), &c->plain_watched, in.plain)) {
       return;
     }
+    if (outcome == PumpState::Outcome::kBusy) busy_.pop_back();
     LogError("proxy: cannot wait for a connection's sockets; it is cut",
              {{"error", std::string(strerror(errno))}});
     End(c, /*cut=*/true);
@@ -205,6 +223,7 @@ void PumpLoop::EndAll() {
     Conn* c = owned.get();
     conns_.emplace(c, std::move(owned));
   }
+  busy_.clear();
   while (!conns_.empty()) End(conns_.begin()->first, /*cut=*/true);
 }
 

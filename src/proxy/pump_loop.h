@@ -41,6 +41,10 @@ class PumpLoop {
   // runs on the loop's thread, or on the caller's when the loop is stopping.
   void Add(SslPtr ssl, int tls_fd, int plain_fd, Done done) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // False once the loop has stopped (destroyed, or its epoll failed): Add() then only ends
+  // what it is given.
+  bool running() const ABSL_LOCKS_EXCLUDED(mu_);
+
   // How often the loop's thread has returned from epoll_wait (tests: an idle loop sleeps).
   uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
 
@@ -67,11 +71,12 @@ class PumpLoop {
 
   const int epoll_fd_;
   const int wake_fd_;  // eventfd: new connections, or stop
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::unique_ptr<Conn>> incoming_ ABSL_GUARDED_BY(mu_);
   // The loop thread's own: the connections being pumped.
   absl::flat_hash_map<Conn*, std::unique_ptr<Conn>> conns_;
+  std::vector<Conn*> busy_;  // those whose last step was kBusy
   std::atomic<uint64_t> wakeups_{0};
   std::thread thread_;
 };

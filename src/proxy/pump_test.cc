@@ -23,10 +23,6 @@
 namespace signet::proxy {
 namespace {
 
-struct SslCtxFree {
-  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
-};
-
 void NonBlocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 // Reads from blocking `fd` until `want` bytes or EOF, each wait at most 5 s.
@@ -94,16 +90,14 @@ class Endpoints {
     EXPECT_EQ(accepted, 1);
     NonBlocking(c->pumped_fd);
     NonBlocking(c->plain_fd);
-    SSL_set_mode(c->pumped.get(),
-                 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
     return connected == 1 && accepted == 1;
   }
 
  private:
   testing::TestCa ca_{"example.org", crypto::KeyType::kEcP256, absl::Now()};
   spiffe::X509Svid svid_ = ca_.MintSvid("/pumped");
-  std::unique_ptr<SSL_CTX, SslCtxFree> server_ctx_;
-  std::unique_ptr<SSL_CTX, SslCtxFree> client_ctx_;
+  crypto::OsslPtr<SSL_CTX, SSL_CTX_free> server_ctx_;
+  crypto::OsslPtr<SSL_CTX, SSL_CTX_free> client_ctx_;
 };
 
 class PumpTest : public ::testing::TestWithParam<bool> {  // true: a PumpLoop
@@ -247,6 +241,45 @@ TEST_P(PumpTest, EachRequestIsPassedOnWithoutWaitingForTheNext) {
   EXPECT_FALSE(result_.clean);
 }
 
+// One step moves its share (kStepBytes) and says there is more, so that a loop lets its other
+// connections go before this one goes on; stepping on moves the rest.
+TEST(PumpStateTest, AStepMovesItsShareThenSaysItIsBusy) {
+  Endpoints endpoints;
+  Connection c;
+  ASSERT_TRUE(endpoints.Connect(&c));
+  const int room = 1 << 20;  // the kernel caps it (wmem_max); the test needs 2 shares and a bit
+  for (int fd : {c.backend_fd, c.pumped_fd}) {
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &room, sizeof(room));
+  }
+  NonBlocking(c.backend_fd);
+  const std::string data(4 * PumpState::kStepBytes, 'b');
+  size_t written = 0;
+  for (ssize_t n; written < data.size() &&
+                  (n = write(c.backend_fd, data.data() + written, data.size() - written)) > 0;) {
+    written += static_cast<size_t>(n);
+  }
+  ASSERT_GT(written, 2 * PumpState::kStepBytes) << "the socket took too little to test";
+
+  const ScopedSigpipeBlock no_sigpipe;
+  PumpState state(c.pumped.get(), c.pumped_fd, c.plain_fd);
+  EXPECT_TRUE(state.Step() == PumpState::Outcome::kBusy);
+  EXPECT_GE(state.result().to_tls, PumpState::kStepBytes);
+  EXPECT_LT(state.result().to_tls, PumpState::kStepBytes + 16 * 1024);  // a read more at most
+  int steps = 1;
+  while (state.Step() == PumpState::Outcome::kBusy) ++steps;
+  EXPECT_EQ(state.result().to_tls, written);
+  EXPECT_GE(static_cast<size_t>(steps), written / PumpState::kStepBytes);
+  std::string got;
+  char buf[16384];
+  while (got.size() < written) {
+    const int n = SSL_read(c.peer.get(), buf, sizeof(buf));
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(got, data.substr(0, written));
+  c.Close();
+}
+
 // A PumpLoop's own rules, with many connections on one loop.
 class PumpLoopTest : public ::testing::Test {
  protected:
@@ -260,20 +293,20 @@ class PumpLoopTest : public ::testing::Test {
     for (Connection& c : conns_) c.Close();
   }
   // Opens `n` connections and hands each to the loop; ended_[i] counts connection i's Done.
-  void AddConnections(int n) {
-    conns_.resize(static_cast<size_t>(n));
-    results_.resize(static_cast<size_t>(n));
-    for (int i = 0; i < n; ++i) {
-      Connection& c = conns_[static_cast<size_t>(i)];
+  void AddConnections(size_t n) {
+    conns_.resize(n);
+    results_.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      Connection& c = conns_[i];
       ASSERT_TRUE(endpoints_.Connect(&c));
       loop_->Add(std::move(c.pumped), c.pumped_fd, c.plain_fd, [this, i](const PumpResult& r) {
         absl::MutexLock lock(&mu_);
-        results_[static_cast<size_t>(i)] = r;
+        results_[i] = r;
         ++ended_;
       });
     }
   }
-  bool AwaitEnded(int n) {
+  bool AwaitEnded(size_t n) {  // Done has run n times
     absl::MutexLock lock(&mu_);
     auto done = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ended_ == n; };
     return mu_.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(5));
@@ -284,29 +317,29 @@ class PumpLoopTest : public ::testing::Test {
   std::vector<Connection> conns_;
   absl::Mutex mu_;
   std::vector<PumpResult> results_ ABSL_GUARDED_BY(mu_);
-  int ended_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t ended_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Requests on every connection are in flight at once, then every answer: each arrives on its
 // own connection, and each connection's clean end (close_notify one way, EOF the other) runs
 // its Done once with its own byte counts.
 TEST_F(PumpLoopTest, ManyConnectionsShareOneThread) {
-  constexpr int kConns = 40;
+  constexpr size_t kConns = 40;
   AddConnections(kConns);
-  auto text = [](const char* what, int i) { return absl::StrCat(what, " ", i, "\n"); };
-  for (int i = 0; i < kConns; ++i) {
+  auto text = [](const char* what, size_t i) { return absl::StrCat(what, " ", i, "\n"); };
+  for (size_t i = 0; i < kConns; ++i) {
     const std::string request = text("request", i);
     ASSERT_EQ(SSL_write(conns_[i].peer.get(), request.data(), static_cast<int>(request.size())),
               static_cast<int>(request.size()));
   }
-  for (int i = 0; i < kConns; ++i) {
+  for (size_t i = 0; i < kConns; ++i) {
     const std::string request = text("request", i);
     ASSERT_EQ(ReadPlain(conns_[i].backend_fd, request.size()), request);
     const std::string answer = text("the answer to", i);
     ASSERT_EQ(write(conns_[i].backend_fd, answer.data(), answer.size()),
               static_cast<ssize_t>(answer.size()));
   }
-  for (int i = 0; i < kConns; ++i) {
+  for (size_t i = 0; i < kConns; ++i) {
     const std::string answer = text("the answer to", i);
     char buf[64];
     const int n = SSL_read(conns_[i].peer.get(), buf, sizeof(buf));
@@ -319,7 +352,7 @@ TEST_F(PumpLoopTest, ManyConnectionsShareOneThread) {
   }
   ASSERT_TRUE(AwaitEnded(kConns));
   absl::MutexLock lock(&mu_);
-  for (int i = 0; i < kConns; ++i) {
+  for (size_t i = 0; i < kConns; ++i) {
     EXPECT_TRUE(results_[i].clean) << i;
     EXPECT_EQ(results_[i].from_tls, text("request", i).size()) << i;
     EXPECT_EQ(results_[i].to_tls, text("the answer to", i).size()) << i;
@@ -359,8 +392,8 @@ TEST_F(PumpLoopTest, DestroyingTheLoopCutsTheOpenConnections) {
   ASSERT_EQ(ReadPlain(conns_[1].backend_fd, request.size()), request);
   loop_.reset();
   absl::MutexLock lock(&mu_);
-  EXPECT_EQ(ended_, 3);
-  for (int i = 0; i < 3; ++i) {
+  EXPECT_EQ(ended_, 3u);
+  for (size_t i = 0; i < 3; ++i) {
     EXPECT_FALSE(results_[i].clean) << i;
     EXPECT_NE(fcntl(conns_[i].pumped_fd, F_GETFD), -1) << i;  // still open: Done's to close
   }

@@ -398,6 +398,30 @@ TEST_F(ProxyCliTest, OpenConnectionsShareAFewThreads) {
   }
 }
 
+// On SIGTERM open connections may finish for --drain-timeout, then they are cut: the proxy
+// exits cleanly although its pump loops still carry a connection nobody ends.
+TEST_F(ProxyCliTest, OpenConnectionsGetTheDrainTimeoutThenAreCut) {
+  CreateEntry();
+  EchoServer echo;
+  const int server = StartProxy("server", {"server", "--listen", "127.0.0.1:0", "--backend",
+                                           absl::StrCat("127.0.0.1:", echo.port()), "--allow-id",
+                                           kWeb, "--drain-timeout", "1s"});
+  ASSERT_GT(server, 0) << ProxyLog(0);
+  const int client =
+      StartProxy("client", {"client", "--listen", "127.0.0.1:0", "--connect",
+                            absl::StrCat("127.0.0.1:", server), "--server-id", kWeb});
+  ASSERT_GT(client, 0) << ProxyLog(1);
+  LineClient open(client);
+  ASSERT_EQ(open.Ask("before"), "before");
+  const absl::Time stop = absl::Now();
+  proxies_[0]->Signal(SIGTERM);
+  EXPECT_EQ(open.Ask("during the drain"), "during the drain");
+  EXPECT_EQ(proxies_[0]->Wait(absl::Seconds(10)), 0) << ProxyLog(0);
+  EXPECT_GE(absl::Now() - stop, absl::Milliseconds(900)) << "cut before the drain timeout";
+  EXPECT_EQ(open.Ask("after"), "") << "the cut reaches the client";
+  EXPECT_THAT(ProxyLog(0), HasSubstr("clean=false"));
+}
+
 // A peer that connects and never finishes its handshake is cut after --handshake-timeout, so
 // idle sockets cannot hold the proxy's connection slots.
 TEST_F(ProxyCliTest, AStalledHandshakeIsCutAfterTheTimeout) {
