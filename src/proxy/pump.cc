@@ -118,6 +118,19 @@ PumpState::Io PumpState::WritePlain() {
   return WouldBlock(errno) ? Io::kWouldBlock : Io::kError;
 }
 
+bool PumpState::WriteOut(Buffer& b, Io (PumpState::*write)(), bool* progress) {
+  // On while the writes make progress: a partial TLS write is one record (small ones if the
+  // peer asked for a max_fragment_length), and the rest goes out now, not after a wait.
+  while (!b.empty()) {
+    const Io io = (this->*write)();
+    if (io == Io::kError) return false;
+    if (io != Io::kProgress) break;
+    *progress = true;
+  }
+  b.Keep();
+  return true;
+}
+
 bool PumpState::Pass(bool* progress) {
   // A read's outcome: data, the end of that side's stream (the other gets a shutdown once
   // drained), or nothing yet. False on an error.
@@ -135,13 +148,7 @@ bool PumpState::Pass(bool* progress) {
     if (!take_read(io, &tls_open_, &shut_plain_)) return false;
     tls_readable_ = io == Io::kProgress && SSL_has_pending(ssl_) == 1;
   }
-  while (!to_plain_.empty()) {
-    const Io io = WritePlain();
-    if (io == Io::kError) return false;
-    if (io != Io::kProgress) break;
-    *progress = true;
-  }
-  to_plain_.Keep();
+  if (!WriteOut(to_plain_, &PumpState::WritePlain, progress)) return false;
   if (shut_plain_ && to_plain_.empty()) {
     shutdown(plain_fd_, SHUT_WR);
     shut_plain_ = false;
@@ -151,15 +158,7 @@ bool PumpState::Pass(bool* progress) {
     if (!take_read(io, &plain_open_, &shut_tls_)) return false;
     plain_readable_ = io == Io::kProgress && to_tls_.len == kReadSize;
   }
-  // A partial write is one record (small ones if the peer asked for a max_fragment_length):
-  // the rest goes out now, not a wait later.
-  while (!to_tls_.empty()) {
-    const Io io = WriteTls();
-    if (io == Io::kError) return false;
-    if (io != Io::kProgress) break;
-    *progress = true;
-  }
-  to_tls_.Keep();
+  if (!WriteOut(to_tls_, &PumpState::WriteTls, progress)) return false;
   if (shut_tls_ && to_tls_.empty()) {
     // close_notify: the peer sees our end and may still send. WANT_WRITE: it waits behind a
     // full socket, and goes out when the wait says there is room.

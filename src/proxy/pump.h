@@ -81,6 +81,9 @@ class PumpState {
 
   // One pass over both directions; false on an error. *progress: something moved.
   bool Pass(bool* progress);
+  // Writes `b` to its side with `write` while that makes progress, then keeps what is left
+  // (Buffer::Keep). False on an error.
+  bool WriteOut(Buffer& b, Io (PumpState::*write)(), bool* progress);
   bool CanRead() const;
   bool Finished() const;
   Io ReadTls();

@@ -175,6 +175,30 @@ class ProxyCliTest : public AgentCliTest {
     proxies_.push_back(std::move(p));
     return port;
   }
+  // A server proxy in front of the echo backend at `backend_port` (admitting kWeb), then a
+  // client proxy to it expecting kWeb, each with its `extra` flags: proxies_[0] and [1]. The
+  // client proxy's port, or 0 (with a test failure) if either did not start.
+  int StartPair(int backend_port, const std::vector<std::string>& server_extra = {},
+                const std::vector<std::string>& client_extra = {}) {
+    std::vector<std::string> server_args = {"server",
+                                            "--listen",
+                                            "127.0.0.1:0",
+                                            "--backend",
+                                            absl::StrCat("127.0.0.1:", backend_port),
+                                            "--allow-id",
+                                            kWeb};
+    server_args.insert(server_args.end(), server_extra.begin(), server_extra.end());
+    const int server = StartProxy("server", server_args);
+    EXPECT_GT(server, 0) << ProxyLog(0);
+    if (server <= 0) return 0;
+    std::vector<std::string> client_args = {
+        "client",      "--listen", "127.0.0.1:0", "--connect", absl::StrCat("127.0.0.1:", server),
+        "--server-id", kWeb};
+    client_args.insert(client_args.end(), client_extra.begin(), client_extra.end());
+    const int client = StartProxy("client", client_args);
+    EXPECT_GT(client, 0) << ProxyLog(1);
+    return client;
+  }
   // Starts a proxy whose --listen is a unix: address; true once it listens.
   bool StartUnixProxy(const std::string& name, const std::vector<std::string>& args) {
     std::vector<std::string> argv = {SIGNET_BINARY, "proxy"};
@@ -203,14 +227,8 @@ class ProxyCliTest : public AgentCliTest {
 TEST_F(ProxyCliTest, AClientServerPairCarriesBytesAndLogsThePeers) {
   CreateEntry();
   EchoServer echo;
-  const int server =
-      StartProxy("server", {"server", "--listen", "127.0.0.1:0", "--backend",
-                            absl::StrCat("127.0.0.1:", echo.port()), "--allow-id", kWeb});
-  ASSERT_GT(server, 0) << ProxyLog(0);
-  const int client =
-      StartProxy("client", {"client", "--listen", "127.0.0.1:0", "--connect",
-                            absl::StrCat("127.0.0.1:", server), "--server-id", kWeb});
-  ASSERT_GT(client, 0) << ProxyLog(1);
+  const int client = StartPair(echo.port());
+  ASSERT_GT(client, 0);
   LineClient c(client);
   EXPECT_EQ(c.Ask("hello"), "hello");
   EXPECT_EQ(c.Ask(std::string(40000, 'x')), std::string(40000, 'x')) << "more than a record";
@@ -356,14 +374,8 @@ int ThreadCount(pid_t pid) {
 TEST_F(ProxyCliTest, OpenConnectionsShareAFewThreads) {
   CreateEntry();
   EchoServer echo;
-  const int server = StartProxy(
-      "server", {"server", "--listen", "127.0.0.1:0", "--backend",
-                 absl::StrCat("127.0.0.1:", echo.port()), "--allow-id", kWeb, "--threads", "1"});
-  ASSERT_GT(server, 0) << ProxyLog(0);
-  const int client = StartProxy(
-      "client", {"client", "--listen", "127.0.0.1:0", "--connect",
-                 absl::StrCat("127.0.0.1:", server), "--server-id", kWeb, "--threads", "2"});
-  ASSERT_GT(client, 0) << ProxyLog(1);
+  const int client = StartPair(echo.port(), {"--threads", "1"}, {"--threads", "2"});
+  ASSERT_GT(client, 0);
   LineClient warm(client);  // any thread started on first use exists before the count
   ASSERT_EQ(warm.Ask("warm"), "warm");
   const int server_threads = ThreadCount(proxies_[0]->pid());
@@ -403,14 +415,8 @@ TEST_F(ProxyCliTest, OpenConnectionsShareAFewThreads) {
 TEST_F(ProxyCliTest, OpenConnectionsGetTheDrainTimeoutThenAreCut) {
   CreateEntry();
   EchoServer echo;
-  const int server = StartProxy("server", {"server", "--listen", "127.0.0.1:0", "--backend",
-                                           absl::StrCat("127.0.0.1:", echo.port()), "--allow-id",
-                                           kWeb, "--drain-timeout", "1s"});
-  ASSERT_GT(server, 0) << ProxyLog(0);
-  const int client =
-      StartProxy("client", {"client", "--listen", "127.0.0.1:0", "--connect",
-                            absl::StrCat("127.0.0.1:", server), "--server-id", kWeb});
-  ASSERT_GT(client, 0) << ProxyLog(1);
+  const int client = StartPair(echo.port(), {"--drain-timeout", "1s"});
+  ASSERT_GT(client, 0);
   LineClient open(client);
   ASSERT_EQ(open.Ask("before"), "before");
   const absl::Time stop = absl::Now();
