@@ -382,6 +382,28 @@ TEST_F(PumpLoopTest, AHungUpSocketDoesNotKeepTheLoopAwake) {
   EXPECT_TRUE(results_[0].clean);
 }
 
+// What one connection could not write yet is its own copy: another connection on the same
+// loop (the same thread, so the same scratch buffer) moving bytes meanwhile cannot change it.
+TEST_F(PumpLoopTest, UnwrittenBytesSurviveOtherConnectionsTraffic) {
+  AddConnections(2);
+  Connection& slow = conns_[0];
+  Connection& busy = conns_[1];
+  const int small = 4096;
+  setsockopt(slow.plain_fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+  std::string sent;
+  for (int i = 0; sent.size() < 60000; ++i) sent += absl::StrCat("slow ", i, "\n");
+  ASSERT_EQ(SSL_write(slow.peer.get(), sent.data(), static_cast<int>(sent.size())),
+            static_cast<int>(sent.size()));
+  absl::SleepFor(
+      absl::Milliseconds(100));  // the loop fills the slow backend's socket, keeps the rest
+  const std::string other(200000, 'x');
+  std::thread writer(
+      [&] { SSL_write(busy.peer.get(), other.data(), static_cast<int>(other.size())); });
+  EXPECT_EQ(ReadPlain(busy.backend_fd, other.size()), other);
+  writer.join();
+  EXPECT_EQ(ReadPlain(slow.backend_fd, sent.size()), sent);
+}
+
 // A loop destroyed while connections are open ends each of them (Done, not clean) and leaves
 // closing their sockets to Done.
 TEST_F(PumpLoopTest, DestroyingTheLoopCutsTheOpenConnections) {
