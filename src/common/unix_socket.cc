@@ -44,17 +44,19 @@ absl::Status ClearStaleSocket(const std::string& path, const sockaddr_un& addr) 
   return absl::OkStatus();
 }
 
-// Holds an exclusive flock on the directory a socket is made in, from before the stale check
-// until after listen(). Without it a second process starting at the same moment could find
-// the first's socket bound but not yet listening, take it for stale and remove it. The lock
-// is on the directory itself: no lock file is left behind, and the kernel drops it when a
-// holder dies. A directory this process may not open for reading is not locked.
-class DirectoryLock {
+// Holds an exclusive flock on `<path>.lock` from before the stale check until after listen().
+// Without it a second process starting at the same moment could find the first's socket bound
+// but not yet listening, take it for stale and remove it. The lock file is 0600 and must be
+// this user's own regular file, so no other user can hold the lock and keep the socket from
+// being made; the kernel drops the lock when a holder dies. Where no such file can be had (a
+// directory this process may not write, a file of another user's or a symlink at that name) it
+// goes on unlocked, as before the lock existed.
+class SocketPathLock {
  public:
-  explicit DirectoryLock(int fd) : fd_(fd) {}
-  DirectoryLock(DirectoryLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-  DirectoryLock& operator=(DirectoryLock&&) = delete;
-  ~DirectoryLock() {
+  explicit SocketPathLock(int fd) : fd_(fd) {}
+  SocketPathLock(SocketPathLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  SocketPathLock& operator=(SocketPathLock&&) = delete;
+  ~SocketPathLock() {
     if (fd_ >= 0) close(fd_);  // releases the lock
   }
 
@@ -62,27 +64,27 @@ class DirectoryLock {
   int fd_;
 };
 
-absl::StatusOr<DirectoryLock> LockDirectoryOf(const std::string& path, absl::Duration wait) {
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "."
-                          : slash == 0               ? "/"
-                                                     : path.substr(0, slash);
-  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return DirectoryLock(-1);  // bind reports a missing directory precisely
-  const absl::Time deadline = absl::Now() + wait;
-  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    if (errno != EWOULDBLOCK && errno != EINTR) break;  // e.g. no locks on this file system
-    if (absl::Now() >= deadline) {
-      close(fd);
-      return absl::UnavailableError(absl::StrCat("socket path ", path,
-                                                 ": another process has been "
-                                                 "creating a socket in ",
-                                                 dir, " for ", absl::FormatDuration(wait),
-                                                 "; try again"));
-    }
-    absl::SleepFor(absl::Milliseconds(5));
+absl::StatusOr<SocketPathLock> LockSocketPath(const std::string& path) {
+  const std::string lock_path = path + kLockSuffix;
+  const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return SocketPathLock(-1);  // bind reports a directory it cannot use precisely
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+    close(fd);
+    return SocketPathLock(-1);
   }
-  return DirectoryLock(fd);
+  constexpr absl::Duration kPoll = absl::Milliseconds(5);
+  for (int64_t tries = kSocketLockWait / kPoll; flock(fd, LOCK_EX | LOCK_NB) != 0; --tries) {
+    if (errno != EWOULDBLOCK && errno != EINTR) break;  // e.g. no locks on this file system
+    if (tries <= 0) {
+      close(fd);
+      return absl::UnavailableError(absl::StrCat(
+          "socket path ", path, ": another process of this user has held ", lock_path, " for ",
+          absl::FormatDuration(kSocketLockWait), " while making a socket there; try again"));
+    }
+    absl::SleepFor(kPoll);
+  }
+  return SocketPathLock(fd);
 }
 
 }  // namespace
@@ -106,7 +108,7 @@ absl::StatusOr<UnixListener> ListenUnix(const std::string& path, mode_t mode, in
                                         int backlog) {
   absl::StatusOr<sockaddr_un> addr = UnixSocketAddress(path);
   if (!addr.ok()) return addr.status();
-  absl::StatusOr<DirectoryLock> lock = LockDirectoryOf(path, kDirectoryLockWait);
+  absl::StatusOr<SocketPathLock> lock = LockSocketPath(path);
   if (!lock.ok()) return lock.status();
   if (absl::Status s = ClearStaleSocket(path, *addr); !s.ok()) return s;
   UnixListener l;

@@ -32,9 +32,11 @@ struct UnixListener {
 // socket()). Before binding, what is at the path is checked: nothing, or a socket nobody
 // listens on (removed), or else FailedPrecondition ("in use", "not a socket"). On any failure
 // nothing is left at the path by this call. The check, bind and listen hold an exclusive flock
-// on the path's directory, so two processes starting at once cannot both take the path: the
-// second waits (up to kDirectoryLockWait, then Unavailable) and finds the first listening.
-inline constexpr absl::Duration kDirectoryLockWait = absl::Seconds(2);
+// on `path` + kLockSuffix (a 0600 file of this user's, created if need be and left in place as
+// lock files are), so two processes starting at once cannot both take the path: the second
+// waits (up to kSocketLockWait, then Unavailable) and finds the first listening.
+inline constexpr char kLockSuffix[] = ".lock";
+inline constexpr absl::Duration kSocketLockWait = absl::Seconds(2);
 absl::StatusOr<UnixListener> ListenUnix(const std::string& path, mode_t mode, int flags,
                                         int backlog);
 

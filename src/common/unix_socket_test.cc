@@ -1,5 +1,6 @@
-// ListenUnix's directory lock: the check, bind and listen of two processes (here two open file
-// descriptions, which flock treats alike) never interleave.
+// ListenUnix's lock on `<path>.lock`: the check, bind and listen of two processes (here two
+// open file descriptions, which flock treats alike) never interleave, and nobody else's file
+// can stand in for the lock.
 #include "src/common/unix_socket.h"
 
 #include <fcntl.h>
@@ -23,11 +24,12 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// Holds an exclusive flock on `dir` while it lives, as another ListenUnix would.
+// Holds an exclusive flock on the file at `path` (created 0600 if need be) while it lives, as
+// another ListenUnix would.
 class HeldLock {
  public:
-  explicit HeldLock(const std::string& dir) : fd_(open(dir.c_str(), O_RDONLY | O_DIRECTORY)) {
-    EXPECT_EQ(flock(fd_, LOCK_EX), 0);
+  explicit HeldLock(const std::string& path) : fd_(open(path.c_str(), O_RDWR | O_CREAT, 0600)) {
+    EXPECT_EQ(flock(fd_, LOCK_EX), 0) << path;
   }
   ~HeldLock() { Release(); }
   void Release() {
@@ -44,10 +46,10 @@ bool Exists(const std::string& path) {
   return lstat(path.c_str(), &st) == 0;
 }
 
-TEST(UnixSocketTest, ASocketIsMadeOnlyOnceTheDirectoryLockIsFree) {
+TEST(UnixSocketTest, ASocketIsMadeOnlyOnceTheLockIsFree) {
   testing::TempDir dir;
   const std::string path = dir.File("a.sock");
-  HeldLock other(dir.path());
+  HeldLock other(path + kLockSuffix);
   std::atomic<bool> done{false};
   absl::StatusOr<UnixListener> listener;
   std::thread make([&] {
@@ -55,26 +57,49 @@ TEST(UnixSocketTest, ASocketIsMadeOnlyOnceTheDirectoryLockIsFree) {
     done = true;
   });
   absl::SleepFor(absl::Milliseconds(200));
-  EXPECT_FALSE(done) << "ListenUnix went ahead while another process held the directory";
+  EXPECT_FALSE(done) << "ListenUnix went ahead while another process held the lock";
   EXPECT_FALSE(Exists(path));
   other.Release();
   make.join();
   ASSERT_TRUE(listener.ok()) << listener.status();
   EXPECT_TRUE(Exists(path));
+  struct stat st {};
+  ASSERT_EQ(stat((path + kLockSuffix).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
   RemoveUnixSocket(path, *listener);
   close(listener->fd);
 }
 
 TEST(UnixSocketTest, AHeldLockIsWaitedOnForAWhileOnly) {
   testing::TempDir dir;
-  HeldLock other(dir.path());
+  HeldLock other(dir.File("b.sock") + kLockSuffix);
   const absl::Time start = absl::Now();
   absl::StatusOr<UnixListener> listener = ListenUnix(dir.File("b.sock"), 0600, 0, 8);
-  EXPECT_GE(absl::Now() - start, kDirectoryLockWait);
+  EXPECT_GE(absl::Now() - start, kSocketLockWait);
   ASSERT_FALSE(listener.ok());
   EXPECT_EQ(listener.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_THAT(listener.status().message(), HasSubstr("another process has been creating a socket"));
+  EXPECT_THAT(listener.status().message(), HasSubstr("another process of this user has held"));
   EXPECT_FALSE(Exists(dir.File("b.sock")));
+}
+
+// Only this user's own regular file is a lock: one of another user's, or a symlink planted at
+// the name, is not waited on (else anyone able to create or lock it could keep the socket from
+// being made). ListenUnix goes on unlocked at once.
+TEST(UnixSocketTest, NobodyElsesFileIsTakenForTheLock) {
+  testing::TempDir dir;
+  const std::string foreign = dir.File("c.sock");
+  HeldLock theirs(foreign + kLockSuffix);
+  ASSERT_EQ(chown((foreign + kLockSuffix).c_str(), 65534, 65534), 0) << "the tests run as root";
+  const std::string planted = dir.File("d.sock");
+  HeldLock target(dir.File("elsewhere"));
+  ASSERT_EQ(symlink(dir.File("elsewhere").c_str(), (planted + kLockSuffix).c_str()), 0);
+  for (const std::string& path : {foreign, planted}) {
+    // Waiting on the held lock would end in Unavailable.
+    absl::StatusOr<UnixListener> listener = ListenUnix(path, 0600, 0, 8);
+    ASSERT_TRUE(listener.ok()) << path << ": " << listener.status();
+    RemoveUnixSocket(path, *listener);
+    close(listener->fd);
+  }
 }
 
 // Two at once on one path: exactly one listens there, the other is told it is in use, and the
@@ -83,7 +108,7 @@ TEST(UnixSocketTest, AHeldLockIsWaitedOnForAWhileOnly) {
 // listen) is rarely hit here, which is why the two tests above show the lock itself.
 TEST(UnixSocketTest, TwoListenersStartingAtOnceNeverBothTakeThePath) {
   testing::TempDir dir;
-  const std::string path = dir.File("c.sock");
+  const std::string path = dir.File("e.sock");
   for (int round = 0; round < 100; ++round) {
     absl::StatusOr<UnixListener> a;
     absl::StatusOr<UnixListener> b;
