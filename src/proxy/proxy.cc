@@ -250,12 +250,17 @@ void Proxy::Closed(int fd, int other, const std::string& peer, const std::string
 }
 
 PumpLoop* Proxy::PickLoop() {
-  for (size_t tries = loops_.size(); tries > 0; --tries) {
-    PumpLoop* loop =
-        loops_[next_loop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()].get();
-    if (loop->running()) return loop;
+  // The running loop with the fewest connections, looking from a round-robin start so that
+  // ties spread out.
+  const size_t start = next_loop_.fetch_add(1, std::memory_order_relaxed);
+  PumpLoop* best = nullptr;
+  for (size_t i = 0; i < loops_.size(); ++i) {
+    PumpLoop* loop = loops_[(start + i) % loops_.size()].get();
+    if (loop->running() && (best == nullptr || loop->connections() < best->connections())) {
+      best = loop;
+    }
   }
-  return nullptr;
+  return best;
 }
 
 void Proxy::Pair(int fd, int other) {

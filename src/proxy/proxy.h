@@ -73,7 +73,7 @@ class Proxy {
   // Records the connection's second socket, so that Stop() can cut both.
   void Pair(int fd, int other) ABSL_LOCKS_EXCLUDED(mu_);
   void Finish(int fd) ABSL_LOCKS_EXCLUDED(mu_);
-  // The next loop round-robin that is still running; nullptr if none is.
+  // The running loop with the fewest connections; nullptr if none is running.
   PumpLoop* PickLoop();
   // After the connection on accepted socket `fd` has ended: logs it, closes its second socket
   // and Finish()es.

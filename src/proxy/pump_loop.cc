@@ -80,6 +80,7 @@ PumpLoop::~PumpLoop() {
 }
 
 void PumpLoop::Add(SslPtr ssl, int tls_fd, int plain_fd, Done done) {
+  connections_.fetch_add(1, std::memory_order_relaxed);
   auto conn = std::make_unique<Conn>(std::move(ssl), tls_fd, plain_fd, std::move(done));
   {
     absl::MutexLock lock(&mu_);
@@ -94,6 +95,7 @@ void PumpLoop::Add(SslPtr ssl, int tls_fd, int plain_fd, Done done) {
   cut.clean = false;
   conn->ssl.reset();
   std::move(conn->done)(cut);
+  connections_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 bool PumpLoop::running() const {
@@ -210,6 +212,7 @@ void PumpLoop::End(Conn* c, bool cut) {
   if (cut) result.clean = false;
   owned->ssl.reset();
   std::move(owned->done)(result);
+  connections_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void PumpLoop::EndAll() {

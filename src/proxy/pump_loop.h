@@ -45,6 +45,9 @@ class PumpLoop {
   // what it is given.
   bool running() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The connections handed over and not yet ended (for choosing the least busy loop).
+  int connections() const { return connections_.load(std::memory_order_relaxed); }
+
   // How often the loop's thread has returned from epoll_wait (tests: an idle loop sleeps).
   uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
 
@@ -78,6 +81,7 @@ class PumpLoop {
   absl::flat_hash_map<Conn*, std::unique_ptr<Conn>> conns_;
   std::vector<Conn*> busy_;  // those whose last step was kBusy
   std::atomic<uint64_t> wakeups_{0};
+  std::atomic<int> connections_{0};
   std::thread thread_;
 };
 

@@ -326,6 +326,7 @@ class PumpLoopTest : public ::testing::Test {
 TEST_F(PumpLoopTest, ManyConnectionsShareOneThread) {
   constexpr size_t kConns = 40;
   AddConnections(kConns);
+  EXPECT_EQ(loop_->connections(), static_cast<int>(kConns));
   auto text = [](const char* what, size_t i) { return absl::StrCat(what, " ", i, "\n"); };
   for (size_t i = 0; i < kConns; ++i) {
     const std::string request = text("request", i);
@@ -351,6 +352,8 @@ TEST_F(PumpLoopTest, ManyConnectionsShareOneThread) {
     EXPECT_EQ(SSL_get_error(conns_[i].peer.get(), 0), SSL_ERROR_ZERO_RETURN);
   }
   ASSERT_TRUE(AwaitEnded(kConns));
+  for (int i = 0; i < 500 && loop_->connections() != 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(loop_->connections(), 0) << "counted down as each ended";
   absl::MutexLock lock(&mu_);
   for (size_t i = 0; i < kConns; ++i) {
     EXPECT_TRUE(results_[i].clean) << i;
