@@ -61,6 +61,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "bench/common/bench_support.h"
+#include "bench/datastore/options.h"
 #include "bench/datastore/report.h"
 #include "signet/admin/v1/admin.grpc.pb.h"
 #include "src/common/status_macros.h"
@@ -75,9 +76,12 @@ namespace {
 namespace pb = ::signet::admin::v1;
 using bench::AdminChannel;
 using bench::Ctx;
+using bench::DatastoreBenchOptions;
+using bench::kEntriesPerAgent;
 using bench::Latencies;
 using bench::LogTail;
 using bench::Median;
+using bench::ParseDatastoreBenchFlags;
 using bench::Report;
 using bench::SecondsSince;
 using bench::ServerProcess;
@@ -88,7 +92,6 @@ using bench::ThreadCpuSeconds;
 using bench::WaitReady;
 using bench::WriteSmallFile;
 
-constexpr int64_t kEntriesPerAgent = 1000;
 constexpr int kUpdates = 1000;
 constexpr int kChangesSinceRuns = 200;
 constexpr int kWarmupLookups = 10;
@@ -99,61 +102,6 @@ constexpr double kCreateTargetSeconds = 60;
 constexpr double kColdStartTargetSeconds = 5;
 constexpr double kLookupP99TargetMs = 5;
 
-// ---------------------------------------------------------------- flags
-
-struct Options {
-  int64_t entries = 1000000;
-  int batch = 1000;
-  int threads = 2;
-  int lookups = 500;
-  int restarts = 3;
-  bool grouped = false;
-  bool sequential_ids = false;
-  bool keep = false;
-  std::string signet = SIGNET_BINARY;
-};
-
-bool ParseInt(absl::string_view arg, absl::string_view name, int64_t min, int64_t max,
-              int64_t* out) {
-  return absl::ConsumePrefix(&arg, name) && absl::SimpleAtoi(arg, out) && *out >= min &&
-         *out <= max;
-}
-
-std::optional<Options> ParseFlags(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    int64_t v = 0;
-    if (ParseInt(arg, "--entries=", kEntriesPerAgent, 10000000, &v) && v % kEntriesPerAgent == 0) {
-      o.entries = v;
-    } else if (ParseInt(arg, "--batch=", 1, kMaxBatchSize, &v)) {
-      o.batch = static_cast<int>(v);
-    } else if (ParseInt(arg, "--threads=", 1, 16, &v)) {
-      o.threads = static_cast<int>(v);
-    } else if (ParseInt(arg, "--lookups=", 10, 100000, &v)) {
-      o.lookups = static_cast<int>(v);
-    } else if (ParseInt(arg, "--restarts=", 1, 20, &v)) {
-      o.restarts = static_cast<int>(v);
-    } else if (arg == "--layout=interleaved" || arg == "--layout=grouped") {
-      o.grouped = arg == "--layout=grouped";
-    } else if (absl::ConsumePrefix(&arg, "--signet=") && !arg.empty()) {
-      o.signet = std::string(arg);
-    } else if (arg == "--sequential_ids") {
-      o.sequential_ids = true;
-    } else if (arg == "--keep") {
-      o.keep = true;
-    } else {
-      std::fprintf(stderr,
-                   "usage: %s [--entries=N (multiple of 1000)] [--batch=B] [--threads=T] "
-                   "[--lookups=L] [--restarts=R] [--layout=interleaved|grouped] "
-                   "[--sequential_ids] [--signet=PATH] [--keep]\n",
-                   argv[0]);
-      return std::nullopt;
-    }
-  }
-  return o;
-}
-
 // ---------------------------------------------------------------- the workload
 
 std::string AgentId(int64_t agent) {
@@ -161,7 +109,7 @@ std::string AgentId(int64_t agent) {
 }
 
 // Entry number `n` of `o.entries`: owned by one of o.entries/1000 agents, two selectors.
-pb::Entry EntryNumber(int64_t n, const Options& o) {
+pb::Entry EntryNumber(int64_t n, const DatastoreBenchOptions& o) {
   const int64_t agents = o.entries / kEntriesPerAgent;
   const int64_t agent = o.grouped ? n / kEntriesPerAgent : n % agents;
   const int64_t team = (o.grouped ? n % kEntriesPerAgent : n / agents) % 100;
@@ -185,7 +133,7 @@ struct Started {
   double ready_s = 0;
 };
 
-absl::StatusOr<Started> StartServer(const Options& o, const TempDir& dir) {
+absl::StatusOr<Started> StartServer(const DatastoreBenchOptions& o, const TempDir& dir) {
   const std::string socket = dir.File("admin.sock");
   const auto start = SteadyClock::now();
   Started s{.process = std::make_unique<ServerProcess>(o.signet, dir.File("server.yaml"),
@@ -214,7 +162,7 @@ absl::Status WriteConfig(const TempDir& dir) {
 
 // ---------------------------------------------------------------- phase 1: creates
 
-absl::Status CreateBatch(pb::Entries::Stub& stub, const Options& o, int64_t first) {
+absl::Status CreateBatch(pb::Entries::Stub& stub, const DatastoreBenchOptions& o, int64_t first) {
   pb::BatchCreateEntryRequest req;
   const int64_t end = std::min(o.entries, first + o.batch);
   for (int64_t n = first; n < end; ++n) {
@@ -245,7 +193,7 @@ struct CreateResult {
 };
 
 // Creates every entry from o.threads client threads.
-absl::StatusOr<CreateResult> CreateAll(const std::string& socket, const Options& o) {
+absl::StatusOr<CreateResult> CreateAll(const std::string& socket, const DatastoreBenchOptions& o) {
   std::shared_ptr<grpc::Channel> channel = AdminChannel(socket);
   std::atomic<int64_t> next{0};
   std::atomic<int64_t> done{0};
@@ -306,7 +254,8 @@ struct LookupResult {
 
 // Times `o.lookups` lookups of random agents by `lookup(agent)`, after kWarmupLookups untimed.
 template <typename Lookup>
-absl::StatusOr<LookupResult> TimeLookups(const Options& o, std::mt19937_64& rng, Lookup lookup) {
+absl::StatusOr<LookupResult> TimeLookups(const DatastoreBenchOptions& o, std::mt19937_64& rng,
+                                         Lookup lookup) {
   std::uniform_int_distribution<int64_t> agents(0, o.entries / kEntriesPerAgent - 1);
   LookupResult result;
   for (int i = 0; i < kWarmupLookups + o.lookups; ++i) {
@@ -327,7 +276,7 @@ absl::StatusOr<LookupResult> TimeLookups(const Options& o, std::mt19937_64& rng,
   return result;
 }
 
-absl::StatusOr<LookupResult> ApiLookups(const std::string& socket, const Options& o,
+absl::StatusOr<LookupResult> ApiLookups(const std::string& socket, const DatastoreBenchOptions& o,
                                         std::mt19937_64& rng) {
   auto stub = pb::Entries::NewStub(AdminChannel(socket));
   return TimeLookups(o, rng, [&](int64_t agent) -> absl::Status {
@@ -356,13 +305,13 @@ absl::StatusOr<EntryPage> StoreLookup(DataStore& store, int64_t agent) {
   return page;
 }
 
-absl::StatusOr<LookupResult> StoreLookups(DataStore& store, const Options& o,
+absl::StatusOr<LookupResult> StoreLookups(DataStore& store, const DatastoreBenchOptions& o,
                                           std::mt19937_64& rng) {
   return TimeLookups(o, rng, [&](int64_t agent) { return StoreLookup(store, agent).status(); });
 }
 
 // The authorized-entries lookup the server answers from memory (what the agent sync reads).
-absl::StatusOr<LookupResult> IndexLookups(const EntryIndex& index, const Options& o,
+absl::StatusOr<LookupResult> IndexLookups(const EntryIndex& index, const DatastoreBenchOptions& o,
                                           std::mt19937_64& rng) {
   return TimeLookups(o, rng, [&](int64_t agent) -> absl::Status {
     const std::string parent = AgentId(agent);
@@ -378,7 +327,8 @@ absl::StatusOr<LookupResult> IndexLookups(const EntryIndex& index, const Options
 }
 
 // kUpdates distinct entries, up to 10 from each of random agents.
-absl::StatusOr<std::vector<RegistrationEntry>> PickEntries(DataStore& store, const Options& o,
+absl::StatusOr<std::vector<RegistrationEntry>> PickEntries(DataStore& store,
+                                                           const DatastoreBenchOptions& o,
                                                            std::mt19937_64& rng) {
   std::uniform_int_distribution<int64_t> agents(0, o.entries / kEntriesPerAgent - 1);
   std::uniform_int_distribution<size_t> index(0, kEntriesPerAgent - 1);
@@ -470,7 +420,7 @@ absl::Status MeasureSignRate(const crypto::PrivateKey& key, Figures& f) {
 
 // Phases 1 to 3 through the server; the datastore half of 3, and 4, on the store (server
 // stopped).
-absl::Status RunPhases(const Options& o, const TempDir& dir, Figures& f) {
+absl::Status RunPhases(const DatastoreBenchOptions& o, const TempDir& dir, Figures& f) {
   SIGNET_ASSIGN_OR_RETURN(crypto::PrivateKey key,
                           crypto::PrivateKey::Generate(crypto::KeyType::kEcP256));
   SIGNET_RETURN_IF_ERROR(MeasureSignRate(key, f));
@@ -521,7 +471,7 @@ absl::Status RunPhases(const Options& o, const TempDir& dir, Figures& f) {
   return MeasureSignRate(key, f);
 }
 
-int PrintReport(const Options& o, const Figures& f) {
+int PrintReport(const DatastoreBenchOptions& o, const Figures& f) {
   const double sign_rate = Median(f.sign_rates);
   Report report(sign_rate);
   report.Note(
@@ -587,7 +537,7 @@ int PrintReport(const Options& o, const Figures& f) {
 }
 
 int Run(int argc, char** argv) {
-  std::optional<Options> options = ParseFlags(argc, argv);
+  std::optional<DatastoreBenchOptions> options = ParseDatastoreBenchFlags(argc, argv);
   if (!options.has_value()) {
     return 2;
   }
