@@ -83,10 +83,9 @@ absl::StatusOr<std::unique_ptr<Proxy>> Proxy::Start(ProxyOptions options) {
                                       ? NewMtlsServerContext(options.source, std::move(authorize))
                                       : NewMtlsClientContext(options.source, std::move(authorize));
   if (!ctx.ok()) return ctx.status();
-  // Non-blocking sockets: a write may be retried from a moved buffer, and may be partial. An
-  // idle connection gives its record buffers back (~8 KB less each, as nginx does).
-  SSL_CTX_set_mode(ctx->get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                                   SSL_MODE_RELEASE_BUFFERS);
+  // An idle connection gives its record buffers back (~8 KB less each, as nginx does); the
+  // write modes of non-blocking sockets are PumpState's to set.
+  SSL_CTX_set_mode(ctx->get(), SSL_MODE_RELEASE_BUFFERS);
   absl::StatusOr<Listener> listener = ListenOn(options.listen, options.listen_mode);
   if (!listener.ok()) return listener.status();
   auto unlisten = [&listener] {

@@ -231,23 +231,4 @@ ScopedSigpipeBlock::~ScopedSigpipeBlock() {
   pthread_sigmask(SIG_SETMASK, &old_, nullptr);
 }
 
-PumpResult Pump(SSL* ssl, int tls_fd, int plain_fd) {
-  const ScopedSigpipeBlock no_sigpipe;
-  PumpState state(ssl, tls_fd, plain_fd);
-  for (;;) {
-    const PumpState::Outcome outcome = state.Step();
-    if (outcome == PumpState::Outcome::kBusy) continue;  // nobody else to let go first
-    if (outcome != PumpState::Outcome::kWait) break;
-    const PumpState::Interest in = state.interest();
-    pollfd fds[2] = {{in.tls != 0 ? tls_fd : -1, in.tls, 0},
-                     {in.plain != 0 ? plain_fd : -1, in.plain, 0}};
-    if (poll(fds, 2, -1) < 0 && errno != EINTR) {
-      state.Ready(POLLERR, 0);
-      continue;
-    }
-    state.Ready(fds[0].revents, fds[1].revents);
-  }
-  return state.result();
-}
-
 }  // namespace signet::proxy

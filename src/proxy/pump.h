@@ -4,8 +4,8 @@
 // write at once). A clean end on one side is passed on as a half-close (close_notify to the TLS
 // peer, shutdown(SHUT_WR) to the plain one); an error on either side ends both.
 //
-// PumpState is the state machine, driven by whoever waits for the sockets: Pump() below with
-// poll() on the calling thread, or a PumpLoop (pump_loop.h) with epoll for many connections.
+// PumpState is the state machine, driven by whoever waits for the sockets: a PumpLoop
+// (pump_loop.h) with epoll for many connections.
 #ifndef SIGNET_PROXY_PUMP_H_
 #define SIGNET_PROXY_PUMP_H_
 
@@ -110,10 +110,6 @@ class PumpState {
   bool tls_readable_ = true;
   bool plain_readable_ = true;
 };
-
-// Runs a PumpState to its end on the calling thread, waiting with poll(); SIGPIPE is blocked
-// meanwhile (ScopedSigpipeBlock).
-PumpResult Pump(SSL* ssl, int tls_fd, int plain_fd);
 
 // Blocks SIGPIPE on this thread while it lives. OpenSSL writes to its socket with write(), not
 // send(MSG_NOSIGNAL), so a peer that has gone (an alert after an unexpected EOF, a write after a
