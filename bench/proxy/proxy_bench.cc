@@ -2,7 +2,7 @@
 // direct mutual-TLS connection between the same two endpoints.
 //
 //   build/release/bench/proxy/proxy_bench [--threads=T] [--seconds=S] [--bytes=B] [--rounds=R]
-//       [--idle=N] [--plain-unix] [--signet=PATH] [--keep]
+//       [--idle=N] [--plain-unix] [--no-nginx] [--nginx-workers=N|auto] [--signet=PATH] [--keep]
 //
 // Setup: `signet dev` (server + agent) and one entry for this process's uid. The endpoints live
 // in this process: a load generator with T client threads and an echo backend (thread per
@@ -14,6 +14,9 @@
 // alternating direct and proxied; requests/s is the median round, latencies all rounds merged.
 // Throughput is reported as the ratio proxied / direct: the direct path is the raw OpenSSL rate
 // of the same run. Target: with reuse, proxied >= 0.8 x direct (<= 20 % overhead).
+// Two references run in the same rounds, built from nginx's stream module (nginx_pair.h): an
+// nginx pair making the same mTLS tunnel, and one whose middle hop is plain TCP, the cost of the
+// extra hops alone (--no-nginx leaves them out; --nginx-workers, "auto" by default).
 // --work-us=W makes the backend spend W µs of CPU on each request (0, a bare echo, by default):
 // the proxy's fixed cost per request against a backend that does some work.
 // --idle=N (default 1000) then opens N connections through the proxies, each carrying one
@@ -42,9 +45,11 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "bench/common/bench_support.h"
+#include "bench/proxy/nginx_pair.h"
 #include "nlohmann/json.hpp"
 #include "signet/tls.h"
 #include "signet/workload.h"
@@ -66,6 +71,8 @@ struct Options {
   int rounds = 3;
   int idle = 1000;          // connections held open at the end, for the proxies' memory and threads
   bool plain_unix = false;  // the plaintext hops over Unix sockets instead of TCP
+  bool nginx = true;        // the nginx reference pairs too
+  std::string nginx_workers = "auto";
   bool keep = false;
   std::string signet = SIGNET_BINARY;
 };
@@ -86,10 +93,20 @@ std::optional<Options> ParseFlags(int argc, char** argv) {
       o.plain_unix = true;
       continue;
     }
+    if (arg == "--no-nginx") {
+      o.nginx = false;
+      continue;
+    }
+    int workers = 0;
+    if (arg == "--nginx-workers=auto" || IntFlag(arg, "--nginx-workers=", 1, 64, &workers)) {
+      o.nginx_workers = workers > 0 ? std::to_string(workers) : "auto";
+      continue;
+    }
     if (RunFlag(arg, &o.keep, &o.signet)) continue;
     std::fprintf(stderr,
                  "usage: %s [--threads=T] [--seconds=S] [--bytes=B] [--rounds=R] [--work-us=W] "
-                 "[--idle=N] [--plain-unix] [--signet=PATH] [--keep]\n",
+                 "[--idle=N] [--plain-unix] [--no-nginx] [--nginx-workers=N|auto] [--signet=PATH] "
+                 "[--keep]\n",
                  argv[0]);
     return std::nullopt;
   }
@@ -354,6 +371,7 @@ absl::Status CreateEntry(const Dev& dev) {
   admin::Entry* e = req.add_entries();
   e->set_spiffe_id(kBenchId);
   e->set_parent_id(dev.agent_id);
+  e->add_dns_names("localhost");  // what the nginx reference's client side checks
   admin::Selector* s = e->add_selectors();
   s->set_type("unix");
   s->set_value(absl::StrCat("uid:", getuid()));
@@ -404,6 +422,8 @@ void HoldIdle(const Options& o, const Endpoint& to, const ServerProcess& client,
 struct Pair {
   Load direct;
   Load proxied;
+  std::optional<Load> nginx_tls;  // the references, when they ran
+  std::optional<Load> nginx_plain;
 };
 
 double MedianRps(const std::vector<Load>& rounds) {
@@ -446,20 +466,44 @@ absl::Status Run(const Options& o, const TempDir& dir, Pair* reuse, Pair* fresh,
        dev.workload_socket, "--max-connections", "10000"},
       dir.File("proxy-client.log"));
   SIGNET_ASSIGN_OR_RETURN(client_side.port, ProxyPort(dir.File("proxy-client.log")));
+  std::unique_ptr<NginxPair> nginx_tls;
+  std::unique_ptr<NginxPair> nginx_plain;
+  if (o.nginx && !o.plain_unix) {
+    SIGNET_ASSIGN_OR_RETURN(X509Svid svid, source->Svid());
+    NginxPairFiles files{svid.ChainPem(), svid.PrivateKeyPem(), ""};
+    SIGNET_ASSIGN_OR_RETURN(files.bundle_pem,
+                            BundlePem(*admin::Bundles::NewStub(AdminChannel(dev.admin_socket))));
+    const int echo_port = plain_echo.endpoint().port;
+    SIGNET_ASSIGN_OR_RETURN(
+        nginx_tls, NginxPair::Start(dir, "nginx-tls", files, echo_port, true, o.nginx_workers));
+    SIGNET_ASSIGN_OR_RETURN(nginx_plain, NginxPair::Start(dir, "nginx-plain", files, echo_port,
+                                                          false, o.nginx_workers));
+  }
 
   for (bool with_reuse : {true, false}) {
-    std::vector<Load> direct;
-    std::vector<Load> proxied;
+    std::vector<Load> direct, proxied, via_nginx_tls, via_nginx_plain;
     for (int r = 0; r < o.rounds; ++r) {
       direct.push_back(RunLoad(o, tls_echo.endpoint(), client_ctx.get(), with_reuse));
       proxied.push_back(RunLoad(o, client_side, nullptr, with_reuse));
-      std::fprintf(stderr, "%s round %d: direct %.0f/s, proxied %.0f/s\n",
+      std::string references;
+      if (nginx_tls != nullptr) {
+        via_nginx_tls.push_back(RunLoad(o, {nginx_tls->client_port(), ""}, nullptr, with_reuse));
+        via_nginx_plain.push_back(
+            RunLoad(o, {nginx_plain->client_port(), ""}, nullptr, with_reuse));
+        references = absl::StrFormat(", nginx mTLS %.0f/s, nginx plain %.0f/s",
+                                     via_nginx_tls.back().rps, via_nginx_plain.back().rps);
+      }
+      std::fprintf(stderr, "%s round %d: direct %.0f/s, proxied %.0f/s%s\n",
                    with_reuse ? "reuse" : "new connections", r + 1, direct.back().rps,
-                   proxied.back().rps);
+                   proxied.back().rps, references.c_str());
     }
     Pair& out = with_reuse ? *reuse : *fresh;
     out.direct = Combine(direct);
     out.proxied = Combine(proxied);
+    if (nginx_tls != nullptr) {
+      out.nginx_tls = Combine(via_nginx_tls);
+      out.nginx_plain = Combine(via_nginx_plain);
+    }
     if (out.direct.latency.size() == 0 || out.proxied.latency.size() == 0) {
       return absl::InternalError(
           absl::StrCat("no request succeeded (", out.direct.failures + out.proxied.failures,
@@ -472,15 +516,22 @@ absl::Status Run(const Options& o, const TempDir& dir, Pair* reuse, Pair* fresh,
   return dev.process->Stop(30);
 }
 
+void PrintPath(const char* name, const Load& direct, const Load& via) {
+  std::printf("%-38s %10.0f/s %10.0f/s %7.3f\n", name, direct.rps, via.rps, via.rps / direct.rps);
+  std::printf("  %-36s %9.3fms %9.3fms\n", "p50", direct.latency.Percentile(0.5),
+              via.latency.Percentile(0.5));
+  std::printf("  %-36s %9.3fms %9.3fms   added %.3f ms\n", "p99", direct.latency.Percentile(0.99),
+              via.latency.Percentile(0.99),
+              via.latency.Percentile(0.99) - direct.latency.Percentile(0.99));
+  std::printf("  %-36s %10d %10d\n", "failed requests", direct.failures, via.failures);
+}
+
 void PrintPair(const char* name, const Pair& p) {
-  const double ratio = p.proxied.rps / p.direct.rps;
-  std::printf("%-38s %10.0f/s %10.0f/s %7.3f\n", name, p.direct.rps, p.proxied.rps, ratio);
-  std::printf("  %-36s %9.3fms %9.3fms\n", "p50", p.direct.latency.Percentile(0.5),
-              p.proxied.latency.Percentile(0.5));
-  std::printf("  %-36s %9.3fms %9.3fms   added %.3f ms\n", "p99", p.direct.latency.Percentile(0.99),
-              p.proxied.latency.Percentile(0.99),
-              p.proxied.latency.Percentile(0.99) - p.direct.latency.Percentile(0.99));
-  std::printf("  %-36s %10d %10d\n", "failed requests", p.direct.failures, p.proxied.failures);
+  PrintPath(name, p.direct, p.proxied);
+  if (p.nginx_tls.has_value()) {
+    PrintPath("  reference: nginx stream pair, mTLS", p.direct, *p.nginx_tls);
+    PrintPath("  reference: nginx stream pair, plain", p.direct, *p.nginx_plain);
+  }
 }
 
 void PrintIdle(const Options& o, const Idle& idle) {
