@@ -43,12 +43,23 @@ class WorkloadCliTest : public AgentCliTest {
     return id.is_string() ? id.get<std::string>() : "";
   }
 
+  // `python3 SCRIPT ARGS`, as `uid` when given. The script comes on stdin, opened by the shell
+  // as root: a checkout under /root (0700 on a fresh Debian) is closed to python running as
+  // another uid.
+  static std::string Python(const char* script, const std::string& args, int uid = -1) {
+    return absl::StrCat(AsUid(uid), "/usr/bin/python3 - ", args, " < ", script);
+  }
+
+  // What runs a command as `uid`; nothing when uid < 0.
+  static std::string AsUid(int uid) {
+    return uid < 0 ? ""
+                   : absl::StrCat("setpriv --reuid=", uid, " --regid=", uid, " --clear-groups ");
+  }
+
   // Runs `signet <args> --socket S` (as `uid` when given) and returns its exit code.
   int Workload(const std::string& args, std::string* out, int uid = -1) {
-    const std::string prefix =
-        uid < 0 ? "" : absl::StrCat("setpriv --reuid=", uid, " --regid=", uid, " --clear-groups ");
     return RunCommand(
-        absl::StrCat(prefix, SIGNET_BINARY, " ", args, " --socket ", SocketPath("w"), " 2>&1"),
+        absl::StrCat(AsUid(uid), SIGNET_BINARY, " ", args, " --socket ", SocketPath("w"), " 2>&1"),
         out);
   }
 };
@@ -250,19 +261,17 @@ TEST_F(WorkloadCliTest, AnIndependentClientWalksTheWorkloadApiConformanceItems) 
   CreateEntry("/web", getuid());
   std::string out;
   ASSERT_TRUE(WaitFor([&] { return Workload("fetch x509", &out) == 0; }, absl::Seconds(10))) << out;
-  const std::string script =
-      absl::StrCat("/usr/bin/python3 ", WORKLOAD_CONFORMANCE_PY, " --socket ", SocketPath("w"),
-                   " --trust-domain example.org");
-  EXPECT_EQ(RunCommand(script + " --mode entitled --spiffe-id spiffe://example.org/web 2>&1", &out),
+  const std::string args =
+      absl::StrCat("--socket ", SocketPath("w"), " --trust-domain example.org");
+  EXPECT_EQ(RunCommand(Python(WORKLOAD_CONFORMANCE_PY,
+                              args + " --mode entitled --spiffe-id spiffe://example.org/web"),
+                       &out),
             0)
       << out << agent_->Log();
   EXPECT_THAT(out, HasSubstr("all checks passed"));
   EXPECT_THAT(out, HasSubstr("ok 6.6 no identical second message"));
   ASSERT_EQ(getuid(), 0u) << "the denied half runs as another uid; CI runs it as root";
-  EXPECT_EQ(RunCommand("setpriv --reuid=65534 --regid=65534 --clear-groups " + script +
-                           " --mode denied 2>&1",
-                       &out),
-            0)
+  EXPECT_EQ(RunCommand(Python(WORKLOAD_CONFORMANCE_PY, args + " --mode denied", 65534), &out), 0)
       << out;
   EXPECT_THAT(out, HasSubstr("all checks passed"));
 }
@@ -273,18 +282,14 @@ TEST_F(WorkloadCliTest, EnvoySdsServesTheCallersSecrets) {
   CreateEntry("/web", getuid());
   std::string out;
   ASSERT_TRUE(WaitFor([&] { return Workload("fetch x509", &out) == 0; }, absl::Seconds(10))) << out;
-  const std::string script =
-      absl::StrCat("/usr/bin/python3 ", SDS_CLIENT_PY, " --socket ", SocketPath("w"));
-  EXPECT_EQ(RunCommand(script + " --spiffe-id spiffe://example.org/web 2>&1", &out), 0)
+  const std::string args = "--socket " + SocketPath("w");
+  EXPECT_EQ(RunCommand(Python(SDS_CLIENT_PY, args + " --spiffe-id spiffe://example.org/web"), &out),
+            0)
       << out << agent_->Log();
   EXPECT_THAT(out, HasSubstr("ok an ACK with nothing changed gets no new response"));
   EXPECT_THAT(out, HasSubstr("all checks passed"));
   ASSERT_EQ(getuid(), 0u) << "the denied half runs as another uid; CI runs it as root";
-  EXPECT_EQ(
-      RunCommand("setpriv --reuid=65534 --regid=65534 --clear-groups " + script + " --denied 2>&1",
-                 &out),
-      0)
-      << out;
+  EXPECT_EQ(RunCommand(Python(SDS_CLIENT_PY, args + " --denied", 65534), &out), 0) << out;
 }
 
 // The same socket through node's grpc-js, whose HTTP/2 and gRPC code shares nothing with gRPC
