@@ -122,6 +122,7 @@ absl::StatusOr<std::unique_ptr<NginxPair>> NginxPair::Start(const TempDir& dir,
     const auto begin = SteadyClock::now();
     while (!Accepts(listen)) {
       if (SecondsSince(begin) > 10 || process->Poll().has_value()) {
+        (void)process->Stop(2);  // SIGTERM first: a SIGKILLed master would leave its workers
         return absl::UnavailableError(absl::StrCat(
             "nginx (", instance, ") did not start\n", LogTail(dir.File(instance + ".log"), "log"),
             "\n", LogTail(dir.File(instance + "-error.log"), "error log")));

@@ -16,7 +16,8 @@
 // of the same run. Target: with reuse, proxied >= 0.8 x direct (<= 20 % overhead).
 // Two references run in the same rounds, built from nginx's stream module (nginx_pair.h): an
 // nginx pair making the same mTLS tunnel, and one whose middle hop is plain TCP, the cost of the
-// extra hops alone (--no-nginx leaves them out; --nginx-workers, "auto" by default).
+// extra hops alone. --no-nginx leaves them out; --nginx-workers sets each nginx's worker
+// processes, by default as many as `signet proxy` starts pump loops (2 per CPU, 4 to 16).
 // --work-us=W makes the backend spend W µs of CPU on each request (0, a bare echo, by default):
 // the proxy's fixed cost per request against a backend that does some work.
 // --idle=N (default 1000) then opens N connections through the proxies, each carrying one
@@ -24,16 +25,12 @@
 // --plain-unix runs the two plaintext hops (load generator -> proxy client, proxy server ->
 // backend) over Unix sockets, as a sidecar can; the mTLS hop and the direct path stay TCP.
 // Exits 1 when the target is missed, 2 on bad flags, 3 when the run itself fails.
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/ssl.h>
+#include <sched.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -49,6 +46,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "bench/common/bench_support.h"
+#include "bench/proxy/echo.h"
 #include "bench/proxy/nginx_pair.h"
 #include "nlohmann/json.hpp"
 #include "signet/tls.h"
@@ -72,7 +70,7 @@ struct Options {
   int idle = 1000;          // connections held open at the end, for the proxies' memory and threads
   bool plain_unix = false;  // the plaintext hops over Unix sockets instead of TCP
   bool nginx = true;        // the nginx reference pairs too
-  std::string nginx_workers = "auto";
+  std::string nginx_workers;  // empty: as many as signet proxy's loops (NginxWorkers)
   bool keep = false;
   std::string signet = SIGNET_BINARY;
 };
@@ -113,168 +111,15 @@ std::optional<Options> ParseFlags(int argc, char** argv) {
   return o;
 }
 
-std::chrono::nanoseconds ThreadCpu() {
-  return std::chrono::nanoseconds(static_cast<int64_t>(ThreadCpuSeconds() * 1e9));
+// As many nginx workers as `signet proxy` runs pump loops by default (src/proxy/proxy.cc:
+// two per CPU of the affinity mask, from 4 to 16), unless --nginx-workers said otherwise.
+std::string NginxWorkers(const Options& o) {
+  if (!o.nginx_workers.empty()) return o.nginx_workers;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const int cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+  return std::to_string(std::clamp(2 * cpus, 4, 16));
 }
-
-// One connection: a socket, with TLS over it when `ctx` is given.
-class Conn {
- public:
-  Conn(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {}
-  ~Conn() {
-    if (ssl_ != nullptr) {
-      SSL_shutdown(ssl_);
-      SSL_free(ssl_);
-    }
-    close(fd_);
-  }
-  bool WriteAll(const char* p, int n) {
-    while (n > 0) {
-      const int w =
-          ssl_ != nullptr ? SSL_write(ssl_, p, n) : static_cast<int>(send(fd_, p, n, MSG_NOSIGNAL));
-      if (w <= 0) return false;
-      p += w;
-      n -= w;
-    }
-    return true;
-  }
-  bool ReadExact(char* p, int n) {
-    while (n > 0) {
-      const int r = ssl_ != nullptr ? SSL_read(ssl_, p, n) : static_cast<int>(recv(fd_, p, n, 0));
-      if (r <= 0) return false;
-      p += r;
-      n -= r;
-    }
-    return true;
-  }
-
- private:
-  int fd_;
-  SSL* ssl_;
-};
-
-void NoDelay(int fd) {
-  const int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-// Where a connection goes: 127.0.0.1:port, or a Unix socket when `unix_path` is set.
-struct Endpoint {
-  int port = 0;
-  std::string unix_path;
-};
-
-sockaddr_un UnixAddr(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::copy(path.begin(), path.end(), addr.sun_path);
-  return addr;
-}
-
-std::unique_ptr<Conn> Dial(const Endpoint& to, SSL_CTX* ctx) {
-  const bool unix_socket = !to.unix_path.empty();
-  const int fd = socket(unix_socket ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in in{};
-  in.sin_family = AF_INET;
-  in.sin_port = htons(static_cast<uint16_t>(to.port));
-  in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const sockaddr_un un = UnixAddr(to.unix_path);
-  const int rc = unix_socket ? connect(fd, reinterpret_cast<const sockaddr*>(&un), sizeof(un))
-                             : connect(fd, reinterpret_cast<const sockaddr*>(&in), sizeof(in));
-  if (rc != 0) {
-    close(fd);
-    return nullptr;
-  }
-  if (!unix_socket) NoDelay(fd);
-  SSL* ssl = nullptr;
-  if (ctx != nullptr) {
-    ssl = SSL_new(ctx);
-    SSL_set_fd(ssl, fd);
-    if (SSL_connect(ssl) != 1) {
-      SSL_free(ssl);
-      close(fd);
-      return nullptr;
-    }
-  }
-  return std::make_unique<Conn>(fd, ssl);
-}
-
-// The backend: answers every `bytes`-byte request with as many bytes; TLS when `ctx` is given.
-// It listens on 127.0.0.1, or on the Unix socket `unix_path` when that is set.
-class EchoServer {
- public:
-  EchoServer(SSL_CTX* ctx, int bytes, int work_us, const std::string& unix_path = "")
-      : ctx_(ctx), bytes_(bytes), work_(std::chrono::microseconds(work_us)) {
-    if (!unix_path.empty()) {
-      fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      const sockaddr_un addr = UnixAddr(unix_path);
-      bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
-      endpoint_.unix_path = unix_path;
-    } else {
-      fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_in addr{};
-      addr.sin_family = AF_INET;
-      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-      socklen_t len = sizeof(addr);
-      getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-      endpoint_.port = ntohs(addr.sin_port);
-    }
-    listen(fd_, 1024);
-    thread_ = std::thread([this] { Accept(); });
-  }
-  ~EchoServer() {
-    stop_ = true;
-    shutdown(fd_, SHUT_RDWR);
-    thread_.join();
-    close(fd_);
-  }
-  const Endpoint& endpoint() const { return endpoint_; }
-  // As --backend takes it.
-  std::string address() const {
-    return endpoint_.unix_path.empty() ? absl::StrCat("127.0.0.1:", endpoint_.port)
-                                       : "unix:" + endpoint_.unix_path;
-  }
-
- private:
-  void Accept() {
-    while (!stop_) {
-      const int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) continue;
-      if (endpoint_.unix_path.empty()) NoDelay(c);
-      std::thread([this, c] { Serve(c); }).detach();
-    }
-  }
-  void Serve(int c) {
-    SSL* ssl = nullptr;
-    if (ctx_ != nullptr) {
-      ssl = SSL_new(ctx_);
-      SSL_set_fd(ssl, c);
-      if (SSL_accept(ssl) != 1) {
-        SSL_free(ssl);
-        close(c);
-        return;
-      }
-    }
-    Conn conn(c, ssl);
-    std::vector<char> buf(static_cast<size_t>(bytes_));
-    while (conn.ReadExact(buf.data(), bytes_)) {
-      if (work_.count() > 0) {  // stands for a handler's work: CPU time, not sleep
-        const auto until = ThreadCpu() + work_;
-        while (ThreadCpu() < until) {
-        }
-      }
-      if (!conn.WriteAll(buf.data(), bytes_)) break;
-    }
-  }
-  SSL_CTX* const ctx_;
-  const int bytes_;
-  const std::chrono::nanoseconds work_;
-  int fd_ = -1;
-  Endpoint endpoint_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 struct Load {
   double rps = 0;
@@ -475,9 +320,9 @@ absl::Status Run(const Options& o, const TempDir& dir, Pair* reuse, Pair* fresh,
                             BundlePem(*admin::Bundles::NewStub(AdminChannel(dev.admin_socket))));
     const int echo_port = plain_echo.endpoint().port;
     SIGNET_ASSIGN_OR_RETURN(
-        nginx_tls, NginxPair::Start(dir, "nginx-tls", files, echo_port, true, o.nginx_workers));
+        nginx_tls, NginxPair::Start(dir, "nginx-tls", files, echo_port, true, NginxWorkers(o)));
     SIGNET_ASSIGN_OR_RETURN(nginx_plain, NginxPair::Start(dir, "nginx-plain", files, echo_port,
-                                                          false, o.nginx_workers));
+                                                          false, NginxWorkers(o)));
   }
 
   for (bool with_reuse : {true, false}) {
@@ -508,6 +353,16 @@ absl::Status Run(const Options& o, const TempDir& dir, Pair* reuse, Pair* fresh,
       return absl::InternalError(
           absl::StrCat("no request succeeded (", out.direct.failures + out.proxied.failures,
                        " failures)\n", LogTail(dir.File("proxy-client.log"), "proxy client log")));
+    }
+    for (const auto& [name, load] :
+         {std::pair{"nginx-tls", &out.nginx_tls}, std::pair{"nginx-plain", &out.nginx_plain}}) {
+      if (load->has_value() && (*load)->latency.size() == 0) {
+        return absl::InternalError(absl::StrCat(
+            "no request through the ", name, " pair succeeded\n",
+            LogTail(dir.File(absl::StrCat(name, "-client-error.log")), "nginx client error log"),
+            "\n",
+            LogTail(dir.File(absl::StrCat(name, "-server-error.log")), "nginx server error log")));
+      }
     }
   }
   if (o.idle > 0) HoldIdle(o, client_side, proxy_client, proxy_server, idle);
