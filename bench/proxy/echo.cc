@@ -31,6 +31,22 @@ sockaddr_un UnixAddr(const std::string& path) {
   return addr;
 }
 
+// `fd` as a Conn, after a TLS handshake over `ctx` (as the server when `accept`) when one is
+// given; nullptr, with `fd` closed, when the handshake fails.
+std::unique_ptr<Conn> Wrap(int fd, SSL_CTX* ctx, bool accept) {
+  SSL* ssl = nullptr;
+  if (ctx != nullptr) {
+    ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    if ((accept ? SSL_accept(ssl) : SSL_connect(ssl)) != 1) {
+      SSL_free(ssl);
+      close(fd);
+      return nullptr;
+    }
+  }
+  return std::make_unique<Conn>(fd, ssl);
+}
+
 }  // namespace
 
 Conn::~Conn() {
@@ -77,17 +93,7 @@ std::unique_ptr<Conn> Dial(const Endpoint& to, SSL_CTX* ctx) {
     return nullptr;
   }
   if (!unix_socket) NoDelay(fd);
-  SSL* ssl = nullptr;
-  if (ctx != nullptr) {
-    ssl = SSL_new(ctx);
-    SSL_set_fd(ssl, fd);
-    if (SSL_connect(ssl) != 1) {
-      SSL_free(ssl);
-      close(fd);
-      return nullptr;
-    }
-  }
-  return std::make_unique<Conn>(fd, ssl);
+  return Wrap(fd, ctx, /*accept=*/false);
 }
 
 EchoServer::EchoServer(SSL_CTX* ctx, int bytes, int work_us, const std::string& unix_path)
@@ -133,25 +139,16 @@ void EchoServer::Accept() {
 }
 
 void EchoServer::Serve(int c) {
-  SSL* ssl = nullptr;
-  if (ctx_ != nullptr) {
-    ssl = SSL_new(ctx_);
-    SSL_set_fd(ssl, c);
-    if (SSL_accept(ssl) != 1) {
-      SSL_free(ssl);
-      close(c);
-      return;
-    }
-  }
-  Conn conn(c, ssl);
+  const std::unique_ptr<Conn> conn = Wrap(c, ctx_, /*accept=*/true);
+  if (conn == nullptr) return;
   std::vector<char> buf(static_cast<size_t>(bytes_));
-  while (conn.ReadExact(buf.data(), bytes_)) {
+  while (conn->ReadExact(buf.data(), bytes_)) {
     if (work_.count() > 0) {  // stands for a handler's work: CPU time, not sleep
       const auto until = ThreadCpu() + work_;
       while (ThreadCpu() < until) {
       }
     }
-    if (!conn.WriteAll(buf.data(), bytes_)) break;
+    if (!conn->WriteAll(buf.data(), bytes_)) break;
   }
 }
 

@@ -26,11 +26,9 @@
 // backend) over Unix sockets, as a sidecar can; the mTLS hop and the direct path stay TCP.
 // Exits 1 when the target is missed, 2 on bad flags, 3 when the run itself fails.
 #include <openssl/ssl.h>
-#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -52,6 +50,7 @@
 #include "signet/tls.h"
 #include "signet/workload.h"
 #include "src/common/status_macros.h"
+#include "src/proxy/proxy.h"
 
 namespace signet::bench {
 namespace {
@@ -111,14 +110,10 @@ std::optional<Options> ParseFlags(int argc, char** argv) {
   return o;
 }
 
-// As many nginx workers as `signet proxy` runs pump loops by default (src/proxy/proxy.cc:
-// two per CPU of the affinity mask, from 4 to 16), unless --nginx-workers said otherwise.
+// As many nginx workers as `signet proxy` runs pump loops by default, unless --nginx-workers
+// said otherwise.
 std::string NginxWorkers(const Options& o) {
-  if (!o.nginx_workers.empty()) return o.nginx_workers;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  const int cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
-  return std::to_string(std::clamp(2 * cpus, 4, 16));
+  return o.nginx_workers.empty() ? std::to_string(proxy::DefaultPumpThreads()) : o.nginx_workers;
 }
 
 struct Load {

@@ -53,14 +53,15 @@ bool Handshake(SSL* ssl, int fd, bool server, absl::Time deadline, std::string* 
   return false;
 }
 
-// The PumpLoops to start: as asked, or two per CPU, from 4 to 16. A loop's thread does the
-// kernel's work for what it sends (on loopback, the receiver's side too), so a loop is busy for
+}  // namespace
+
+// Two PumpLoops per CPU, from 4 to 16. A loop's thread does the kernel's work for what it
+// sends (on loopback, the receiver's side too), so a loop is busy for
 // longer than its own code runs; and on a shared machine a proxy with fewer threads than busy
 // connections gets less of the CPU than the application's threads. bench/proxy with 4 busy
 // connections on 2 CPUs: one loop carried ~60 % of what a thread per connection did, four as
 // much (docs/benchmarks.md).
-int PumpThreads(int asked) {
-  if (asked > 0) return asked;
+int DefaultPumpThreads() {
   // The CPUs this process may run on (a container's cpuset), not all the host has.
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -69,8 +70,6 @@ int PumpThreads(int asked) {
                        : static_cast<int>(std::thread::hardware_concurrency());
   return std::clamp(2 * cpus, 4, 16);
 }
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<Proxy>> Proxy::Start(ProxyOptions options) {
   if (options.source == nullptr) return absl::InvalidArgumentError("proxy: no X509Source");
@@ -99,7 +98,8 @@ absl::StatusOr<std::unique_ptr<Proxy>> Proxy::Start(ProxyOptions options) {
     return absl::InternalError(absl::StrCat("proxy: eventfd: ", strerror(err)));
   }
   std::vector<std::unique_ptr<PumpLoop>> loops;
-  for (int i = PumpThreads(options.pump_threads); i > 0; --i) {
+  const int loop_count = options.pump_threads > 0 ? options.pump_threads : DefaultPumpThreads();
+  for (int i = loop_count; i > 0; --i) {
     absl::StatusOr<std::unique_ptr<PumpLoop>> loop = PumpLoop::Start();
     if (!loop.ok()) {
       unlisten();

@@ -36,6 +36,10 @@ namespace signet::proxy {
 
 enum class Mode { kServer, kClient };
 
+// The PumpLoops a proxy starts unless told (ProxyOptions::pump_threads): two per CPU this
+// process may run on, from 4 to 16.
+int DefaultPumpThreads();
+
 struct ProxyOptions {
   Mode mode = Mode::kServer;
   std::string listen;           // host:port (port 0 picks one: see Proxy::port()) or unix:/path
